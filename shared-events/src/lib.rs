@@ -1,0 +1,25 @@
+//! The contract between the order platform's services, and the crash-safe files they keep state in.
+//!
+//! Every service depends on this crate: the order service writes [`OrderEvent`]s into its journal
+//! and publishes them, and the consumers decode them. The storage primitives are shared so that
+//! every JSON file of the platform survives a crash the same way.
+//!
+//! # Layout
+//!
+//! - [`money`]: exact decimal amounts, serialised as JSON numbers without floating point.
+//! - [`order`]: the order snapshot carried by events, and its status state machine.
+//! - [`event`]: the versioned, CloudEvents-shaped envelope.
+//! - [`journal`]: append-only JSON Lines files with torn-tail repair and explicit fsync.
+//! - [`atomic_file`]: whole-file replacement (temp file, fsync, rename, fsync directory).
+//! - [`data_dir`]: the exclusive lock that keeps two processes out of one data directory.
+
+pub mod atomic_file;
+pub mod data_dir;
+pub mod event;
+pub mod journal;
+pub mod money;
+pub mod order;
+
+pub use event::{EventType, OrderEvent, OrderEventData};
+pub use money::Money;
+pub use order::{Order, OrderLine, OrderStatus};
