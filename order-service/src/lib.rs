@@ -1,1 +1,19 @@
-//! placeholder
+//! The order service: an HTTP API for orders over crash-safe JSON storage.
+//!
+//! # Layout
+//!
+//! - [`domain`]: the rules of an order as types (names, emails, quantities, prices, patches).
+//! - [`store`]: the order store: in-memory state, the fsync'd journal, snapshots, compaction.
+//! - [`http`]: routes, request parsing, errors as JSON, request ids.
+//! - [`settings`]: layered configuration (defaults, file, `ORDERS__...` environment).
+//! - [`telemetry`]: logs through `tracing`, text or JSON.
+//! - [`tls`]: the rustls server configuration for HTTPS.
+//! - [`startup`]: [`startup::Application`], which binds, serves and shuts down.
+
+pub mod domain;
+pub mod http;
+pub mod settings;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod tls;

@@ -34,7 +34,10 @@ pub enum DataDirError {
 impl DataDirLock {
     /// Creates `dir` if needed and locks it for this process.
     pub fn acquire(dir: &Path) -> Result<DataDirLock, DataDirError> {
-        let io_error = |source| DataDirError::Io { dir: dir.to_owned(), source };
+        let io_error = |source| DataDirError::Io {
+            dir: dir.to_owned(),
+            source,
+        };
         fs::create_dir_all(dir).map_err(io_error)?;
         let file = File::options()
             .create(true)
@@ -43,7 +46,10 @@ impl DataDirLock {
             .open(dir.join(".lock"))
             .map_err(io_error)?;
         match file.try_lock() {
-            Ok(()) => Ok(DataDirLock { _file: file, dir: dir.to_owned() }),
+            Ok(()) => Ok(DataDirLock {
+                _file: file,
+                dir: dir.to_owned(),
+            }),
             Err(TryLockError::WouldBlock) => Err(DataDirError::InUse(dir.to_owned())),
             Err(TryLockError::Error(source)) => Err(io_error(source)),
         }
@@ -63,7 +69,10 @@ mod tests {
     fn a_second_holder_is_refused_until_the_first_lets_go() {
         let dir = tempfile::tempdir().expect("temp dir");
         let first = DataDirLock::acquire(dir.path()).expect("first lock");
-        assert!(matches!(DataDirLock::acquire(dir.path()), Err(DataDirError::InUse(_))));
+        assert!(matches!(
+            DataDirLock::acquire(dir.path()),
+            Err(DataDirError::InUse(_))
+        ));
         drop(first);
         DataDirLock::acquire(dir.path()).expect("lock after release");
     }

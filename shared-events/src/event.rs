@@ -99,7 +99,13 @@ pub enum DecodeError {
 
 impl OrderEvent {
     /// A new event about `order` (its state after the change) from `source`.
-    pub fn new(kind: EventType, source: &str, order: Order, previous: Option<Order>, time: DateTime<Utc>) -> OrderEvent {
+    pub fn new(
+        kind: EventType,
+        source: &str,
+        order: Order,
+        previous: Option<Order>,
+        time: DateTime<Utc>,
+    ) -> OrderEvent {
         OrderEvent {
             specversion: SPEC_VERSION.to_owned(),
             id: Uuid::now_v7(),
@@ -125,10 +131,14 @@ impl OrderEvent {
             });
         }
         if event.subject != event.data.order.order_id {
-            return Err(DecodeError::Inconsistent("subject is not data.order.order_id"));
+            return Err(DecodeError::Inconsistent(
+                "subject is not data.order.order_id",
+            ));
         }
         if event.sequence != event.data.order.version {
-            return Err(DecodeError::Inconsistent("sequence is not data.order.version"));
+            return Err(DecodeError::Inconsistent(
+                "sequence is not data.order.version",
+            ));
         }
         Ok(event)
     }

@@ -81,7 +81,10 @@ impl Journal {
         T: DeserializeOwned,
         E: Display,
     {
-        let io_error = |source| JournalError::Io { path: path.to_owned(), source };
+        let io_error = |source| JournalError::Io {
+            path: path.to_owned(),
+            source,
+        };
         let existed = path.exists();
         let mut file = OpenOptions::new()
             .create(true)
@@ -116,7 +119,14 @@ impl Journal {
             recovered.torn_bytes = torn.len() as u64;
         }
         file.flush().map_err(io_error)?;
-        Ok((Journal { file, path: path.to_owned(), len: whole as u64 }, recovered))
+        Ok((
+            Journal {
+                file,
+                path: path.to_owned(),
+                len: whole as u64,
+            },
+            recovered,
+        ))
     }
 
     /// Appends whole encoded lines (see [`encode_line`]). They are durable only after
@@ -126,7 +136,10 @@ impl Journal {
         if let Err(source) = self.file.write_all(lines) {
             // Best effort: a half-written batch must not stay in front of the next one.
             let _ = self.file.set_len(self.len);
-            return Err(JournalError::Io { path: self.path.clone(), source });
+            return Err(JournalError::Io {
+                path: self.path.clone(),
+                source,
+            });
         }
         self.len += lines.len() as u64;
         Ok(())
@@ -134,9 +147,10 @@ impl Journal {
 
     /// Makes everything appended so far durable (fdatasync).
     pub fn sync(&self) -> Result<(), JournalError> {
-        self.file
-            .sync_data()
-            .map_err(|source| JournalError::Io { path: self.path.clone(), source })
+        self.file.sync_data().map_err(|source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        })
     }
 
     /// The size of the file in bytes.
@@ -231,7 +245,8 @@ mod tests {
         for n in entries {
             encode_line(&mut buffer, &Entry { n: *n }).expect("encodes");
         }
-        let (mut journal, _) = Journal::open::<Entry, String>(path, true, |_| Ok(())).expect("opens");
+        let (mut journal, _) =
+            Journal::open::<Entry, String>(path, true, |_| Ok(())).expect("opens");
         journal.append(&buffer).expect("appends");
         journal.sync().expect("syncs");
         buffer
@@ -260,14 +275,26 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("j.jsonl");
         let bytes = write_entries(&path, &[1, 2, 3]);
-        let last_start = bytes[..bytes.len() - 1].iter().rposition(|b| *b == b'\n').expect("lines") + 1;
+        let last_start = bytes[..bytes.len() - 1]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .expect("lines")
+            + 1;
         for cut in last_start..bytes.len() {
             fs::write(&path, &bytes[..cut]).expect("truncate");
             let (seen, recovered) = read_all(&path);
             assert_eq!(seen, vec![1, 2], "cut at {cut}");
-            assert_eq!(recovered.torn_bytes as usize, cut - last_start, "cut at {cut}");
+            assert_eq!(
+                recovered.torn_bytes as usize,
+                cut - last_start,
+                "cut at {cut}"
+            );
             write_entries(&path, &[4]);
-            assert_eq!(read_all(&path).0, vec![1, 2, 4], "append after cut at {cut}");
+            assert_eq!(
+                read_all(&path).0,
+                vec![1, 2, 4],
+                "append after cut at {cut}"
+            );
         }
     }
 
@@ -278,8 +305,15 @@ mod tests {
         let damaged = b"{\"n\":1}\n{\"n\":\n{\"n\":3}\n";
         fs::write(&path, damaged).expect("write");
         let result = Journal::open::<Entry, String>(&path, true, |_| Ok(()));
-        assert!(matches!(result, Err(JournalError::Corrupt { offset: 8, .. })), "{result:?}");
-        assert_eq!(fs::read(&path).expect("read"), damaged, "the file is left as it was");
+        assert!(
+            matches!(result, Err(JournalError::Corrupt { offset: 8, .. })),
+            "{result:?}"
+        );
+        assert_eq!(
+            fs::read(&path).expect("read"),
+            damaged,
+            "the file is left as it was"
+        );
     }
 
     #[test]

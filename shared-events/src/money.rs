@@ -96,7 +96,8 @@ impl FromStr for Money {
 impl Serialize for Money {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // serde_json's arbitrary-precision numbers keep this exact text, so `0.30` stays `0.30`.
-        let number = serde_json::Number::from_str(&self.to_string()).map_err(serde::ser::Error::custom)?;
+        let number =
+            serde_json::Number::from_str(&self.to_string()).map_err(serde::ser::Error::custom)?;
         number.serialize(serializer)
     }
 }
@@ -165,7 +166,12 @@ mod tests {
 
     #[test]
     fn accepts_integers_decimals_and_strings() {
-        for (json, text) in [("12", "12.00"), ("12.5", "12.50"), ("\"7.25\"", "7.25"), ("0", "0.00")] {
+        for (json, text) in [
+            ("12", "12.00"),
+            ("12.5", "12.50"),
+            ("\"7.25\"", "7.25"),
+            ("0", "0.00"),
+        ] {
             let money: Money = serde_json::from_str(json).expect(json);
             assert_eq!(money.to_string(), text, "{json}");
         }
@@ -174,7 +180,10 @@ mod tests {
     #[test]
     fn rejects_more_than_two_decimals_and_non_numbers() {
         for json in ["0.123", "\"1.001\"", "\"abc\"", "true", "1e400"] {
-            assert!(serde_json::from_str::<Money>(json).is_err(), "{json} should be refused");
+            assert!(
+                serde_json::from_str::<Money>(json).is_err(),
+                "{json} should be refused"
+            );
         }
         // Trailing zeros are not extra precision.
         assert_eq!(Money::parse("1.500").expect("parses").to_string(), "1.50");

@@ -43,13 +43,18 @@ impl OrderStatus {
         use OrderStatus::*;
         matches!(
             (self, next),
-            (Pending, Confirmed) | (Confirmed, Shipped) | (Shipped, Delivered) | (Pending | Confirmed, Cancelled)
+            (Pending, Confirmed)
+                | (Confirmed, Shipped)
+                | (Shipped, Delivered)
+                | (Pending | Confirmed, Cancelled)
         )
     }
 
     /// The statuses this one may move to.
     pub fn next_statuses(self) -> impl Iterator<Item = OrderStatus> {
-        OrderStatus::ALL.into_iter().filter(move |next| self.can_become(*next))
+        OrderStatus::ALL
+            .into_iter()
+            .filter(move |next| self.can_become(*next))
     }
 
     /// True for `delivered` and `cancelled`, which nothing changes any more.
@@ -140,7 +145,9 @@ pub struct Order {
 impl Order {
     /// The units of each product this order holds, which cancellation and deletion give back.
     pub fn quantities(&self) -> impl Iterator<Item = (&str, u32)> {
-        self.items.iter().map(|line| (line.product.as_str(), line.quantity))
+        self.items
+            .iter()
+            .map(|line| (line.product.as_str(), line.quantity))
     }
 }
 
@@ -159,7 +166,11 @@ mod tests {
         ];
         for from in OrderStatus::ALL {
             for to in OrderStatus::ALL {
-                assert_eq!(from.can_become(to), legal.contains(&(from, to)), "{from} -> {to}");
+                assert_eq!(
+                    from.can_become(to),
+                    legal.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
             }
         }
     }

@@ -1,0 +1,103 @@
+//! Reading a JSON request body: content type, size limit, syntax (400) versus fields (422).
+
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{HttpRequest, web};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+
+use crate::domain::FieldError;
+use crate::http::ApiError;
+
+/// The largest request body accepted, in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// Reads the whole body of a JSON request, refusing other content types and oversized bodies.
+pub(crate) async fn read_body(
+    request: &HttpRequest,
+    mut payload: web::Payload,
+    limit: BodyLimit,
+) -> Result<web::Bytes, ApiError> {
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence != "application/json"
+        && !(essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        return Err(ApiError::BadRequest {
+            code: "unsupported_content_type",
+            message: format!("Content-Type must be application/json, not `{content_type}`"),
+        });
+    }
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit.0) {
+        return Err(ApiError::PayloadTooLarge { limit: limit.0 });
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit.0));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|error| ApiError::BadRequest {
+            code: "unreadable_body",
+            message: format!("the request body could not be read: {error}"),
+        })?;
+        if body.len() + chunk.len() > limit.0 {
+            return Err(ApiError::PayloadTooLarge { limit: limit.0 });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Parses JSON into `T`: broken JSON is 400, JSON of the wrong shape is 422 naming the field.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let malformed = |error: &serde_json::Error| ApiError::BadRequest {
+        code: "malformed_json",
+        message: format!(
+            "the body is not valid JSON: {}",
+            without_position(&error.to_string())
+        ),
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.classify() != Category::Data {
+            return malformed(&inner);
+        }
+        let message = without_position(&inner.to_string());
+        let field = match path.as_str() {
+            "." => named_field(&message).unwrap_or_else(|| "body".to_owned()),
+            _ => path,
+        };
+        ApiError::InvalidField(FieldError::new(field, message))
+    })?;
+    deserializer.end().map_err(|error| malformed(&error))?;
+    Ok(value)
+}
+
+/// serde_json's messages end with "at line 1 column 23"; clients need the reason, not offsets.
+fn without_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// The name in "unknown field `x`" or "missing field `x`".
+fn named_field(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(message[start..end].to_owned())
+}

@@ -1,0 +1,323 @@
+//! The order store: every order in memory, every change in an fsync'd journal first.
+//!
+//! Reads never wait: they load the latest published [`StoreState`], an immutable persistent map.
+//! Changes go as commands to one writer thread ([`writer`]), which appends them to the journal in
+//! batches and fsyncs once per batch before anyone is answered. When the journal has grown as
+//! large as the snapshot, the writer starts a new segment and the [`compactor`] writes a new
+//! `orders.json` from a copy of the state that costs nothing to take.
+
+mod compactor;
+mod files;
+mod record;
+mod snapshot;
+mod state;
+mod writer;
+
+use std::collections::VecDeque;
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use shared_events::Order;
+use shared_events::atomic_file::temporary_path;
+use shared_events::data_dir::{DataDirError, DataDirLock};
+use shared_events::journal::{Journal, JournalError};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+pub use self::state::{ListQuery, Page};
+
+use self::files::StoreFiles;
+pub use self::record::IdempotencyStamp;
+use self::record::JournalRecord;
+use self::state::StoreState;
+use self::writer::{Command, Writer};
+use crate::domain::{NewOrder, OrderPatch, PatchRejected};
+
+/// A handle on the order store; cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct OrderStore {
+    shared: Arc<Shared>,
+    commands: mpsc::Sender<Command>,
+}
+
+/// Tuning of the store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The journal size from which a compaction may start; it also waits until the journal is as
+    /// large as the last snapshot.
+    pub compact_after_bytes: u64,
+    /// How long an `Idempotency-Key` is remembered.
+    pub idempotency_ttl: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            compact_after_bytes: 64 << 20,
+            idempotency_ttl: Duration::from_secs(24 * 60 * 60),
+        }
+    }
+}
+
+/// The result of a create.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The order (for a replay: as the first response showed it).
+    pub order: Arc<Order>,
+    /// True when an earlier request with the same `Idempotency-Key` created it.
+    pub replayed: bool,
+}
+
+/// An `If-Match` condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `*`: any current version.
+    Any,
+    /// One of these versions.
+    Versions(Vec<u64>),
+}
+
+impl IfMatch {
+    /// Whether an order at `version` satisfies the condition.
+    pub fn matches(&self, version: u64) -> bool {
+        match self {
+            IfMatch::Any => true,
+            IfMatch::Versions(versions) => versions.contains(&version),
+        }
+    }
+}
+
+/// Why a change was not made. Each variant's doc names the HTTP status it becomes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// 404: no such order.
+    #[error("no order with id {0}")]
+    NotFound(Uuid),
+    /// 409: the order's state does not allow the change.
+    #[error(transparent)]
+    Rejected(#[from] PatchRejected),
+    /// 412: `If-Match` names another version.
+    #[error("the order is at version {current}; If-Match names another")]
+    PreconditionFailed {
+        /// The order's current version.
+        current: u64,
+    },
+    /// 422: the `Idempotency-Key` was used with another request body.
+    #[error("Idempotency-Key `{0}` was already used with a different request")]
+    IdempotencyKeyReused(String),
+    /// 503: the store cannot write.
+    #[error("the order store cannot write: {0}")]
+    Unavailable(String),
+}
+
+/// Why the store cannot open.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The data directory is locked or unusable.
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    /// A journal segment is damaged or unreadable.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The snapshot is damaged or unreadable.
+    #[error("{0}")]
+    Snapshot(String),
+    /// Listing or cleaning the data directory failed.
+    #[error("data directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What the writer publishes for readers and health checks.
+pub(crate) struct Shared {
+    state: ArcSwap<StoreState>,
+    failure: AtomicBool,
+    snapshot_bytes: AtomicU64,
+}
+
+impl OrderStore {
+    /// Opens the store in `dir`: locks it, loads the snapshot, replays the journal (cutting a
+    /// torn tail), and starts the writer thread.
+    pub fn open(dir: &Path, options: StoreOptions) -> Result<OrderStore, StoreError> {
+        let lock = DataDirLock::acquire(dir)?;
+        let files = StoreFiles::new(dir);
+        let leftover = temporary_path(&files.snapshot());
+        if leftover.exists() {
+            fs::remove_file(&leftover)?;
+        }
+        let loaded = snapshot::read_snapshot(&files.snapshot()).map_err(StoreError::Snapshot)?;
+        let (mut state, first_segment, snapshot_bytes) = match loaded {
+            Some(loaded) => (loaded.state, loaded.next_segment, loaded.bytes),
+            None => (StoreState::default(), 1, 0),
+        };
+        let mut segments = Vec::new();
+        for number in files.segments()? {
+            if number < first_segment {
+                // Already in the snapshot; a crash came between the rename and this removal.
+                fs::remove_file(files.segment(number))?;
+            } else {
+                segments.push(number);
+            }
+        }
+        let last_segment = segments.last().copied().unwrap_or(first_segment);
+        let mut journal = None;
+        for number in segments
+            .iter()
+            .copied()
+            .chain((segments.is_empty()).then_some(first_segment))
+        {
+            let newest = number == last_segment;
+            let (opened, recovered) =
+                Journal::open(&files.segment(number), newest, |record: JournalRecord| {
+                    if record.seq <= state.last_seq {
+                        return Ok(());
+                    }
+                    state.apply(&record)
+                })?;
+            tracing::debug!(
+                segment = number,
+                records = recovered.records,
+                "replayed journal segment"
+            );
+            journal = Some(opened);
+        }
+        let Some(journal) = journal else {
+            return Err(StoreError::Snapshot(
+                "no journal segment could be opened".to_owned(),
+            ));
+        };
+        tracing::info!(
+            orders = state.orders.len(),
+            last_seq = state.last_seq,
+            "order store opened"
+        );
+
+        let mut expiry: Vec<_> = state
+            .idempotency
+            .values()
+            .map(|entry| (entry.created_at, entry.key.clone()))
+            .collect();
+        expiry.sort();
+        let shared = Arc::new(Shared {
+            state: ArcSwap::from_pointee(state.clone()),
+            failure: AtomicBool::new(false),
+            snapshot_bytes: AtomicU64::new(snapshot_bytes),
+        });
+        let (sender, receiver) = mpsc::channel(4096);
+        let writer = Writer {
+            commands: receiver,
+            shared: Arc::clone(&shared),
+            committed: state,
+            journal,
+            segment: last_segment,
+            files,
+            options,
+            compaction: Default::default(),
+            idempotency_expiry: VecDeque::from(expiry),
+            _lock: lock,
+        };
+        std::thread::Builder::new()
+            .name("order-writer".to_owned())
+            .spawn(move || writer.run())?;
+        Ok(OrderStore {
+            shared,
+            commands: sender,
+        })
+    }
+
+    /// The order with `id`, if it exists.
+    pub fn get(&self, id: Uuid) -> Option<Arc<Order>> {
+        self.shared.state.load().orders.get(&id).cloned()
+    }
+
+    /// A page of orders, newest first.
+    pub fn list(&self, query: &ListQuery) -> Page {
+        self.shared.state.load().list(query)
+    }
+
+    /// How many orders are stored.
+    pub fn len(&self) -> usize {
+        self.shared.state.load().orders.len()
+    }
+
+    /// True when no order is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// False once a journal write has failed: the store then refuses changes.
+    pub fn is_writable(&self) -> bool {
+        !self.shared.failure.load(Ordering::SeqCst) && !self.commands.is_closed()
+    }
+
+    /// Stores a new order; answers once it is durable.
+    pub async fn create(
+        &self,
+        order: NewOrder,
+        idempotency: Option<IdempotencyStamp>,
+    ) -> Result<Created, WriteError> {
+        self.request(|reply| Command::Create {
+            order,
+            idempotency,
+            reply,
+        })
+        .await
+    }
+
+    /// Applies a patch to an order; answers once the change is durable.
+    pub async fn update(
+        &self,
+        id: Uuid,
+        patch: OrderPatch,
+        if_match: Option<IfMatch>,
+    ) -> Result<Arc<Order>, WriteError> {
+        self.request(|reply| Command::Update {
+            id,
+            patch,
+            if_match,
+            reply,
+        })
+        .await
+    }
+
+    /// Deletes an order; answers with its last state once the deletion is durable.
+    pub async fn delete(
+        &self,
+        id: Uuid,
+        if_match: Option<IfMatch>,
+    ) -> Result<Arc<Order>, WriteError> {
+        self.request(|reply| Command::Delete {
+            id,
+            if_match,
+            reply,
+        })
+        .await
+    }
+
+    /// Finishes the writes already sent, waits for a running compaction, and releases the data
+    /// directory. Later requests are refused.
+    pub async fn shutdown(&self) {
+        let (done, finished) = oneshot::channel();
+        if self.commands.send(Command::Shutdown { done }).await.is_ok() {
+            let _ = finished.await;
+        }
+    }
+
+    async fn request<T>(
+        &self,
+        command: impl FnOnce(writer::Reply<T>) -> Command,
+    ) -> Result<T, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        let closed = || WriteError::Unavailable("the order store is shut down".to_owned());
+        self.commands
+            .send(command(reply))
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+}

@@ -1,0 +1,118 @@
+//! The orders in memory: persistent maps, so a copy for readers or a snapshot costs nothing.
+
+use std::sync::Arc;
+
+use imbl::{HashMap, OrdMap};
+use shared_events::{EventType, Order, OrderStatus};
+use uuid::Uuid;
+
+use crate::store::record::{IdempotencyEntry, JournalRecord};
+
+/// Every stored order and the live idempotency keys, as of one journal sequence number.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StoreState {
+    /// Orders by id; UUID v7 ids make this creation order.
+    pub(crate) orders: OrdMap<Uuid, Arc<Order>>,
+    /// Idempotency keys of recent creates.
+    pub(crate) idempotency: HashMap<String, Arc<IdempotencyEntry>>,
+    /// The sequence number of the last record applied.
+    pub(crate) last_seq: u64,
+}
+
+/// Which orders a list request wants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// At most this many orders.
+    pub limit: usize,
+    /// Only orders created before this one (the cursor).
+    pub before: Option<Uuid>,
+    /// Only orders in this status.
+    pub status: Option<OrderStatus>,
+    /// Only orders whose customer name or email contains this text, ignoring case.
+    pub customer: Option<String>,
+}
+
+/// One page of orders, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// The orders.
+    pub orders: Vec<Arc<Order>>,
+    /// The last order's id when more orders match.
+    pub next: Option<Uuid>,
+}
+
+impl StoreState {
+    /// Applies one record; refuses a record that does not follow the last one.
+    pub(crate) fn apply(&mut self, record: &JournalRecord) -> Result<(), String> {
+        if record.seq != self.last_seq + 1 {
+            return Err(format!(
+                "record {} follows record {}: a gap or a repeat",
+                record.seq, self.last_seq
+            ));
+        }
+        let order = &record.event.data.order;
+        match record.event.kind {
+            EventType::Created | EventType::Updated => {
+                let order = Arc::new(order.clone());
+                if let Some(stamp) = &record.idempotency {
+                    let entry = IdempotencyEntry {
+                        key: stamp.key.clone(),
+                        fingerprint: stamp.fingerprint.clone(),
+                        created_at: record.event.time,
+                        order: Arc::clone(&order),
+                    };
+                    self.idempotency.insert(stamp.key.clone(), Arc::new(entry));
+                }
+                self.orders.insert(order.order_id, order);
+            }
+            EventType::Deleted => {
+                self.orders.remove(&order.order_id);
+            }
+        }
+        self.last_seq = record.seq;
+        Ok(())
+    }
+
+    /// The page of orders that `query` asks for, newest first.
+    pub(crate) fn list(&self, query: &ListQuery) -> Page {
+        let needle = query.customer.as_deref().map(str::to_lowercase);
+        let matches = |order: &&Arc<Order>| {
+            query.status.is_none_or(|status| order.status == status)
+                && needle
+                    .as_deref()
+                    .is_none_or(|needle| customer_matches(order, needle))
+        };
+        let newest_first: Box<dyn Iterator<Item = (&Uuid, &Arc<Order>)>> = match query.before {
+            Some(before) => Box::new(self.orders.range(..before).rev()),
+            None => Box::new(self.orders.iter().rev()),
+        };
+        let mut orders: Vec<Arc<Order>> = newest_first
+            .map(|(_, order)| order)
+            .filter(matches)
+            .take(query.limit + 1)
+            .cloned()
+            .collect();
+        let next = if orders.len() > query.limit {
+            orders.truncate(query.limit);
+            orders.last().map(|order| order.order_id)
+        } else {
+            None
+        };
+        Page { orders, next }
+    }
+}
+
+fn customer_matches(order: &Order, needle: &str) -> bool {
+    let contains = |text: &str| {
+        if text.is_ascii() && needle.is_ascii() {
+            text.as_bytes()
+                .windows(needle.len())
+                .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
+        } else {
+            text.to_lowercase().contains(needle)
+        }
+    };
+    needle.is_empty()
+        || contains(&order.customer_name)
+        || order.customer_email.as_deref().is_some_and(contains)
+}

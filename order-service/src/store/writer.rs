@@ -1,0 +1,382 @@
+//! The one thread that changes the store: it batches requests, appends their records, fsyncs
+//! once per batch (group commit), then publishes the new state and answers.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+
+use chrono::{DateTime, Utc};
+use shared_events::data_dir::DataDirLock;
+use shared_events::journal::{Journal, encode_line};
+use shared_events::{EventType, Order, OrderEvent};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::domain::{NewOrder, OrderPatch};
+use crate::store::compactor::{self, Compaction};
+use crate::store::files::StoreFiles;
+use crate::store::record::{IdempotencyStamp, JournalRecord};
+use crate::store::state::StoreState;
+use crate::store::{Created, IfMatch, Shared, StoreOptions, WriteError};
+
+/// The `source` of every event this service emits.
+pub(crate) const EVENT_SOURCE: &str = "order-service";
+
+/// Most commands answered by one fsync.
+const MAX_BATCH: usize = 2048;
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, WriteError>>;
+
+/// A request to the writer.
+pub(crate) enum Command {
+    Create {
+        order: NewOrder,
+        idempotency: Option<IdempotencyStamp>,
+        reply: Reply<Created>,
+    },
+    Update {
+        id: Uuid,
+        patch: OrderPatch,
+        if_match: Option<IfMatch>,
+        reply: Reply<Arc<Order>>,
+    },
+    Delete {
+        id: Uuid,
+        if_match: Option<IfMatch>,
+        reply: Reply<Arc<Order>>,
+    },
+    Shutdown {
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// An answer held back until its batch is durable.
+enum Pending {
+    Created(Reply<Created>, Result<Created, WriteError>),
+    Changed(Reply<Arc<Order>>, Result<Arc<Order>, WriteError>),
+}
+
+pub(crate) struct Writer {
+    pub(crate) commands: mpsc::Receiver<Command>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) committed: StoreState,
+    pub(crate) journal: Journal,
+    pub(crate) segment: u64,
+    pub(crate) files: StoreFiles,
+    pub(crate) options: StoreOptions,
+    pub(crate) compaction: Compaction,
+    pub(crate) idempotency_expiry: VecDeque<(DateTime<Utc>, String)>,
+    pub(crate) _lock: DataDirLock,
+}
+
+impl Writer {
+    /// Serves commands until shutdown or until every handle is gone.
+    pub(crate) fn run(mut self) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while let Some(first) = self.commands.blocking_recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match self.commands.try_recv() {
+                    Ok(command) => batch.push(command),
+                    Err(_) => break,
+                }
+            }
+            if let Some(done) = self.commit(&mut batch) {
+                self.compaction.wait();
+                drop(self);
+                let _ = done.send(());
+                return;
+            }
+        }
+        self.compaction.wait();
+    }
+
+    /// Executes a batch, makes it durable with one fsync, then answers; returns a shutdown's
+    /// acknowledgement if the batch held one.
+    fn commit(&mut self, batch: &mut Vec<Command>) -> Option<oneshot::Sender<()>> {
+        let now = Utc::now();
+        let mut working = self.committed.clone();
+        self.expire_idempotency_keys(&mut working, now);
+        let mut lines = Vec::with_capacity(batch.len() * 1024);
+        let mut pending = Vec::with_capacity(batch.len());
+        let mut shutdown = None;
+        for command in batch.drain(..) {
+            match command {
+                Command::Create {
+                    order,
+                    idempotency,
+                    reply,
+                } => {
+                    let result = self.create(&mut working, &mut lines, order, idempotency, now);
+                    pending.push(Pending::Created(reply, result));
+                }
+                Command::Update {
+                    id,
+                    patch,
+                    if_match,
+                    reply,
+                } => {
+                    let result =
+                        self.update(&mut working, &mut lines, id, &patch, if_match.as_ref(), now);
+                    pending.push(Pending::Changed(reply, result));
+                }
+                Command::Delete {
+                    id,
+                    if_match,
+                    reply,
+                } => {
+                    let result = self.delete(&mut working, &mut lines, id, if_match.as_ref(), now);
+                    pending.push(Pending::Changed(reply, result));
+                }
+                Command::Shutdown { done } => shutdown = Some(done),
+            }
+        }
+        let durable = if lines.is_empty() {
+            Ok(())
+        } else {
+            self.journal
+                .append(&lines)
+                .and_then(|()| self.journal.sync())
+        };
+        match durable {
+            Ok(()) => {
+                self.committed = working;
+                self.shared.state.store(Arc::new(self.committed.clone()));
+                answer(pending, None);
+                self.compact_if_due();
+            }
+            Err(error) => {
+                // After a failed write or fsync the file's content is unknown (the kernel may
+                // have dropped the pages), so the store stops writing rather than guess.
+                tracing::error!(error = %error, "journal write failed; the store no longer accepts changes");
+                self.shared.failure.store(true, Ordering::SeqCst);
+                answer(pending, Some(error.to_string()));
+            }
+        }
+        shutdown
+    }
+
+    fn create(
+        &mut self,
+        working: &mut StoreState,
+        lines: &mut Vec<u8>,
+        order: NewOrder,
+        idempotency: Option<IdempotencyStamp>,
+        now: DateTime<Utc>,
+    ) -> Result<Created, WriteError> {
+        self.ensure_writable()?;
+        if let Some(stamp) = &idempotency
+            && let Some(entry) = working.idempotency.get(&stamp.key)
+        {
+            return if entry.fingerprint == stamp.fingerprint {
+                Ok(Created {
+                    order: Arc::clone(&entry.order),
+                    replayed: true,
+                })
+            } else {
+                Err(WriteError::IdempotencyKeyReused(stamp.key.clone()))
+            };
+        }
+        let order = order.into_order(Uuid::now_v7(), now);
+        let id = order.order_id;
+        let event = OrderEvent::new(EventType::Created, EVENT_SOURCE, order, None, now);
+        if let Some(stamp) = &idempotency {
+            self.idempotency_expiry.push_back((now, stamp.key.clone()));
+        }
+        let record = JournalRecord {
+            seq: working.last_seq + 1,
+            event,
+            idempotency,
+        };
+        let order = append(working, lines, &record, id)?;
+        Ok(Created {
+            order,
+            replayed: false,
+        })
+    }
+
+    fn update(
+        &mut self,
+        working: &mut StoreState,
+        lines: &mut Vec<u8>,
+        id: Uuid,
+        patch: &OrderPatch,
+        if_match: Option<&IfMatch>,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<Order>, WriteError> {
+        self.ensure_writable()?;
+        let current = current(working, id, if_match)?;
+        let Some(next) = patch.apply(&current, now)? else {
+            return Ok(current);
+        };
+        let event = OrderEvent::new(
+            EventType::Updated,
+            EVENT_SOURCE,
+            next,
+            Some(current.as_ref().clone()),
+            now,
+        );
+        let record = JournalRecord {
+            seq: working.last_seq + 1,
+            event,
+            idempotency: None,
+        };
+        append(working, lines, &record, id)
+    }
+
+    fn delete(
+        &mut self,
+        working: &mut StoreState,
+        lines: &mut Vec<u8>,
+        id: Uuid,
+        if_match: Option<&IfMatch>,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<Order>, WriteError> {
+        self.ensure_writable()?;
+        let mut last = current(working, id, if_match)?.as_ref().clone();
+        last.version += 1;
+        last.order_update = now;
+        let deleted = Arc::new(last.clone());
+        let event = OrderEvent::new(EventType::Deleted, EVENT_SOURCE, last, None, now);
+        let record = JournalRecord {
+            seq: working.last_seq + 1,
+            event,
+            idempotency: None,
+        };
+        encode(lines, &record)?;
+        working.apply(&record).map_err(WriteError::Unavailable)?;
+        Ok(deleted)
+    }
+
+    fn ensure_writable(&self) -> Result<(), WriteError> {
+        if self.shared.failure.load(Ordering::SeqCst) {
+            Err(WriteError::Unavailable(
+                "an earlier journal write failed".to_owned(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Forgets idempotency keys older than the configured time; amortised O(1) per create.
+    fn expire_idempotency_keys(&mut self, working: &mut StoreState, now: DateTime<Utc>) {
+        let Ok(ttl) = chrono::Duration::from_std(self.options.idempotency_ttl) else {
+            return;
+        };
+        while let Some((created, key)) = self.idempotency_expiry.front() {
+            if *created + ttl > now {
+                break;
+            }
+            if working
+                .idempotency
+                .get(key)
+                .is_some_and(|entry| entry.created_at == *created)
+            {
+                working.idempotency.remove(key);
+            }
+            self.idempotency_expiry.pop_front();
+        }
+    }
+
+    /// Starts a new journal segment and folds the old ones into a snapshot in the background,
+    /// once the journal has grown as large as the last snapshot (so a write costs O(1) amortised).
+    fn compact_if_due(&mut self) {
+        let threshold = self
+            .options
+            .compact_after_bytes
+            .max(self.shared.snapshot_bytes.load(Ordering::Relaxed));
+        if self.journal.len() < threshold || self.compaction.is_running() {
+            return;
+        }
+        let next = self.segment + 1;
+        match Journal::open::<JournalRecord, String>(&self.files.segment(next), true, |_| Ok(())) {
+            Ok((journal, _)) => {
+                self.journal = journal;
+                self.segment = next;
+                self.compaction = compactor::start(
+                    self.files.clone(),
+                    self.committed.clone(),
+                    next,
+                    Arc::clone(&self.shared),
+                );
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "cannot start a new journal segment; compaction postponed")
+            }
+        }
+    }
+}
+
+impl Compaction {
+    fn is_running(&self) -> bool {
+        self.handle
+            .as_ref()
+            .is_some_and(|handle| !handle.is_finished())
+    }
+
+    fn wait(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            let _ = JoinHandle::join(handle);
+        }
+    }
+}
+
+fn current(
+    working: &StoreState,
+    id: Uuid,
+    if_match: Option<&IfMatch>,
+) -> Result<Arc<Order>, WriteError> {
+    let current = working
+        .orders
+        .get(&id)
+        .cloned()
+        .ok_or(WriteError::NotFound(id))?;
+    match if_match {
+        Some(condition) if !condition.matches(current.version) => {
+            Err(WriteError::PreconditionFailed {
+                current: current.version,
+            })
+        }
+        _ => Ok(current),
+    }
+}
+
+fn append(
+    working: &mut StoreState,
+    lines: &mut Vec<u8>,
+    record: &JournalRecord,
+    id: Uuid,
+) -> Result<Arc<Order>, WriteError> {
+    encode(lines, record)?;
+    working.apply(record).map_err(WriteError::Unavailable)?;
+    working
+        .orders
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| WriteError::Unavailable("the change vanished".to_owned()))
+}
+
+fn encode(lines: &mut Vec<u8>, record: &JournalRecord) -> Result<(), WriteError> {
+    encode_line(lines, record)
+        .map_err(|error| WriteError::Unavailable(format!("cannot encode a record: {error}")))
+}
+
+fn answer(pending: Vec<Pending>, failure: Option<String>) {
+    fn unless_failed<T>(
+        failure: &Option<String>,
+        result: Result<T, WriteError>,
+    ) -> Result<T, WriteError> {
+        match (failure, result) {
+            (Some(reason), Ok(_)) => Err(WriteError::Unavailable(reason.clone())),
+            (_, result) => result,
+        }
+    }
+    for entry in pending {
+        // A client that went away no longer needs its answer; the change stands either way.
+        match entry {
+            Pending::Created(reply, result) => drop(reply.send(unless_failed(&failure, result))),
+            Pending::Changed(reply, result) => drop(reply.send(unless_failed(&failure, result))),
+        }
+    }
+}

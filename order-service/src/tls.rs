@@ -1,0 +1,33 @@
+//! The rustls configuration for HTTPS, from PEM files.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use rustls::ServerConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// A server configuration presenting the certificate chain in `cert_file` with the key in
+/// `key_file`, TLS 1.2 and 1.3 with rustls' safe defaults.
+pub fn server_config(cert_file: &Path, key_file: &Path) -> anyhow::Result<ServerConfig> {
+    let certificates = CertificateDer::pem_file_iter(cert_file)
+        .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("failed to read certificates from {}", cert_file.display()))?;
+    anyhow::ensure!(
+        !certificates.is_empty(),
+        "no certificate in {}",
+        cert_file.display()
+    );
+    let key = PrivateKeyDer::from_pem_file(key_file)
+        .with_context(|| format!("failed to read a private key from {}", key_file.display()))?;
+    let mut config =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .context("failed to choose TLS versions")?
+            .with_no_client_auth()
+            .with_single_cert(certificates, key)
+            .context("the certificate and key do not form a usable pair")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
