@@ -1,5 +1,7 @@
 //! Logs through `tracing`: human-readable by default, JSON for collectors.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
@@ -11,7 +13,8 @@ pub fn init(settings: &LogSettings) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_span_events(FmtSpan::NONE);
+        .with_span_events(FmtSpan::NONE)
+        .with_ansi(std::io::stdout().is_terminal());
     // A second call (tests start several services) keeps the first subscriber.
     let _ = match settings.format {
         LogFormat::Text => builder.try_init(),

@@ -1,0 +1,206 @@
+//! `spawn_app()` and typed request helpers shared by every test.
+
+use std::path::{Path, PathBuf};
+
+use actix_web::dev::ServerHandle;
+use order_service::settings::Settings;
+use order_service::startup::Application;
+use reqwest::Response;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+
+/// A running order service on a free port with its own data directory.
+pub(crate) struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) address: String,
+    /// A client without connection reuse surprises.
+    pub(crate) client: reqwest::Client,
+    /// The data directory; removed when the last owner drops it.
+    pub(crate) data_dir: TempDir,
+    handle: ServerHandle,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Starts the service on port 0 with a fresh data directory.
+pub(crate) async fn spawn_app() -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    spawn_app_in(data_dir, |_| {}).await
+}
+
+/// Starts the service on `data_dir` (taking it over), after `adjust` has changed the settings.
+pub(crate) async fn spawn_app_in(data_dir: TempDir, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    init_test_logging();
+    let mut settings = Settings::for_tests(data_dir.path());
+    adjust(&mut settings);
+    let application = Application::build(settings)
+        .await
+        .expect("the service starts");
+    let address = application.url();
+    let handle = application.handle();
+    let task = tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        data_dir,
+        handle,
+        task,
+    }
+}
+
+impl TestApp {
+    /// Stops the service gracefully and hands back its data directory.
+    pub(crate) async fn stop(self) -> TempDir {
+        self.handle.stop(true).await;
+        self.task
+            .await
+            .expect("the server task")
+            .expect("the server stops cleanly");
+        self.data_dir
+    }
+
+    /// Stops the service and starts a new one on the same data directory.
+    pub(crate) async fn restart(self) -> TestApp {
+        let data_dir = self.stop().await;
+        spawn_app_in(data_dir, |_| {}).await
+    }
+
+    /// The data directory's path.
+    pub(crate) fn data_path(&self) -> PathBuf {
+        self.data_dir.path().to_owned()
+    }
+
+    /// `POST /orders` with a JSON body.
+    pub(crate) async fn post_order(&self, body: &Value) -> Response {
+        self.client
+            .post(format!("{}/orders", self.address))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `POST /orders` with any body and content type.
+    pub(crate) async fn post_raw(
+        &self,
+        body: impl Into<reqwest::Body>,
+        content_type: &str,
+    ) -> Response {
+        self.client
+            .post(format!("{}/orders", self.address))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Creates a valid order and returns its JSON (asserting 201).
+    pub(crate) async fn create_order(&self, body: &Value) -> Value {
+        let response = self.post_order(body).await;
+        assert_eq!(response.status().as_u16(), 201, "create should succeed");
+        response.json().await.expect("json")
+    }
+
+    /// `GET /orders/{id}`.
+    pub(crate) async fn get_order(&self, id: &str) -> Response {
+        self.client
+            .get(format!("{}/orders/{id}", self.address))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `GET /orders?{query}`.
+    pub(crate) async fn list_orders(&self, query: &str) -> Response {
+        self.client
+            .get(format!("{}/orders?{query}", self.address))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Every order, by following `next_cursor` through all pages of `limit`.
+    pub(crate) async fn list_all_orders(&self, limit: usize) -> Vec<Value> {
+        let mut orders = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let query = match &cursor {
+                Some(cursor) => format!("limit={limit}&cursor={cursor}"),
+                None => format!("limit={limit}"),
+            };
+            let response = self.list_orders(&query).await;
+            assert_eq!(response.status().as_u16(), 200);
+            let page: Value = response.json().await.expect("json");
+            orders.extend(page["orders"].as_array().expect("orders").iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return orders,
+            }
+        }
+    }
+
+    /// `PATCH /orders/{id}` with a merge patch and an optional `If-Match`.
+    pub(crate) async fn patch_order(
+        &self,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .patch(format!("{}/orders/{id}", self.address))
+            .header("content-type", "application/merge-patch+json")
+            .body(body.to_string());
+        if let Some(tag) = if_match {
+            request = request.header("if-match", tag);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// `DELETE /orders/{id}`.
+    pub(crate) async fn delete_order(&self, id: &str) -> Response {
+        self.client
+            .delete(format!("{}/orders/{id}", self.address))
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+/// A valid order body for `customer`.
+pub(crate) fn order_body(customer: &str) -> Value {
+    json!({
+        "customer_name": customer,
+        "customer_email": "ada@example.com",
+        "items": [
+            {"product": "widget", "quantity": 2, "amount": 9.99},
+            {"product": "gadget", "quantity": 1, "amount": "0.10"}
+        ]
+    })
+}
+
+/// The path of the newest journal segment in `dir`.
+pub(crate) fn newest_journal(dir: &Path) -> PathBuf {
+    let mut segments: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("data dir")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("orders-journal-"))
+        })
+        .collect();
+    segments.sort();
+    segments.pop().expect("a journal segment")
+}
+
+/// Logs to the test output when `TEST_LOG` is set.
+fn init_test_logging() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info")
+            .with_test_writer()
+            .try_init();
+    }
+}

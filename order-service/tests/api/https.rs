@@ -1,0 +1,77 @@
+//! With a certificate and key configured, the service speaks only HTTPS.
+
+use serde_json::Value;
+
+use crate::helpers::{order_body, spawn_app_in};
+
+#[tokio::test]
+async fn a_client_trusting_the_certificate_creates_and_reads_over_https() {
+    // Arrange: a self-signed certificate for the loopback address, made here.
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .expect("certificate");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pem_dir = tempfile::tempdir().expect("temp dir");
+    let cert_file = pem_dir.path().join("cert.pem");
+    let key_file = pem_dir.path().join("key.pem");
+    std::fs::write(&cert_file, certified.cert.pem()).expect("write cert");
+    std::fs::write(&key_file, certified.signing_key.serialize_pem()).expect("write key");
+    let app = spawn_app_in(dir, |settings| {
+        settings.http.tls.cert_file = Some(cert_file.clone());
+        settings.http.tls.key_file = Some(key_file.clone());
+    })
+    .await;
+    assert!(app.address.starts_with("https://"), "{}", app.address);
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).expect("pem"),
+        )
+        .build()
+        .expect("client");
+
+    // Act
+    let created = client
+        .post(format!("{}/orders", app.address))
+        .json(&order_body("Tls"))
+        .send()
+        .await
+        .expect("https");
+    assert_eq!(created.status().as_u16(), 201);
+    let created: Value = created.json().await.expect("json");
+    let read = client
+        .get(format!(
+            "{}/orders/{}",
+            app.address,
+            created["order_id"].as_str().expect("id")
+        ))
+        .send()
+        .await
+        .expect("https");
+
+    // Assert
+    assert_eq!(read.status().as_u16(), 200);
+    assert_eq!(read.json::<Value>().await.expect("json"), created);
+    let plain = app.address.replace("https://", "http://");
+    let refused = reqwest::Client::new()
+        .get(format!("{plain}/health/live"))
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "plain HTTP to the TLS port must fail, got {refused:?}"
+    );
+    let untrusting = reqwest::Client::builder()
+        .use_rustls_tls()
+        .build()
+        .expect("client");
+    assert!(
+        untrusting
+            .get(format!("{}/health/live", app.address))
+            .send()
+            .await
+            .is_err(),
+        "an untrusted certificate is refused"
+    );
+}

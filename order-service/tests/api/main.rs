@@ -1,0 +1,17 @@
+//! The order service through real HTTP: every route, and the durability promises.
+
+mod helpers;
+
+mod compaction;
+mod concurrency;
+mod crash;
+mod create;
+mod delete;
+mod get;
+mod health;
+mod https;
+mod idempotency;
+mod list;
+mod restart;
+mod torn_tail;
+mod update;
