@@ -6,7 +6,6 @@
 //! - [`store`]: the order store: in-memory state, the fsync'd journal, snapshots, compaction.
 //! - [`http`]: routes, request parsing, errors as JSON, request ids.
 //! - [`settings`]: layered configuration (defaults, file, `ORDERS__...` environment).
-//! - [`telemetry`]: logs through `tracing`, text or JSON.
 //! - [`tls`]: the rustls server configuration for HTTPS.
 //! - [`startup`]: [`startup::Application`], which binds, serves and shuts down.
 
@@ -15,5 +14,4 @@ pub mod http;
 pub mod settings;
 pub mod startup;
 pub mod store;
-pub mod telemetry;
 pub mod tls;

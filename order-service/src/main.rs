@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use order_service::settings::Settings;
 use order_service::startup::Application;
-use order_service::telemetry;
+use shared_events::telemetry;
 
 const USAGE: &str = "\
 order-service: the order platform's HTTP API

@@ -4,8 +4,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use config::{Config, ConfigError, Environment, File};
+use config::ConfigError;
 use serde::Deserialize;
+
+use shared_events::settings::{LogSettings, layered};
 
 use crate::store::StoreOptions;
 
@@ -46,25 +48,6 @@ pub struct TlsSettings {
     pub key_file: Option<PathBuf>,
 }
 
-/// Logging (`ORDERS__LOG__...`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct LogSettings {
-    /// `text` (human-readable) or `json`.
-    pub format: LogFormat,
-    /// A `tracing` filter such as `info` or `order_service=debug,info`; `RUST_LOG` wins if set.
-    pub level: String,
-}
-
-/// How log lines look.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// For people at a terminal.
-    Text,
-    /// One JSON object a line, for log collectors.
-    Json,
-}
-
 /// Storage tuning (`ORDERS__STORAGE__...`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct StorageSettings {
@@ -77,26 +60,18 @@ pub struct StorageSettings {
 impl Settings {
     /// Loads the layers: defaults, then `file` if given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
-        let mut builder = Config::builder()
-            .set_default("http.addr", "127.0.0.1:8080")?
-            .set_default("http.max_body_bytes", 64 * 1024)?
-            .set_default("data_dir", "./data/order-service")?
-            .set_default("log.format", "text")?
-            .set_default("log.level", "info")?
-            .set_default("storage.compact_after_bytes", 64 * 1024 * 1024)?
-            .set_default("storage.idempotency_ttl_secs", 24 * 60 * 60)?;
-        if let Some(file) = file {
-            builder = builder.add_source(File::from(file).required(true));
-        }
-        let settings: Settings = builder
-            .add_source(
-                Environment::with_prefix("ORDERS")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true),
-            )
-            .build()?
-            .try_deserialize()?;
+        let settings: Settings = layered(
+            |builder| {
+                builder
+                    .set_default("http.addr", "127.0.0.1:8080")?
+                    .set_default("http.max_body_bytes", 64 * 1024)?
+                    .set_default("data_dir", "./data/order-service")?
+                    .set_default("storage.compact_after_bytes", 64 * 1024 * 1024)?
+                    .set_default("storage.idempotency_ttl_secs", 24 * 60 * 60)
+            },
+            file,
+        )?
+        .try_deserialize()?;
         settings.check()?;
         Ok(settings)
     }
@@ -111,10 +86,7 @@ impl Settings {
                 tls: TlsSettings::default(),
             },
             data_dir: data_dir.to_owned(),
-            log: LogSettings {
-                format: LogFormat::Text,
-                level: "warn".to_owned(),
-            },
+            log: LogSettings::for_tests(),
             storage: StorageSettings {
                 compact_after_bytes: 64 << 20,
                 idempotency_ttl_secs: 24 * 60 * 60,

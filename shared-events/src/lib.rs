@@ -12,13 +12,19 @@
 //! - [`journal`]: append-only JSON Lines files with torn-tail repair and explicit fsync.
 //! - [`atomic_file`]: whole-file replacement (temp file, fsync, rename, fsync directory).
 //! - [`data_dir`]: the exclusive lock that keeps two processes out of one data directory.
+//! - [`settings`]: layered configuration, logging and broker settings every service shares.
+//! - [`telemetry`]: logs through `tracing`, text or JSON.
+//! - [`amqp`]: messaging over RabbitMQ; [`amqp::EventHandler`] is what a consumer implements.
 
+pub mod amqp;
 pub mod atomic_file;
 pub mod data_dir;
 pub mod event;
 pub mod journal;
 pub mod money;
 pub mod order;
+pub mod settings;
+pub mod telemetry;
 
 pub use event::{EventType, OrderEvent, OrderEventData};
 pub use money::Money;
