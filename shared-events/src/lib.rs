@@ -10,6 +10,7 @@
 //! - [`order`]: the order snapshot carried by events, and its status state machine.
 //! - [`event`]: the versioned, CloudEvents-shaped envelope.
 //! - [`journal`]: append-only JSON Lines files with torn-tail repair and explicit fsync.
+//! - [`durable_state`]: a consumer's state as snapshot plus journal, changed by durable transactions.
 //! - [`atomic_file`]: whole-file replacement (temp file, fsync, rename, fsync directory).
 //! - [`data_dir`]: the exclusive lock that keeps two processes out of one data directory.
 //! - [`settings`]: layered configuration, logging and broker settings every service shares.
@@ -19,6 +20,7 @@
 pub mod amqp;
 pub mod atomic_file;
 pub mod data_dir;
+pub mod durable_state;
 pub mod event;
 pub mod journal;
 pub mod money;

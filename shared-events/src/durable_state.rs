@@ -1,0 +1,291 @@
+//! A service's state as a snapshot plus a journal of changes, for the consumers' ledgers.
+//!
+//! The same promises as the order store, for smaller state: a change is durable (appended and
+//! fdatasync'd) before [`DurableState::transact`] returns, a torn last change is cut away at
+//! start-up, and the journal is folded into a new snapshot once it has grown as large as the
+//! last one, so a change costs O(1) amortised.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::atomic_file::{temporary_path, write_atomically};
+use crate::data_dir::{DataDirError, DataDirLock};
+use crate::journal::{Journal, JournalError, encode_line};
+
+/// State that changes only through [`StateMachine::Change`]s, so replaying the journal's
+/// changes over the snapshot rebuilds it exactly.
+pub trait StateMachine: Default + Serialize + DeserializeOwned + Send + 'static {
+    /// One change, as stored in the journal.
+    type Change: Serialize + DeserializeOwned + Send + 'static;
+
+    /// Applies a change. It must be deterministic and must not fail: decide in
+    /// [`DurableState::transact`], apply here.
+    fn apply(&mut self, change: &Self::Change);
+}
+
+/// A [`StateMachine`] kept durably in `<name>.json` and `<name>-journal.jsonl` in a directory.
+pub struct DurableState<S: StateMachine> {
+    inner: Arc<Mutex<Inner<S>>>,
+}
+
+impl<S: StateMachine> Clone for DurableState<S> {
+    fn clone(&self) -> DurableState<S> {
+        DurableState { inner: Arc::clone(&self.inner) }
+    }
+}
+
+/// Why the state cannot be opened or changed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DurableStateError {
+    /// The data directory is locked by another process or unusable.
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    /// The journal is damaged, or appending or syncing failed.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The snapshot is damaged or unreadable.
+    #[error("snapshot {path}: {reason}")]
+    Snapshot {
+        /// The snapshot file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A write failed earlier; the state refuses changes until the service restarts.
+    #[error("an earlier write failed; restart the service to recover from disk")]
+    Failed,
+}
+
+struct Inner<S> {
+    state: S,
+    journal: Journal,
+    snapshot_path: PathBuf,
+    last_seq: u64,
+    snapshot_bytes: u64,
+    min_compact_bytes: u64,
+    failed: bool,
+    _lock: DataDirLock,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Entry<C> {
+    seq: u64,
+    change: C,
+}
+
+#[derive(Serialize)]
+struct SnapshotRef<'a, S> {
+    format: u32,
+    last_seq: u64,
+    state: &'a S,
+}
+
+#[derive(Deserialize)]
+struct SnapshotOwned<S> {
+    format: u32,
+    last_seq: u64,
+    state: S,
+}
+
+const FORMAT: u32 = 1;
+
+impl<S: StateMachine> DurableState<S> {
+    /// Opens (or creates) the state `name` in `dir`, which it locks for this process.
+    pub fn open(dir: &Path, name: &str) -> Result<DurableState<S>, DurableStateError> {
+        DurableState::open_with(dir, name, 1 << 20)
+    }
+
+    /// [`DurableState::open`], compacting once the journal reaches `min_compact_bytes` (and the
+    /// size of the last snapshot).
+    pub fn open_with(dir: &Path, name: &str, min_compact_bytes: u64) -> Result<DurableState<S>, DurableStateError> {
+        let lock = DataDirLock::acquire(dir)?;
+        let snapshot_path = dir.join(format!("{name}.json"));
+        let leftover = temporary_path(&snapshot_path);
+        if leftover.exists() {
+            fs::remove_file(&leftover).map_err(|error| snapshot_error(&leftover, error))?;
+        }
+        let (mut state, mut last_seq, snapshot_bytes) = match fs::read(&snapshot_path) {
+            Ok(bytes) => {
+                let snapshot: SnapshotOwned<S> = serde_json::from_slice(&bytes)
+                    .map_err(|error| snapshot_error(&snapshot_path, error))?;
+                if snapshot.format != FORMAT {
+                    return Err(snapshot_error(&snapshot_path, format!("format {} is not {FORMAT}", snapshot.format)));
+                }
+                (snapshot.state, snapshot.last_seq, bytes.len() as u64)
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => (S::default(), 0, 0),
+            Err(error) => return Err(snapshot_error(&snapshot_path, error)),
+        };
+        let journal_path = dir.join(format!("{name}-journal.jsonl"));
+        let (journal, _) = Journal::open(&journal_path, true, |entry: Entry<S::Change>| {
+            // Entries up to the snapshot's are in it already: a crash came between writing the
+            // snapshot and emptying the journal.
+            if entry.seq > last_seq {
+                if entry.seq != last_seq + 1 {
+                    return Err(format!("entry {} follows entry {last_seq}", entry.seq));
+                }
+                state.apply(&entry.change);
+                last_seq = entry.seq;
+            }
+            Ok(())
+        })?;
+        let inner = Inner {
+            state,
+            journal,
+            snapshot_path,
+            last_seq,
+            snapshot_bytes,
+            min_compact_bytes,
+            failed: false,
+            _lock: lock,
+        };
+        Ok(DurableState { inner: Arc::new(Mutex::new(inner)) })
+    }
+
+    /// Reads the current state.
+    pub fn read<R>(&self, read: impl FnOnce(&S) -> R) -> R {
+        read(&self.lock().state)
+    }
+
+    /// Decides on a change from the current state and makes it durable, atomically with respect
+    /// to every other transaction. `decide` returns the change to make (if any) and the result
+    /// to hand back, which the caller sees only once the change is durable. Runs on a blocking
+    /// thread, since it fsyncs.
+    pub async fn transact<R: Send + 'static>(
+        &self,
+        decide: impl FnOnce(&S) -> (Option<S::Change>, R) + Send + 'static,
+    ) -> Result<R, DurableStateError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.transact_blocking(decide))
+            .await
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+    }
+
+    /// [`DurableState::transact`] for callers that are already on a blocking thread.
+    pub fn transact_blocking<R>(&self, decide: impl FnOnce(&S) -> (Option<S::Change>, R)) -> Result<R, DurableStateError> {
+        let mut inner = self.lock();
+        if inner.failed {
+            return Err(DurableStateError::Failed);
+        }
+        let (change, result) = decide(&inner.state);
+        let Some(change) = change else { return Ok(result) };
+        let entry = Entry { seq: inner.last_seq + 1, change };
+        let mut line = Vec::with_capacity(256);
+        encode_line(&mut line, &entry).map_err(|error| JournalError::Io {
+            path: inner.journal.path().to_owned(),
+            source: io::Error::other(error),
+        })?;
+        if let Err(error) = inner.journal.append(&line).and_then(|()| inner.journal.sync()) {
+            // The file's content is unknown after a failed write or fsync; stop rather than guess.
+            inner.failed = true;
+            return Err(error.into());
+        }
+        inner.state.apply(&entry.change);
+        inner.last_seq = entry.seq;
+        if inner.journal.len() >= inner.min_compact_bytes.max(inner.snapshot_bytes) {
+            if let Err(error) = inner.compact() {
+                // The journal still holds everything; compaction is tried again later.
+                tracing::warn!(error = %error, "compaction failed");
+            }
+        }
+        Ok(result)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<S>> {
+        // A panic while holding the lock leaves the state as the last durable change made it.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl<S: StateMachine> Inner<S> {
+    /// Writes the snapshot, then empties the journal; replay skips what the snapshot holds, so a
+    /// crash between the two loses and repeats nothing.
+    fn compact(&mut self) -> io::Result<()> {
+        let snapshot = SnapshotRef { format: FORMAT, last_seq: self.last_seq, state: &self.state };
+        write_atomically(&self.snapshot_path, |out| {
+            serde_json::to_writer(&mut *out, &snapshot)?;
+            out.write_all(b"\n")
+        })?;
+        self.snapshot_bytes = fs::metadata(&self.snapshot_path)?.len();
+        self.journal.truncate()
+    }
+}
+
+fn snapshot_error(path: &Path, reason: impl ToString) -> DurableStateError {
+    DurableStateError::Snapshot { path: path.to_owned(), reason: reason.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+    struct Counters(BTreeMap<String, i64>);
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Add(String, i64);
+
+    impl StateMachine for Counters {
+        type Change = Add;
+
+        fn apply(&mut self, change: &Add) {
+            *self.0.entry(change.0.clone()).or_default() += change.1;
+        }
+    }
+
+    fn add(state: &DurableState<Counters>, key: &str, n: i64) {
+        let change = Add(key.to_owned(), n);
+        state.transact_blocking(|_| (Some(change), ())).expect("durable");
+    }
+
+    #[test]
+    fn changes_survive_reopening_across_compactions() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let expected = {
+            let state = DurableState::<Counters>::open_with(dir.path(), "counters", 256).expect("opens");
+            for n in 0..200 {
+                add(&state, &format!("k{}", n % 7), n);
+            }
+            state.read(|counters| counters.0.clone())
+        };
+        assert!(dir.path().join("counters.json").exists(), "compaction wrote a snapshot");
+        let state = DurableState::<Counters>::open(dir.path(), "counters").expect("reopens");
+        assert_eq!(state.read(|counters| counters.0.clone()), expected);
+    }
+
+    #[test]
+    fn a_journal_left_behind_by_a_crash_after_compaction_is_not_applied_twice() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        {
+            let state = DurableState::<Counters>::open_with(dir.path(), "counters", 1 << 30).expect("opens");
+            add(&state, "a", 1);
+            add(&state, "a", 2);
+        }
+        let journal = fs::read(dir.path().join("counters-journal.jsonl")).expect("journal");
+        {
+            let state = DurableState::<Counters>::open_with(dir.path(), "counters", 1).expect("opens");
+            add(&state, "a", 4);
+        }
+        // The crash: the old journal content is back beside the new snapshot.
+        fs::write(dir.path().join("counters-journal.jsonl"), journal).expect("restore");
+        let state = DurableState::<Counters>::open(dir.path(), "counters").expect("reopens");
+        assert_eq!(state.read(|counters| counters.0["a"]), 7);
+    }
+
+    #[test]
+    fn a_decision_without_a_change_writes_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = DurableState::<Counters>::open(dir.path(), "counters").expect("opens");
+        let answer = state.transact_blocking(|_| (None, 42)).expect("no write");
+        assert_eq!(answer, 42);
+        assert_eq!(fs::metadata(dir.path().join("counters-journal.jsonl")).expect("journal").len(), 0);
+    }
+}
