@@ -28,6 +28,7 @@ use shared_events::journal::{Journal, JournalError};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+pub use self::record::PendingEvent;
 pub use self::state::{ListQuery, Page};
 
 use self::files::StoreFiles;
@@ -138,6 +139,7 @@ pub(crate) struct Shared {
     state: ArcSwap<StoreState>,
     failure: AtomicBool,
     snapshot_bytes: AtomicU64,
+    outbox_changed: tokio::sync::Notify,
 }
 
 impl OrderStore {
@@ -207,6 +209,7 @@ impl OrderStore {
             state: ArcSwap::from_pointee(state.clone()),
             failure: AtomicBool::new(false),
             snapshot_bytes: AtomicU64::new(snapshot_bytes),
+            outbox_changed: tokio::sync::Notify::new(),
         });
         let (sender, receiver) = mpsc::channel(4096);
         let writer = Writer {
@@ -297,6 +300,41 @@ impl OrderStore {
             reply,
         })
         .await
+    }
+
+    /// Up to `limit` events waiting in the outbox after record `after`, oldest first.
+    pub fn pending_events(&self, after: u64, limit: usize) -> Vec<PendingEvent> {
+        self.shared.state.load().pending_events(after, limit)
+    }
+
+    /// How many events wait in the outbox.
+    pub fn pending_count(&self) -> usize {
+        self.shared.state.load().outbox.len()
+    }
+
+    /// The record up to which every event is published.
+    pub fn published_through(&self) -> u64 {
+        self.shared.state.load().published_through
+    }
+
+    /// Resolves once the outbox holds an event after record `after`.
+    pub async fn wait_for_events(&self, after: u64) {
+        loop {
+            // Registered before the check, so a commit between the check and the wait still wakes us.
+            let notified = self.shared.outbox_changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.pending_events(after, 1).is_empty() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Records durably that the broker confirmed every event up to record `through`.
+    pub async fn mark_published(&self, through: u64) -> Result<(), WriteError> {
+        self.request(|reply| Command::MarkPublished { through, reply })
+            .await
     }
 
     /// Finishes the writes already sent, waits for a running compaction, and releases the data

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use shared_events::Order;
 use shared_events::atomic_file::write_atomically;
 
-use crate::store::record::IdempotencyEntry;
+use crate::store::record::{IdempotencyEntry, PendingEvent};
 use crate::store::state::StoreState;
 
 /// The snapshot format this build writes and reads.
@@ -30,6 +30,10 @@ struct SnapshotFile {
     next_segment: u64,
     orders: Vec<Order>,
     idempotency: Vec<IdempotencyEntry>,
+    #[serde(default)]
+    published_through: u64,
+    #[serde(default)]
+    outbox: Vec<PendingEvent>,
 }
 
 /// Writes `state` as the snapshot at `path`, covering the journal up to `next_segment`
@@ -59,6 +63,17 @@ pub(crate) fn write_snapshot(
             }
             serde_json::to_writer(&mut *out, entry.as_ref())?;
         }
+        write!(
+            out,
+            "],\n\"published_through\":{},\n\"outbox\":[",
+            state.published_through
+        )?;
+        for (index, pending) in state.pending_events(0, usize::MAX).iter().enumerate() {
+            if index > 0 {
+                out.write_all(b",\n")?;
+            }
+            serde_json::to_writer(&mut *out, pending)?;
+        }
         out.write_all(b"]}\n")
     })?;
     Ok(fs::metadata(path)?.len())
@@ -82,6 +97,12 @@ pub(crate) fn read_snapshot(path: &Path) -> Result<Option<LoadedSnapshot>, Strin
     }
     let mut state = StoreState {
         last_seq: file.last_seq,
+        published_through: file.published_through,
+        outbox: file
+            .outbox
+            .into_iter()
+            .map(|pending| (pending.seq, pending.event))
+            .collect(),
         ..StoreState::default()
     };
     state.orders = file

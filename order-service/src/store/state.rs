@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use imbl::{HashMap, OrdMap};
-use shared_events::{EventType, Order, OrderStatus};
+use shared_events::{EventType, Order, OrderEvent, OrderStatus};
 use uuid::Uuid;
 
-use crate::store::record::{IdempotencyEntry, JournalRecord};
+use crate::store::record::{IdempotencyEntry, JournalRecord, PendingEvent};
 
 /// Every stored order and the live idempotency keys, as of one journal sequence number.
 #[derive(Debug, Clone, Default)]
@@ -17,6 +17,10 @@ pub(crate) struct StoreState {
     pub(crate) idempotency: HashMap<String, Arc<IdempotencyEntry>>,
     /// The sequence number of the last record applied.
     pub(crate) last_seq: u64,
+    /// Events not yet confirmed by the broker, by record sequence number: the outbox.
+    pub(crate) outbox: OrdMap<u64, Arc<OrderEvent>>,
+    /// Every event in a record up to this sequence number has been published.
+    pub(crate) published_through: u64,
 }
 
 /// Which orders a list request wants.
@@ -50,15 +54,26 @@ impl StoreState {
                 record.seq, self.last_seq
             ));
         }
-        let order = &record.event.data.order;
-        match record.event.kind {
+        if let Some(through) = record.published_through {
+            self.mark_published(through);
+        }
+        if let Some(event) = &record.event {
+            self.apply_event(record, event);
+        }
+        self.last_seq = record.seq;
+        Ok(())
+    }
+
+    fn apply_event(&mut self, record: &JournalRecord, event: &OrderEvent) {
+        let order = &event.data.order;
+        match event.kind {
             EventType::Created | EventType::Updated => {
                 let order = Arc::new(order.clone());
                 if let Some(stamp) = &record.idempotency {
                     let entry = IdempotencyEntry {
                         key: stamp.key.clone(),
                         fingerprint: stamp.fingerprint.clone(),
-                        created_at: record.event.time,
+                        created_at: event.time,
                         order: Arc::clone(&order),
                     };
                     self.idempotency.insert(stamp.key.clone(), Arc::new(entry));
@@ -69,8 +84,30 @@ impl StoreState {
                 self.orders.remove(&order.order_id);
             }
         }
-        self.last_seq = record.seq;
-        Ok(())
+        if record.seq > self.published_through {
+            self.outbox.insert(record.seq, Arc::new(event.clone()));
+        }
+    }
+
+    /// Drops every outbox event up to `through` (inclusive).
+    pub(crate) fn mark_published(&mut self, through: u64) {
+        if through > self.published_through {
+            self.published_through = through;
+            let (_, waiting) = std::mem::take(&mut self.outbox).split(&through);
+            self.outbox = waiting;
+        }
+    }
+
+    /// Up to `limit` outbox events after sequence number `after`, oldest first.
+    pub(crate) fn pending_events(&self, after: u64, limit: usize) -> Vec<PendingEvent> {
+        self.outbox
+            .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+            .take(limit)
+            .map(|(seq, event)| PendingEvent {
+                seq: *seq,
+                event: Arc::clone(event),
+            })
+            .collect()
     }
 
     /// The page of orders that `query` asks for, newest first.

@@ -46,6 +46,10 @@ pub(crate) enum Command {
         if_match: Option<IfMatch>,
         reply: Reply<Arc<Order>>,
     },
+    MarkPublished {
+        through: u64,
+        reply: Reply<()>,
+    },
     Shutdown {
         done: oneshot::Sender<()>,
     },
@@ -55,6 +59,7 @@ pub(crate) enum Command {
 enum Pending {
     Created(Reply<Created>, Result<Created, WriteError>),
     Changed(Reply<Arc<Order>>, Result<Arc<Order>, WriteError>),
+    Marked(Reply<()>, Result<(), WriteError>),
 }
 
 pub(crate) struct Writer {
@@ -129,6 +134,10 @@ impl Writer {
                     let result = self.delete(&mut working, &mut lines, id, if_match.as_ref(), now);
                     pending.push(Pending::Changed(reply, result));
                 }
+                Command::MarkPublished { through, reply } => {
+                    let result = self.mark_published(&mut working, &mut lines, through);
+                    pending.push(Pending::Marked(reply, result));
+                }
                 Command::Shutdown { done } => shutdown = Some(done),
             }
         }
@@ -141,8 +150,12 @@ impl Writer {
         };
         match durable {
             Ok(()) => {
+                let changed = working.last_seq > self.committed.last_seq;
                 self.committed = working;
                 self.shared.state.store(Arc::new(self.committed.clone()));
+                if changed {
+                    self.shared.outbox_changed.notify_waiters();
+                }
                 answer(pending, None);
                 self.compact_if_due();
             }
@@ -186,8 +199,9 @@ impl Writer {
         }
         let record = JournalRecord {
             seq: working.last_seq + 1,
-            event,
+            event: Some(event),
             idempotency,
+            ..JournalRecord::default()
         };
         let order = append(working, lines, &record, id)?;
         Ok(Created {
@@ -219,8 +233,8 @@ impl Writer {
         );
         let record = JournalRecord {
             seq: working.last_seq + 1,
-            event,
-            idempotency: None,
+            event: Some(event),
+            ..JournalRecord::default()
         };
         append(working, lines, &record, id)
     }
@@ -241,12 +255,32 @@ impl Writer {
         let event = OrderEvent::new(EventType::Deleted, EVENT_SOURCE, last, None, now);
         let record = JournalRecord {
             seq: working.last_seq + 1,
-            event,
-            idempotency: None,
+            event: Some(event),
+            ..JournalRecord::default()
         };
         encode(lines, &record)?;
         working.apply(&record).map_err(WriteError::Unavailable)?;
         Ok(deleted)
+    }
+
+    /// Records that the broker confirmed every event up to `through`.
+    fn mark_published(
+        &mut self,
+        working: &mut StoreState,
+        lines: &mut Vec<u8>,
+        through: u64,
+    ) -> Result<(), WriteError> {
+        self.ensure_writable()?;
+        if through <= working.published_through {
+            return Ok(());
+        }
+        let record = JournalRecord {
+            seq: working.last_seq + 1,
+            published_through: Some(through.min(working.last_seq)),
+            ..JournalRecord::default()
+        };
+        encode(lines, &record)?;
+        working.apply(&record).map_err(WriteError::Unavailable)
     }
 
     fn ensure_writable(&self) -> Result<(), WriteError> {
@@ -377,6 +411,7 @@ fn answer(pending: Vec<Pending>, failure: Option<String>) {
         match entry {
             Pending::Created(reply, result) => drop(reply.send(unless_failed(&failure, result))),
             Pending::Changed(reply, result) => drop(reply.send(unless_failed(&failure, result))),
+            Pending::Marked(reply, result) => drop(reply.send(unless_failed(&failure, result))),
         }
     }
 }

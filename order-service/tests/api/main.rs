@@ -12,6 +12,7 @@ mod health;
 mod https;
 mod idempotency;
 mod list;
+mod outbox;
 mod restart;
 mod torn_tail;
 mod update;
