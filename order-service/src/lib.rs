@@ -4,6 +4,7 @@
 //!
 //! - [`domain`]: the rules of an order as types (names, emails, quantities, prices, patches).
 //! - [`store`]: the order store: in-memory state, the fsync'd journal, snapshots, compaction.
+//! - [`outbox_relay`]: publishes the journal's events to RabbitMQ, confirmed, in order.
 //! - [`http`]: routes, request parsing, errors as JSON, request ids.
 //! - [`settings`]: layered configuration (defaults, file, `ORDERS__...` environment).
 //! - [`tls`]: the rustls server configuration for HTTPS.
@@ -11,6 +12,7 @@
 
 pub mod domain;
 pub mod http;
+pub mod outbox_relay;
 pub mod settings;
 pub mod startup;
 pub mod store;

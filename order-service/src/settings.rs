@@ -7,8 +7,9 @@ use std::time::Duration;
 use config::ConfigError;
 use serde::Deserialize;
 
-use shared_events::settings::{LogSettings, layered};
+use shared_events::settings::{AmqpSettings, LogSettings, layered};
 
+use crate::outbox_relay::OutboxSettings;
 use crate::store::StoreOptions;
 
 /// Everything the order service can be told.
@@ -22,6 +23,10 @@ pub struct Settings {
     pub log: LogSettings,
     /// Storage tuning.
     pub storage: StorageSettings,
+    /// The broker the outbox publishes to.
+    pub amqp: AmqpSettings,
+    /// The outbox relay.
+    pub outbox: OutboxSettings,
 }
 
 /// The HTTP server (`ORDERS__HTTP__...`).
@@ -67,7 +72,11 @@ impl Settings {
                     .set_default("http.max_body_bytes", 64 * 1024)?
                     .set_default("data_dir", "./data/order-service")?
                     .set_default("storage.compact_after_bytes", 64 * 1024 * 1024)?
-                    .set_default("storage.idempotency_ttl_secs", 24 * 60 * 60)
+                    .set_default("storage.idempotency_ttl_secs", 24 * 60 * 60)?
+                    .set_default("outbox.enabled", true)?
+                    .set_default("outbox.batch_size", 500)?
+                    .set_default("outbox.failure_after_attempts", 8)?
+                    .set_default("outbox.max_backoff_ms", 5_000)
             },
             file,
         )?
@@ -76,7 +85,8 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Settings for a service on a free loopback port with `data_dir`: what tests start.
+    /// Settings for a service on a free loopback port with `data_dir`, its outbox relay off and a
+    /// namespace of its own: what tests start (a test of the event pipeline turns the relay on).
     pub fn for_tests(data_dir: &Path) -> Settings {
         Settings {
             http: HttpSettings {
@@ -90,6 +100,13 @@ impl Settings {
             storage: StorageSettings {
                 compact_after_bytes: 64 << 20,
                 idempotency_ttl_secs: 24 * 60 * 60,
+            },
+            amqp: AmqpSettings::for_tests(&format!("test-{}", uuid::Uuid::new_v4())),
+            outbox: OutboxSettings {
+                enabled: false,
+                batch_size: 500,
+                failure_after_attempts: 3,
+                max_backoff_ms: 500,
             },
         }
     }

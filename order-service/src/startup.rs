@@ -7,7 +7,11 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
+use shared_events::failure_log::FailureLog;
+use tokio_util::sync::CancellationToken;
+
 use crate::http::{self, BodyLimit};
+use crate::outbox_relay::{OutboxRelay, SharedRelayStatus};
 use crate::settings::Settings;
 use crate::store::OrderStore;
 use crate::tls;
@@ -19,6 +23,7 @@ pub struct Application {
     host: String,
     server: Server,
     store: OrderStore,
+    relay: Option<OutboxRelay>,
 }
 
 impl Application {
@@ -41,12 +46,23 @@ impl Application {
             .local_addr()
             .context("failed to read the bound address")?;
 
+        let failure_path = settings.data_dir.join("failure.json");
+        let failures = tokio::task::spawn_blocking(move || FailureLog::open(&failure_path))
+            .await
+            .context("the failure log opener panicked")?
+            .context("failed to open failure.json")?;
+        let relay = settings.outbox.enabled.then(|| {
+            OutboxRelay::new(store.clone(), &settings.amqp, failures, settings.outbox.clone())
+        });
+        let relay_status = web::Data::new(relay.as_ref().map(OutboxRelay::status).unwrap_or_else(SharedRelayStatus::default));
+
         let store_data = web::Data::new(store.clone());
         let limit = web::Data::new(BodyLimit(settings.http.max_body_bytes));
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(http::request_id))
                 .app_data(store_data.clone())
+                .app_data(relay_status.clone())
                 .app_data(limit.clone())
                 .configure(http::routes)
         })
@@ -72,6 +88,7 @@ impl Application {
             host: address.ip().to_string(),
             server: server.run(),
             store,
+            relay,
         })
     }
 
@@ -100,11 +117,40 @@ impl Application {
         &self.store
     }
 
-    /// Serves until SIGINT, SIGTERM or [`ServerHandle::stop`]; then lets in-flight requests
-    /// finish and closes the store, so the data directory is released.
+    /// Serves until SIGINT, SIGTERM or [`ServerHandle::stop`], with the outbox relay beside the
+    /// server; then lets in-flight requests finish, stops the relay and closes the store, so the
+    /// data directory is released.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let served = self.server.await;
+        let shutdown = CancellationToken::new();
+        let handle = self.server.handle();
+        let relay = async {
+            match self.relay {
+                Some(relay) => relay.run(shutdown.clone()).await,
+                None => {
+                    shutdown.cancelled().await;
+                    Ok(())
+                }
+            }
+        };
+        tokio::pin!(relay);
+        let mut server = self.server;
+        let served = tokio::select! {
+            served = &mut server => {
+                tracing::info!("the HTTP server stopped");
+                shutdown.cancel();
+                if let Err(error) = relay.await {
+                    tracing::error!(error = %error, "the outbox relay failed while stopping");
+                }
+                served.context("the HTTP server failed")
+            }
+            relayed = &mut relay => {
+                tracing::error!(result = ?relayed, "the outbox relay stopped; stopping the service");
+                handle.stop(true).await;
+                let served = server.await;
+                relayed.and(served.context("the HTTP server failed"))
+            }
+        };
         self.store.shutdown().await;
-        served.context("the HTTP server failed")
+        served
     }
 }

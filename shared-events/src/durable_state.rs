@@ -188,11 +188,11 @@ impl<S: StateMachine> DurableState<S> {
         }
         inner.state.apply(&entry.change);
         inner.last_seq = entry.seq;
-        if inner.journal.len() >= inner.min_compact_bytes.max(inner.snapshot_bytes) {
-            if let Err(error) = inner.compact() {
-                // The journal still holds everything; compaction is tried again later.
-                tracing::warn!(error = %error, "compaction failed");
-            }
+        if inner.journal.len() >= inner.min_compact_bytes.max(inner.snapshot_bytes)
+            && let Err(error) = inner.compact()
+        {
+            // The journal still holds everything; compaction is tried again later.
+            tracing::warn!(error = %error, "compaction failed");
         }
         Ok(result)
     }

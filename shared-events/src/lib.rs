@@ -11,6 +11,7 @@
 //! - [`event`]: the versioned, CloudEvents-shaped envelope.
 //! - [`journal`]: append-only JSON Lines files with torn-tail repair and explicit fsync.
 //! - [`durable_state`]: a consumer's state as snapshot plus journal, changed by durable transactions.
+//! - [`failure_log`]: `failure.json`, the messages a service gave up on, appended in O(1), crash-safe.
 //! - [`atomic_file`]: whole-file replacement (temp file, fsync, rename, fsync directory).
 //! - [`data_dir`]: the exclusive lock that keeps two processes out of one data directory.
 //! - [`settings`]: layered configuration, logging and broker settings every service shares.
@@ -22,6 +23,7 @@ pub mod atomic_file;
 pub mod data_dir;
 pub mod durable_state;
 pub mod event;
+pub mod failure_log;
 pub mod journal;
 pub mod money;
 pub mod order;

@@ -77,9 +77,12 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             return malformed(&inner);
         }
         let message = without_position(&inner.to_string());
-        let field = match path.as_str() {
-            "." => named_field(&message).unwrap_or_else(|| "body".to_owned()),
-            _ => path,
+        // For a missing field the path names the object that should hold it.
+        let field = match (path.as_str(), named_field(&message)) {
+            (".", Some(name)) => name,
+            (".", None) => "body".to_owned(),
+            (_, Some(name)) => format!("{path}.{name}"),
+            (_, None) => path,
         };
         ApiError::InvalidField(FieldError::new(field, message))
     })?;
@@ -95,8 +98,11 @@ fn without_position(message: &str) -> String {
     }
 }
 
-/// The name in "unknown field `x`" or "missing field `x`".
+/// The name in "missing field `x`".
 fn named_field(message: &str) -> Option<String> {
+    if !message.starts_with("missing field") {
+        return None;
+    }
     let start = message.find('`')? + 1;
     let end = start + message[start..].find('`')?;
     Some(message[start..end].to_owned())

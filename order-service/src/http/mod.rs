@@ -10,6 +10,7 @@ mod json_body;
 mod orders;
 mod request_id;
 
+use actix_web::http::header::{ALLOW, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 pub use self::error::ApiError;
@@ -24,17 +25,29 @@ pub fn routes(config: &mut web::ServiceConfig) {
             web::resource("/orders")
                 .route(web::post().to(orders::create))
                 .route(web::get().to(orders::list))
-                .default_service(web::to(method_not_allowed)),
+                .route(web::head().to(orders::list))
+                .default_service(allowing("GET, HEAD, POST")),
         )
         .service(
             web::resource("/orders/{id}")
                 .route(web::get().to(orders::get))
+                .route(web::head().to(orders::get))
                 .route(web::patch().to(orders::update))
                 .route(web::delete().to(orders::delete))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(allowing("GET, HEAD, PATCH, DELETE")),
         )
-        .service(web::resource("/health/live").route(web::get().to(health::live)))
-        .service(web::resource("/health/ready").route(web::get().to(health::ready)))
+        .service(
+            web::resource("/health/live")
+                .route(web::get().to(health::live))
+                .route(web::head().to(health::live))
+                .default_service(allowing("GET, HEAD")),
+        )
+        .service(
+            web::resource("/health/ready")
+                .route(web::get().to(health::ready))
+                .route(web::head().to(health::ready))
+                .default_service(allowing("GET, HEAD")),
+        )
         .default_service(web::to(not_found));
 }
 
@@ -47,11 +60,13 @@ async fn not_found(request: HttpRequest) -> HttpResponse {
     .error_response()
 }
 
-async fn method_not_allowed(request: HttpRequest) -> HttpResponse {
-    ApiError::MethodNotAllowed(format!(
-        "{} is not allowed on {}",
-        request.method(),
-        request.path()
-    ))
-    .error_response()
+/// The fallback of a resource: a JSON 405 with the `Allow` header RFC 9110 asks for.
+fn allowing(methods: &'static str) -> actix_web::Route {
+    web::to(move |request: HttpRequest| async move {
+        let mut response =
+            ApiError::MethodNotAllowed(format!("{} is not allowed on {}", request.method(), request.path()))
+                .error_response();
+        response.headers_mut().insert(ALLOW, HeaderValue::from_static(methods));
+        response
+    })
 }

@@ -128,7 +128,7 @@ pub(crate) async fn get(
     store: web::Data<OrderStore>,
 ) -> Result<HttpResponse, ApiError> {
     let id = order_id(&id)?;
-    let order = store.get(id).ok_or_else(|| WriteError::NotFound(id))?;
+    let order = store.get(id).ok_or(WriteError::NotFound(id))?;
     Ok(HttpResponse::Ok()
         .insert_header((ETAG, etag(order.version)))
         .json(order.as_ref()))

@@ -15,10 +15,22 @@ async fn delete_removes_the_order() {
     let response = app.delete_order(&id).await;
 
     // Assert
-    assert_eq!(response.status().as_u16(), 200, "an existing order is deleted");
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "an existing order is deleted"
+    );
     let body: Value = response.json().await.expect("JSON");
-    assert_eq!(body, json!({"order_id": id, "deleted": true}), "the deletion answer");
-    assert_eq!(app.get_order(&id).await.status().as_u16(), 404, "a deleted order is gone");
+    assert_eq!(
+        body,
+        json!({"order_id": id, "deleted": true}),
+        "the deletion answer"
+    );
+    assert_eq!(
+        app.get_order(&id).await.status().as_u16(),
+        404,
+        "a deleted order is gone"
+    );
     let listed = app.list_all_orders(50).await;
     assert_eq!(listed, vec![kept], "only the other order is listed");
 }
@@ -28,18 +40,36 @@ async fn deleting_twice_is_a_404_that_says_not_deleted() {
     // Arrange
     let app = spawn_app().await;
     let id = created_id(&app, "Ada").await;
-    assert_eq!(app.delete_order(&id).await.status().as_u16(), 200, "the first delete succeeds");
+    assert_eq!(
+        app.delete_order(&id).await.status().as_u16(),
+        200,
+        "the first delete succeeds"
+    );
 
     // Act
     let response = app.delete_order(&id).await;
 
     // Assert
-    assert_eq!(response.status().as_u16(), 404, "the second delete finds nothing");
+    assert_eq!(
+        response.status().as_u16(),
+        404,
+        "the second delete finds nothing"
+    );
     let body: Value = response.json().await.expect("JSON");
-    assert_eq!(body["order_id"], id.as_str(), "the answer names the order: {body}");
+    assert_eq!(
+        body["order_id"],
+        id.as_str(),
+        "the answer names the order: {body}"
+    );
     assert_eq!(body["deleted"], false, "nothing was deleted: {body}");
-    assert_eq!(body["error"]["code"], "not_found", "the answer carries an error: {body}");
-    assert!(body["error"]["message"].is_string(), "the error has a message: {body}");
+    assert_eq!(
+        body["error"]["code"], "not_found",
+        "the answer carries an error: {body}"
+    );
+    assert!(
+        body["error"]["message"].is_string(),
+        "the error has a message: {body}"
+    );
 }
 
 #[tokio::test]
@@ -51,10 +81,17 @@ async fn deleting_an_id_that_is_not_a_uuid_is_a_404() {
     let response = app.delete_order("not-a-uuid").await;
 
     // Assert
-    assert_eq!(response.status().as_u16(), 404, "an id that is not a UUID names no order");
+    assert_eq!(
+        response.status().as_u16(),
+        404,
+        "an id that is not a UUID names no order"
+    );
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(body["deleted"], false, "nothing was deleted: {body}");
-    assert_eq!(body["error"]["code"], "not_found", "the answer carries an error: {body}");
+    assert_eq!(
+        body["error"]["code"], "not_found",
+        "the answer carries an error: {body}"
+    );
 }
 
 #[tokio::test]
@@ -65,14 +102,25 @@ async fn if_match_guards_the_delete() {
         ("the current version", "\"2\"", 200, None),
         ("any version", "*", 200, None),
         ("a stale version", "\"1\"", 412, Some("precondition_failed")),
-        ("a future version", "\"3\"", 412, Some("precondition_failed")),
+        (
+            "a future version",
+            "\"3\"",
+            412,
+            Some("precondition_failed"),
+        ),
         ("an unquoted tag", "2", 400, Some("malformed_if_match")),
     ];
 
     for (case, if_match, status, code) in cases {
         let id = created_id(&app, "Ada").await;
-        let renamed = app.patch_order(&id, &json!({"customer_name": "Ada King"}), None).await;
-        assert_eq!(renamed.status().as_u16(), 200, "{case}: the order reaches version 2");
+        let renamed = app
+            .patch_order(&id, &json!({"customer_name": "Ada King"}), None)
+            .await;
+        assert_eq!(
+            renamed.status().as_u16(),
+            200,
+            "{case}: the order reaches version 2"
+        );
 
         // Act
         let response = app

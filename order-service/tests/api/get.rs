@@ -20,7 +20,10 @@ async fn get_returns_the_order_as_created_with_its_etag() {
     assert_eq!(response.status().as_u16(), 200, "a stored order is found");
     assert_eq!(etag(&response), "\"1\"", "the ETag is the order's version");
     let order: Value = response.json().await.expect("the order is JSON");
-    assert_eq!(order, created, "GET shows the order as the create answered it");
+    assert_eq!(
+        order, created,
+        "GET shows the order as the create answered it"
+    );
 }
 
 #[tokio::test]
@@ -29,7 +32,9 @@ async fn etag_follows_the_version() {
     let app = spawn_app().await;
     let created = app.create_order(&order_body("Ada")).await;
     let id = created["order_id"].as_str().expect("order_id");
-    let patched = app.patch_order(id, &json!({"customer_name": "Ada King"}), None).await;
+    let patched = app
+        .patch_order(id, &json!({"customer_name": "Ada King"}), None)
+        .await;
     assert_eq!(patched.status().as_u16(), 200, "the patch is accepted");
 
     // Act
@@ -53,7 +58,10 @@ async fn unknown_ids_are_a_json_404() {
         ("the nil UUID", "00000000-0000-0000-0000-000000000000"),
         ("a word", "not-a-uuid"),
         ("a number", "123"),
-        ("a UUID with a trailing character", "0190b6a8-7d4e-7000-8000-00000000000x"),
+        (
+            "a UUID with a trailing character",
+            "0190b6a8-7d4e-7000-8000-00000000000x",
+        ),
     ];
 
     for (case, id) in cases {
@@ -62,12 +70,25 @@ async fn unknown_ids_are_a_json_404() {
 
         // Assert
         assert_eq!(response.status().as_u16(), 404, "{case}: status");
-        let body: Value = response.json().await.unwrap_or_else(|error| panic!("{case}: not JSON: {error}"));
+        let body: Value = response
+            .json()
+            .await
+            .unwrap_or_else(|error| panic!("{case}: not JSON: {error}"));
         assert_eq!(body["error"]["code"], "not_found", "{case}: code in {body}");
-        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{case}: message in {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{case}: message in {body}"
+        );
     }
 }
 
 fn etag(response: &Response) -> &str {
-    response.headers().get("etag").expect("an ETag header").to_str().expect("a visible ETag")
+    response
+        .headers()
+        .get("etag")
+        .expect("an ETag header")
+        .to_str()
+        .expect("a visible ETag")
 }

@@ -1,1 +1,164 @@
-//! placeholder
+//! Probes, and the JSON answers for routes and methods that do not exist.
+
+use reqwest::{Method, Response};
+use serde_json::Value;
+
+use crate::helpers::{order_body, spawn_app};
+
+#[tokio::test]
+async fn probes_answer_200_json() {
+    // Arrange
+    let app = spawn_app().await;
+    let cases = [("/health/live", "live"), ("/health/ready", "ready")];
+
+    for (path, status) in cases {
+        // Act
+        let response = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .expect("request");
+
+        // Assert
+        assert_eq!(response.status().as_u16(), 200, "{path}: status");
+        let body = json_body(response, path).await;
+        assert_eq!(body["status"], status, "{path}: body {body}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_are_a_json_404() {
+    // Arrange
+    let app = spawn_app().await;
+    let cases = [
+        (Method::GET, "/nope"),
+        (
+            Method::GET,
+            "/orders/0190b6a8-7d4e-7000-8000-000000000000/items",
+        ),
+        (Method::POST, "/health"),
+        (Method::DELETE, "/"),
+    ];
+
+    for (method, path) in cases {
+        let case = format!("{method} {path}");
+
+        // Act
+        let response = app
+            .client
+            .request(method, format!("{}{path}", app.address))
+            .send()
+            .await
+            .expect("request");
+
+        // Assert
+        assert_eq!(response.status().as_u16(), 404, "{case}: status");
+        let body = json_body(response, &case).await;
+        assert_eq!(body["error"]["code"], "not_found", "{case}: code in {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{case}: message in {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn missing_methods_are_a_json_405() {
+    // Arrange
+    let app = spawn_app().await;
+    let order = app.create_order(&order_body("Ada")).await;
+    let order_path = format!("/orders/{}", order["order_id"].as_str().expect("order_id"));
+    let cases = [
+        (Method::PUT, "/orders"),
+        (Method::DELETE, "/orders"),
+        (Method::PUT, order_path.as_str()),
+        (Method::POST, order_path.as_str()),
+        (Method::POST, "/health/live"),
+        (Method::DELETE, "/health/ready"),
+    ];
+
+    for (method, path) in cases {
+        let case = format!("{method} {path}");
+
+        // Act
+        let response = app
+            .client
+            .request(method, format!("{}{path}", app.address))
+            .send()
+            .await
+            .expect("request");
+
+        // Assert
+        assert_eq!(response.status().as_u16(), 405, "{case}: status");
+        let body = json_body(response, &case).await;
+        assert_eq!(
+            body["error"]["code"], "method_not_allowed",
+            "{case}: code in {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_405_names_the_allowed_methods() {
+    // Arrange
+    let app = spawn_app().await;
+    let order_path = "/orders/0190b6a8-7d4e-7000-8000-000000000000";
+    let cases = [
+        (Method::PUT, "/orders", ["GET", "POST"].as_slice()),
+        (
+            Method::PUT,
+            order_path,
+            ["DELETE", "GET", "PATCH"].as_slice(),
+        ),
+        (Method::POST, "/health/live", ["GET"].as_slice()),
+    ];
+
+    for (method, path, allowed) in cases {
+        let case = format!("{method} {path}");
+
+        // Act
+        let response = app
+            .client
+            .request(method, format!("{}{path}", app.address))
+            .send()
+            .await
+            .expect("request");
+
+        // Assert: RFC 9110, section 15.5.6: a 405 must carry `Allow`.
+        assert_eq!(response.status().as_u16(), 405, "{case}: status");
+        let allow = response
+            .headers()
+            .get("allow")
+            .map(|value| value.to_str().expect("visible"));
+        let mut methods: Vec<&str> = allow
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .collect();
+        methods.sort_unstable();
+        methods.retain(|method| *method != "HEAD");
+        assert_eq!(methods, allowed, "{case}: Allow header {allow:?}");
+    }
+}
+
+/// The body of `response`, which must be JSON and say so.
+async fn json_body(response: Response, case: &str) -> Value {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|value| value.to_str().expect("visible").to_owned());
+    assert!(
+        content_type
+            .as_deref()
+            .is_some_and(|value| value.starts_with("application/json")),
+        "{case}: content type {content_type:?}"
+    );
+    response
+        .json()
+        .await
+        .unwrap_or_else(|error| panic!("{case}: the body is not JSON: {error}"))
+}

@@ -1,6 +1,7 @@
 //! `GET /orders`: newest first, in pages joined by cursors, filtered by status and customer.
 
-use reqwest::Response;
+use std::collections::HashSet;
+
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, order_body, spawn_app};
@@ -18,8 +19,15 @@ async fn orders_are_listed_newest_first() {
     assert_eq!(response.status().as_u16(), 200, "listing succeeds");
     let page: Value = response.json().await.expect("JSON");
     assert_eq!(ids(&page["orders"]), newest_first(&created), "newest first");
-    assert_eq!(page["next_cursor"], Value::Null, "one page holds everything: {page}");
-    assert_eq!(page["orders"][0]["customer_name"], "customer 2", "whole orders are listed");
+    assert_eq!(
+        page["next_cursor"],
+        Value::Null,
+        "one page holds everything: {page}"
+    );
+    assert_eq!(
+        page["orders"][0]["customer_name"], "customer 2",
+        "whole orders are listed"
+    );
 }
 
 #[tokio::test]
@@ -31,7 +39,11 @@ async fn an_empty_store_lists_nothing() {
     let page: Value = app.list_orders("").await.json().await.expect("JSON");
 
     // Assert
-    assert_eq!(page, json!({"orders": [], "next_cursor": null}), "no orders, no cursor");
+    assert_eq!(
+        page,
+        json!({"orders": [], "next_cursor": null}),
+        "no orders, no cursor"
+    );
 }
 
 #[tokio::test]
@@ -43,13 +55,33 @@ async fn default_page_holds_50_orders() {
 
     // Act
     let first: Value = app.list_orders("").await.json().await.expect("JSON");
-    let cursor = first["next_cursor"].as_str().expect("a cursor after a full page").to_owned();
-    let second: Value = app.list_orders(&format!("cursor={cursor}")).await.json().await.expect("JSON");
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a cursor after a full page")
+        .to_owned();
+    let second: Value = app
+        .list_orders(&format!("cursor={cursor}"))
+        .await
+        .json()
+        .await
+        .expect("JSON");
 
     // Assert
-    assert_eq!(ids(&first["orders"]), expected[..50], "the first page is the newest 50");
-    assert_eq!(ids(&second["orders"]), expected[50..], "the second page holds the oldest");
-    assert_eq!(second["next_cursor"], Value::Null, "nothing after the last page");
+    assert_eq!(
+        ids(&first["orders"]),
+        expected[..50],
+        "the first page is the newest 50"
+    );
+    assert_eq!(
+        ids(&second["orders"]),
+        expected[50..],
+        "the second page holds the oldest"
+    );
+    assert_eq!(
+        second["next_cursor"],
+        Value::Null,
+        "nothing after the last page"
+    );
 }
 
 #[tokio::test]
@@ -57,7 +89,12 @@ async fn limit_from_1_to_500_is_accepted() {
     // Arrange
     let app = spawn_app().await;
     let created = create_orders(&app, 3).await;
-    let cases = [("limit=1", 1, true), ("limit=2", 2, true), ("limit=3", 3, false), ("limit=500", 3, false)];
+    let cases = [
+        ("limit=1", 1, true),
+        ("limit=2", 2, true),
+        ("limit=3", 3, false),
+        ("limit=500", 3, false),
+    ];
 
     for (query, count, more) in cases {
         // Act
@@ -66,8 +103,16 @@ async fn limit_from_1_to_500_is_accepted() {
         // Assert
         assert_eq!(response.status().as_u16(), 200, "{query}: status");
         let page: Value = response.json().await.expect("JSON");
-        assert_eq!(ids(&page["orders"]), newest_first(&created)[..count], "{query}: the newest {count}");
-        assert_eq!(page["next_cursor"].is_string(), more, "{query}: a cursor only when more orders exist: {page}");
+        assert_eq!(
+            ids(&page["orders"]),
+            newest_first(&created)[..count],
+            "{query}: the newest {count}"
+        );
+        assert_eq!(
+            page["next_cursor"].is_string(),
+            more,
+            "{query}: a cursor only when more orders exist: {page}"
+        );
     }
 }
 
@@ -84,10 +129,16 @@ async fn bad_query_parameters_are_422() {
         ("limit=1.5", "fractional limit"),
         ("limit=1&limit=2", "limit twice"),
         ("cursor=garbage", "a garbage cursor"),
-        ("cursor=bzE6bm90LWEtdXVpZA", "a well-encoded cursor without an id (o1:not-a-uuid)"),
+        (
+            "cursor=bzE6bm90LWEtdXVpZA",
+            "a well-encoded cursor without an id (o1:not-a-uuid)",
+        ),
         ("status=lost", "an unknown status"),
         ("sort=asc", "an unknown parameter"),
-        ("limit=10&colour=red", "an unknown parameter beside a good one"),
+        (
+            "limit=10&colour=red",
+            "an unknown parameter beside a good one",
+        ),
     ];
 
     for (query, case) in cases {
@@ -96,9 +147,20 @@ async fn bad_query_parameters_are_422() {
 
         // Assert
         assert_eq!(response.status().as_u16(), 422, "{case} ({query}): status");
-        let body: Value = response.json().await.unwrap_or_else(|error| panic!("{case}: not JSON: {error}"));
-        assert_eq!(body["error"]["code"], "invalid_query", "{case} ({query}): code in {body}");
-        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{case}: message in {body}");
+        let body: Value = response
+            .json()
+            .await
+            .unwrap_or_else(|error| panic!("{case}: not JSON: {error}"));
+        assert_eq!(
+            body["error"]["code"], "invalid_query",
+            "{case} ({query}): code in {body}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{case}: message in {body}"
+        );
     }
 }
 
@@ -111,10 +173,13 @@ async fn cursors_visit_every_order_once_newest_first() {
 
     for limit in [1, 2, 3, 6, 7, 8, 500] {
         // Act
-        let listed = app.list_all_orders(limit).await;
+        let listed = list_pages(&app, "", limit).await.concat();
 
         // Assert
-        assert_eq!(ids(&json!(listed)), expected, "pages of {limit}: every order once, newest first");
+        assert_eq!(
+            listed, expected,
+            "pages of {limit}: every order once, newest first"
+        );
     }
 }
 
@@ -123,20 +188,12 @@ async fn pages_are_full_until_the_last() {
     // Arrange
     let app = spawn_app().await;
     create_orders(&app, 7).await;
-    let mut sizes = Vec::new();
-    let mut query = "limit=3".to_owned();
 
     // Act
-    loop {
-        let page: Value = app.list_orders(&query).await.json().await.expect("JSON");
-        sizes.push(page["orders"].as_array().expect("orders").len());
-        match page["next_cursor"].as_str() {
-            Some(cursor) => query = format!("limit=3&cursor={cursor}"),
-            None => break,
-        }
-    }
+    let pages = list_pages(&app, "", 3).await;
 
     // Assert
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
     assert_eq!(sizes, [3, 3, 1], "7 orders in pages of 3");
 }
 
@@ -147,10 +204,18 @@ async fn status_filters_the_list_and_its_pages() {
     let created = create_orders(&app, 7).await;
     // Statuses by creation order: pending, confirmed, pending, cancelled, pending, confirmed, pending.
     for (index, status) in [(1, "confirmed"), (3, "cancelled"), (5, "confirmed")] {
-        let response = app.patch_order(&created[index], &json!({"status": status}), None).await;
-        assert_eq!(response.status().as_u16(), 200, "order {index} becomes {status}");
+        let response = app
+            .patch_order(&created[index], &json!({"status": status}), None)
+            .await;
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "order {index} becomes {status}"
+        );
     }
-    let pick = |indexes: &[usize]| -> Vec<String> { indexes.iter().rev().map(|&i| created[i].clone()).collect() };
+    let pick = |indexes: &[usize]| -> Vec<String> {
+        indexes.iter().rev().map(|&i| created[i].clone()).collect()
+    };
     let cases = [
         ("status=pending", pick(&[0, 2, 4, 6])),
         ("status=confirmed", pick(&[1, 5])),
@@ -162,10 +227,14 @@ async fn status_filters_the_list_and_its_pages() {
     for (query, expected) in cases {
         // Act
         let whole: Value = app.list_orders(query).await.json().await.expect("JSON");
-        let paged = list_all_pages(&app, query, 1).await;
+        let paged = list_pages(&app, query, 1).await.concat();
 
         // Assert
-        assert_eq!(ids(&whole["orders"]), expected, "{query}: the matching orders, newest first");
+        assert_eq!(
+            ids(&whole["orders"]),
+            expected,
+            "{query}: the matching orders, newest first"
+        );
         assert_eq!(paged, expected, "{query}: pages of 1 visit the same orders");
     }
 }
@@ -195,17 +264,29 @@ async fn customer_filters_by_name_or_email_ignoring_case() {
         ("émile", &["Émile Zola"]),
         ("ÉMILE", &["Émile Zola"]),
         ("  hopper  ", &["Grace Hopper"]),
-        ("a", &["Émile Zola", "Alan Turing", "Grace Hopper", "Ada Lovelace"]),
+        (
+            "a",
+            &["Émile Zola", "Alan Turing", "Grace Hopper", "Ada Lovelace"],
+        ),
         ("nobody", &[]),
     ];
 
     for (customer, expected) in cases {
         // Act
-        let response = app.client.get(format!("{}/orders", app.address)).query(&[("customer", customer)]).send().await;
+        let response = app
+            .client
+            .get(format!("{}/orders", app.address))
+            .query(&[("customer", customer)])
+            .send()
+            .await;
         let response = response.expect("request");
 
         // Assert
-        assert_eq!(response.status().as_u16(), 200, "customer={customer:?}: status");
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "customer={customer:?}: status"
+        );
         let page: Value = response.json().await.expect("JSON");
         let names: Vec<&str> = page["orders"]
             .as_array()
@@ -213,7 +294,10 @@ async fn customer_filters_by_name_or_email_ignoring_case() {
             .iter()
             .map(|order| order["customer_name"].as_str().expect("a name"))
             .collect();
-        assert_eq!(names, expected, "customer={customer:?}: the matching orders, newest first");
+        assert_eq!(
+            names, expected,
+            "customer={customer:?}: the matching orders, newest first"
+        );
     }
 }
 
@@ -221,7 +305,9 @@ async fn customer_filters_by_name_or_email_ignoring_case() {
 async fn create_orders(app: &TestApp, count: usize) -> Vec<String> {
     let mut ids = Vec::with_capacity(count);
     for n in 0..count {
-        let order = app.create_order(&order_body(&format!("customer {n}"))).await;
+        let order = app
+            .create_order(&order_body(&format!("customer {n}")))
+            .await;
         ids.push(order["order_id"].as_str().expect("order_id").to_owned());
     }
     ids
@@ -234,21 +320,36 @@ fn newest_first(oldest_first: &[String]) -> Vec<String> {
 /// The ids of a JSON array of orders, in order.
 fn ids(orders: &Value) -> Vec<String> {
     let orders = orders.as_array().expect("an array of orders");
-    orders.iter().map(|order| order["order_id"].as_str().expect("order_id").to_owned()).collect()
+    orders
+        .iter()
+        .map(|order| order["order_id"].as_str().expect("order_id").to_owned())
+        .collect()
 }
 
-/// The ids of every order that `query` matches, following cursors through pages of `limit`.
-async fn list_all_pages(app: &TestApp, query: &str, limit: usize) -> Vec<String> {
-    let mut listed = Vec::new();
+/// The ids on each page of the orders that `query` matches, following cursors through pages of
+/// `limit`; a cursor that comes back fails the test rather than loop for ever.
+async fn list_pages(app: &TestApp, query: &str, limit: usize) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut cursors = HashSet::new();
     let mut cursor = String::new();
     loop {
-        let response: Response = app.list_orders(&format!("{query}&limit={limit}&cursor={cursor}")).await;
-        assert_eq!(response.status().as_u16(), 200, "{query}: a page");
+        let response = app
+            .list_orders(&format!("{query}&limit={limit}&cursor={cursor}"))
+            .await;
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "{query}, limit {limit}: a page"
+        );
         let page: Value = response.json().await.expect("JSON");
-        listed.extend(ids(&page["orders"]));
+        pages.push(ids(&page["orders"]));
         match page["next_cursor"].as_str() {
             Some(next) => cursor = next.to_owned(),
-            None => return listed,
+            None => return pages,
         }
+        assert!(
+            cursors.insert(cursor.clone()),
+            "{query}, limit {limit}: cursor {cursor} came back"
+        );
     }
 }

@@ -14,20 +14,60 @@ async fn each_accepted_change_bumps_version_order_update_and_etag() {
     let created = app.create_order(&order_body("Ada")).await;
     let id = created["order_id"].as_str().expect("order_id");
     let cases = [
-        ("rename", json!({"customer_name": "  Ada King  "}), "/customer_name", r#""Ada King""#),
-        ("new email", json!({"customer_email": "ada@king.example"}), "/customer_email", r#""ada@king.example""#),
-        ("email removed with null", json!({"customer_email": null}), "/customer_email", "null"),
-        ("email set again", json!({"customer_email": "ada@example.com"}), "/customer_email", r#""ada@example.com""#),
-        ("email removed with an empty string", json!({"customer_email": ""}), "/customer_email", "null"),
+        (
+            "rename",
+            json!({"customer_name": "  Ada King  "}),
+            "/customer_name",
+            r#""Ada King""#,
+        ),
+        (
+            "new email",
+            json!({"customer_email": "ada@king.example"}),
+            "/customer_email",
+            r#""ada@king.example""#,
+        ),
+        (
+            "email removed with null",
+            json!({"customer_email": null}),
+            "/customer_email",
+            "null",
+        ),
+        (
+            "email set again",
+            json!({"customer_email": "ada@example.com"}),
+            "/customer_email",
+            r#""ada@example.com""#,
+        ),
+        (
+            "email removed with an empty string",
+            json!({"customer_email": ""}),
+            "/customer_email",
+            "null",
+        ),
         (
             "items replaced",
             json!({"items": [{"product": "gizmo", "quantity": 4, "amount": "2.50"}]}),
             "/items",
             r#"[{"amount":2.50,"product":"gizmo","quantity":4}]"#,
         ),
-        ("total recomputed", json!({"items": [{"product": "gizmo", "quantity": 3, "amount": 0.1}]}), "/total_amount", "0.30"),
-        ("confirmed", json!({"status": "confirmed"}), "/status", r#""confirmed""#),
-        ("two fields at once", json!({"customer_name": "Ada", "status": "shipped"}), "/status", r#""shipped""#),
+        (
+            "total recomputed",
+            json!({"items": [{"product": "gizmo", "quantity": 3, "amount": 0.1}]}),
+            "/total_amount",
+            "0.30",
+        ),
+        (
+            "confirmed",
+            json!({"status": "confirmed"}),
+            "/status",
+            r#""confirmed""#,
+        ),
+        (
+            "two fields at once",
+            json!({"customer_name": "Ada", "status": "shipped"}),
+            "/status",
+            r#""shipped""#,
+        ),
     ];
     let mut before = created.clone();
 
@@ -40,12 +80,33 @@ async fn each_accepted_change_bumps_version_order_update_and_etag() {
         let etag = etag(&response);
         let after: Value = response.json().await.expect("JSON");
         let version = before["version"].as_u64().expect("a version") + 1;
-        assert_eq!(after["version"], version, "{case}: the version goes up by one");
-        assert_eq!(etag, format!("\"{version}\""), "{case}: the ETag follows the version");
-        assert!(time(&after["order_update"]) > time(&before["order_update"]), "{case}: order_update moves on");
-        assert_eq!(after["order_date"], created["order_date"], "{case}: order_date never changes");
-        assert_eq!(after.pointer(pointer).map(Value::to_string).as_deref(), Some(expected), "{case}: {pointer}");
-        assert_eq!(after, get(&app, id).await, "{case}: GET shows what PATCH answered");
+        assert_eq!(
+            after["version"], version,
+            "{case}: the version goes up by one"
+        );
+        assert_eq!(
+            etag,
+            format!("\"{version}\""),
+            "{case}: the ETag follows the version"
+        );
+        assert!(
+            time(&after["order_update"]) > time(&before["order_update"]),
+            "{case}: order_update moves on"
+        );
+        assert_eq!(
+            after["order_date"], created["order_date"],
+            "{case}: order_date never changes"
+        );
+        assert_eq!(
+            after.pointer(pointer).map(Value::to_string).as_deref(),
+            Some(expected),
+            "{case}: {pointer}"
+        );
+        assert_eq!(
+            after,
+            get(&app, id).await,
+            "{case}: GET shows what PATCH answered"
+        );
         before = after;
     }
 }
@@ -63,9 +124,17 @@ async fn items_are_replaced_whole_and_the_total_recomputed() {
     // Assert
     assert_eq!(response.status().as_u16(), 200, "the items are replaced");
     let text = response.text().await.expect("a body");
-    assert!(text.contains(r#""total_amount":0.30"#), "the total is exactly 0.30: {text}");
+    assert!(
+        text.contains(r#""total_amount":0.30"#),
+        "the total is exactly 0.30: {text}"
+    );
     let order: Value = serde_json::from_str(&text).expect("JSON");
-    let products: Vec<&str> = order["items"].as_array().expect("items").iter().map(|i| i["product"].as_str().expect("a product")).collect();
+    let products: Vec<&str> = order["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["product"].as_str().expect("a product"))
+        .collect();
     assert_eq!(products, ["a", "b", "c"], "the old items are gone");
 }
 
@@ -78,9 +147,15 @@ async fn a_patch_that_changes_nothing_keeps_the_version() {
     let cases = [
         ("an empty patch", json!({})),
         ("the same name", json!({"customer_name": "Ada"})),
-        ("the same email", json!({"customer_email": "ada@example.com"})),
+        (
+            "the same email",
+            json!({"customer_email": "ada@example.com"}),
+        ),
         ("the same status", json!({"status": "pending"})),
-        ("the same items", json!({"items": order_body("Ada")["items"]})),
+        (
+            "the same items",
+            json!({"items": order_body("Ada")["items"]}),
+        ),
     ];
 
     for (case, patch) in cases {
@@ -91,7 +166,10 @@ async fn a_patch_that_changes_nothing_keeps_the_version() {
         assert_eq!(response.status().as_u16(), 200, "{case}: status");
         assert_eq!(etag(&response), "\"1\"", "{case}: the ETag stays");
         let order: Value = response.json().await.expect("JSON");
-        assert_eq!(order, created, "{case}: the order, version and order_update included, is unchanged");
+        assert_eq!(
+            order, created,
+            "{case}: the order, version and order_update included, is unchanged"
+        );
     }
 }
 
@@ -131,8 +209,16 @@ async fn status_changes_follow_the_state_machine() {
             } else {
                 assert_eq!(body["error"]["code"], "conflict", "{case}: code in {body}");
             }
-            assert_eq!(stored["status"], if status == 200 { to } else { from }, "{case}: stored status");
-            assert_eq!(stored["version"], version + version_step, "{case}: stored version");
+            assert_eq!(
+                stored["status"],
+                if status == 200 { to } else { from },
+                "{case}: stored status"
+            );
+            assert_eq!(
+                stored["version"],
+                version + version_step,
+                "{case}: stored version"
+            );
         }
     }
 }
@@ -142,7 +228,13 @@ async fn items_change_only_while_pending_or_confirmed() {
     // Arrange
     let app = spawn_app().await;
     let new_items = json!({"items": [{"product": "gizmo", "quantity": 2, "amount": 3}]});
-    let cases = [("pending", 200), ("confirmed", 200), ("shipped", 409), ("delivered", 409), ("cancelled", 409)];
+    let cases = [
+        ("pending", 200),
+        ("confirmed", 200),
+        ("shipped", 409),
+        ("delivered", 409),
+        ("cancelled", 409),
+    ];
 
     for (from, status) in cases {
         let id = order_in(&app, from).await;
@@ -152,14 +244,28 @@ async fn items_change_only_while_pending_or_confirmed() {
         let response = app.patch_order(&id, &new_items, None).await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), status, "items of a {from} order: status");
+        assert_eq!(
+            response.status().as_u16(),
+            status,
+            "items of a {from} order: status"
+        );
         let body: Value = response.json().await.expect("JSON");
         let stored = get(&app, &id).await;
         if status == 200 {
-            assert_eq!(body["total_amount"].to_string(), "6.00", "items of a {from} order: total recomputed");
-            assert_eq!(stored, body, "items of a {from} order: the change is stored");
+            assert_eq!(
+                body["total_amount"].to_string(),
+                "6.00",
+                "items of a {from} order: total recomputed"
+            );
+            assert_eq!(
+                stored, body,
+                "items of a {from} order: the change is stored"
+            );
         } else {
-            assert_eq!(body["error"]["code"], "conflict", "items of a {from} order: code in {body}");
+            assert_eq!(
+                body["error"]["code"], "conflict",
+                "items of a {from} order: code in {body}"
+            );
             assert_eq!(stored, before, "items of a {from} order: nothing changed");
         }
     }
@@ -171,10 +277,22 @@ async fn a_shipped_order_keeps_its_items_but_takes_other_changes() {
     let app = spawn_app().await;
     let id = order_in(&app, "shipped").await;
     let cases = [
-        ("the same items", json!({"items": order_body("Ada")["items"]}), 200),
+        (
+            "the same items",
+            json!({"items": order_body("Ada")["items"]}),
+            200,
+        ),
         ("a new name", json!({"customer_name": "Ada King"}), 200),
-        ("a new email", json!({"customer_email": "ada@king.example"}), 200),
-        ("a new name with new items", json!({"customer_name": "Ada", "items": [{"product": "x", "quantity": 1, "amount": 1}]}), 409),
+        (
+            "a new email",
+            json!({"customer_email": "ada@king.example"}),
+            200,
+        ),
+        (
+            "a new name with new items",
+            json!({"customer_name": "Ada", "items": [{"product": "x", "quantity": 1, "amount": 1}]}),
+            409,
+        ),
     ];
 
     for (case, patch, status) in cases {
@@ -185,14 +303,20 @@ async fn a_shipped_order_keeps_its_items_but_takes_other_changes() {
         assert_eq!(response.status().as_u16(), status, "{case}: status");
     }
     let stored = get(&app, &id).await;
-    assert_eq!(stored["customer_name"], "Ada King", "the refused patch changed nothing, not even the name");
+    assert_eq!(
+        stored["customer_name"], "Ada King",
+        "the refused patch changed nothing, not even the name"
+    );
 }
 
 #[tokio::test]
 async fn a_final_order_takes_no_change() {
     // Arrange
     let app = spawn_app().await;
-    let patches = [json!({"customer_name": "Ada King"}), json!({"customer_email": null})];
+    let patches = [
+        json!({"customer_name": "Ada King"}),
+        json!({"customer_email": null}),
+    ];
 
     for from in ["delivered", "cancelled"] {
         for patch in &patches {
@@ -203,8 +327,16 @@ async fn a_final_order_takes_no_change() {
             let response = app.patch_order(&id, patch, None).await;
 
             // Assert
-            assert_eq!(response.status().as_u16(), 409, "{patch} on a {from} order: status");
-            assert_eq!(get(&app, &id).await, before, "{patch} on a {from} order: nothing changed");
+            assert_eq!(
+                response.status().as_u16(),
+                409,
+                "{patch} on a {from} order: status"
+            );
+            assert_eq!(
+                get(&app, &id).await,
+                before,
+                "{patch} on a {from} order: nothing changed"
+            );
         }
     }
 }
@@ -219,18 +351,31 @@ async fn if_match_guards_the_update() {
         ("a list holding the current ETag", "\"1\", \"2\"", 200, None),
         ("a stale ETag", "\"1\"", 412, Some("precondition_failed")),
         ("a future ETag", "\"3\"", 412, Some("precondition_failed")),
-        ("a weak ETag, which never matches strongly", "W/\"2\"", 412, Some("precondition_failed")),
+        (
+            "a weak ETag, which never matches strongly",
+            "W/\"2\"",
+            412,
+            Some("precondition_failed"),
+        ),
         ("an unquoted tag", "2", 400, Some("malformed_if_match")),
         ("a half-quoted tag", "\"2", 400, Some("malformed_if_match")),
     ];
 
     for (case, if_match, status, code) in cases {
         let id = created_id(&app).await;
-        let renamed = app.patch_order(&id, &json!({"customer_name": "Ada King"}), None).await;
-        assert_eq!(renamed.status().as_u16(), 200, "{case}: the order reaches version 2");
+        let renamed = app
+            .patch_order(&id, &json!({"customer_name": "Ada King"}), None)
+            .await;
+        assert_eq!(
+            renamed.status().as_u16(),
+            200,
+            "{case}: the order reaches version 2"
+        );
 
         // Act
-        let response = app.patch_order(&id, &json!({"status": "confirmed"}), Some(if_match)).await;
+        let response = app
+            .patch_order(&id, &json!({"status": "confirmed"}), Some(if_match))
+            .await;
 
         // Assert
         assert_eq!(response.status().as_u16(), status, "{case}: status");
@@ -251,15 +396,31 @@ async fn a_stale_if_match_loses_to_a_concurrent_change() {
     // Arrange
     let app = spawn_app().await;
     let id = created_id(&app).await;
-    let first = app.patch_order(&id, &json!({"customer_name": "First"}), Some("\"1\"")).await;
-    assert_eq!(first.status().as_u16(), 200, "the first writer holds the current ETag");
+    let first = app
+        .patch_order(&id, &json!({"customer_name": "First"}), Some("\"1\""))
+        .await;
+    assert_eq!(
+        first.status().as_u16(),
+        200,
+        "the first writer holds the current ETag"
+    );
 
     // Act
-    let second = app.patch_order(&id, &json!({"customer_name": "Second"}), Some("\"1\"")).await;
+    let second = app
+        .patch_order(&id, &json!({"customer_name": "Second"}), Some("\"1\""))
+        .await;
 
     // Assert
-    assert_eq!(second.status().as_u16(), 412, "the second writer's ETag is stale");
-    assert_eq!(get(&app, &id).await["customer_name"], "First", "the first change stands");
+    assert_eq!(
+        second.status().as_u16(),
+        412,
+        "the second writer's ETag is stale"
+    );
+    assert_eq!(
+        get(&app, &id).await["customer_name"],
+        "First",
+        "the first change stands"
+    );
 }
 
 #[tokio::test]
@@ -268,18 +429,46 @@ async fn invalid_patches_are_422_naming_the_field() {
     let app = spawn_app().await;
     let id = created_id(&app).await;
     let cases = [
-        ("customer_name null", json!({"customer_name": null}), "customer_name"),
+        (
+            "customer_name null",
+            json!({"customer_name": null}),
+            "customer_name",
+        ),
         ("items null", json!({"items": null}), "items"),
         ("status null", json!({"status": null}), "status"),
-        ("blank customer_name", json!({"customer_name": "  "}), "customer_name"),
-        ("malformed email", json!({"customer_email": "ada@"}), "customer_email"),
+        (
+            "blank customer_name",
+            json!({"customer_name": "  "}),
+            "customer_name",
+        ),
+        (
+            "malformed email",
+            json!({"customer_email": "ada@"}),
+            "customer_email",
+        ),
         ("empty items", json!({"items": []}), "items"),
-        ("quantity 0", json!({"items": [{"product": "x", "quantity": 0, "amount": 1}]}), "items[0].quantity"),
-        ("amount with 3 decimals", json!({"items": [{"product": "x", "quantity": 1, "amount": "0.001"}]}), "items[0].amount"),
+        (
+            "quantity 0",
+            json!({"items": [{"product": "x", "quantity": 0, "amount": 1}]}),
+            "items[0].quantity",
+        ),
+        (
+            "amount with 3 decimals",
+            json!({"items": [{"product": "x", "quantity": 1, "amount": "0.001"}]}),
+            "items[0].amount",
+        ),
         ("unknown status", json!({"status": "lost"}), "status"),
-        ("status in capitals", json!({"status": "CONFIRMED"}), "status"),
+        (
+            "status in capitals",
+            json!({"status": "CONFIRMED"}),
+            "status",
+        ),
         ("unknown field", json!({"total_amount": 0}), "total_amount"),
-        ("unknown item field", json!({"items": [{"product": "x", "quantity": 1, "amount": 1, "sku": "X1"}]}), "items[0].sku"),
+        (
+            "unknown item field",
+            json!({"items": [{"product": "x", "quantity": 1, "amount": 1, "sku": "X1"}]}),
+            "items[0].sku",
+        ),
     ];
 
     for (case, patch, field) in cases {
@@ -289,10 +478,17 @@ async fn invalid_patches_are_422_naming_the_field() {
         // Assert
         assert_eq!(response.status().as_u16(), 422, "{case}: status");
         let body: Value = response.json().await.expect("JSON");
-        assert_eq!(body["error"]["code"], "invalid_field", "{case}: code in {body}");
+        assert_eq!(
+            body["error"]["code"], "invalid_field",
+            "{case}: code in {body}"
+        );
         assert_eq!(body["error"]["field"], field, "{case}: field in {body}");
     }
-    assert_eq!(get(&app, &id).await["version"], 1, "no refused patch changed the order");
+    assert_eq!(
+        get(&app, &id).await["version"],
+        1,
+        "no refused patch changed the order"
+    );
 }
 
 #[tokio::test]
@@ -301,10 +497,30 @@ async fn unreadable_patches_are_400() {
     let app = spawn_app().await;
     let id = created_id(&app).await;
     let cases = [
-        ("broken JSON", r#"{"customer_name": "#, "application/merge-patch+json", "malformed_json"),
-        ("trailing garbage", r#"{"customer_name": "Bob"} x"#, "application/merge-patch+json", "malformed_json"),
-        ("empty body", "", "application/merge-patch+json", "malformed_json"),
-        ("text/plain", r#"{"customer_name": "Bob"}"#, "text/plain", "unsupported_content_type"),
+        (
+            "broken JSON",
+            r#"{"customer_name": "#,
+            "application/merge-patch+json",
+            "malformed_json",
+        ),
+        (
+            "trailing garbage",
+            r#"{"customer_name": "Bob"} x"#,
+            "application/merge-patch+json",
+            "malformed_json",
+        ),
+        (
+            "empty body",
+            "",
+            "application/merge-patch+json",
+            "malformed_json",
+        ),
+        (
+            "text/plain",
+            r#"{"customer_name": "Bob"}"#,
+            "text/plain",
+            "unsupported_content_type",
+        ),
     ];
 
     for (case, body, content_type, code) in cases {
@@ -316,7 +532,11 @@ async fn unreadable_patches_are_400() {
         let body: Value = response.json().await.expect("JSON");
         assert_eq!(body["error"]["code"], code, "{case}: code in {body}");
     }
-    assert_eq!(get(&app, &id).await["customer_name"], "Ada", "no refused patch changed the order");
+    assert_eq!(
+        get(&app, &id).await["customer_name"],
+        "Ada",
+        "no refused patch changed the order"
+    );
 }
 
 #[tokio::test]
@@ -324,16 +544,28 @@ async fn both_json_content_types_are_accepted() {
     // Arrange
     let app = spawn_app().await;
     let id = created_id(&app).await;
-    let cases = [("application/json", "Bob"), ("application/merge-patch+json", "Carol")];
+    let cases = [
+        ("application/json", "Bob"),
+        ("application/merge-patch+json", "Carol"),
+    ];
 
     for (content_type, name) in cases {
         // Act
-        let response = patch_raw(&app, &id, &json!({"customer_name": name}).to_string(), content_type).await;
+        let response = patch_raw(
+            &app,
+            &id,
+            &json!({"customer_name": name}).to_string(),
+            content_type,
+        )
+        .await;
 
         // Assert
         assert_eq!(response.status().as_u16(), 200, "{content_type}: status");
         let order: Value = response.json().await.expect("JSON");
-        assert_eq!(order["customer_name"], name, "{content_type}: the change is made");
+        assert_eq!(
+            order["customer_name"], name,
+            "{content_type}: the change is made"
+        );
     }
 }
 
@@ -342,13 +574,23 @@ async fn patching_an_unknown_order_is_a_json_404() {
     // Arrange
     let app = spawn_app().await;
     let deleted = created_id(&app).await;
-    assert_eq!(app.delete_order(&deleted).await.status().as_u16(), 200, "the order is deleted");
+    assert_eq!(
+        app.delete_order(&deleted).await.status().as_u16(),
+        200,
+        "the order is deleted"
+    );
     let unknown = Uuid::now_v7().to_string();
-    let cases = [("an unknown UUID", unknown.as_str()), ("a deleted order", deleted.as_str()), ("an id that is not a UUID", "abc")];
+    let cases = [
+        ("an unknown UUID", unknown.as_str()),
+        ("a deleted order", deleted.as_str()),
+        ("an id that is not a UUID", "abc"),
+    ];
 
     for (case, id) in cases {
         // Act
-        let response = app.patch_order(id, &json!({"customer_name": "Bob"}), None).await;
+        let response = app
+            .patch_order(id, &json!({"customer_name": "Bob"}), None)
+            .await;
 
         // Assert
         assert_eq!(response.status().as_u16(), 404, "{case}: status");
@@ -375,7 +617,11 @@ async fn order_in(app: &TestApp, status: &str) -> String {
     let id = created_id(app).await;
     for step in path {
         let response = app.patch_order(&id, &json!({"status": step}), None).await;
-        assert_eq!(response.status().as_u16(), 200, "on the way to {status}: {step}");
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "on the way to {status}: {step}"
+        );
     }
     id
 }
@@ -387,14 +633,27 @@ async fn get(app: &TestApp, id: &str) -> Value {
 }
 
 async fn patch_raw(app: &TestApp, id: &str, body: &str, content_type: &str) -> Response {
-    let request = app.client.patch(format!("{}/orders/{id}", app.address)).header("content-type", content_type);
+    let request = app
+        .client
+        .patch(format!("{}/orders/{id}", app.address))
+        .header("content-type", content_type);
     request.body(body.to_owned()).send().await.expect("request")
 }
 
 fn etag(response: &Response) -> String {
-    response.headers().get("etag").expect("an ETag header").to_str().expect("a visible ETag").to_owned()
+    response
+        .headers()
+        .get("etag")
+        .expect("an ETag header")
+        .to_str()
+        .expect("a visible ETag")
+        .to_owned()
 }
 
 fn time(value: &Value) -> DateTime<Utc> {
-    value.as_str().expect("a timestamp").parse().expect("an RFC 3339 timestamp")
+    value
+        .as_str()
+        .expect("a timestamp")
+        .parse()
+        .expect("an RFC 3339 timestamp")
 }

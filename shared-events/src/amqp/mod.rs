@@ -1,5 +1,43 @@
 //! Messaging over RabbitMQ: topology, confirmed publishing, the consumer runner, dead letters.
+//!
+//! # Layout
+//!
+//! - [`topology`]: the exchange and queue names under a namespace, and their declaration.
+//! - [`connection`]: connecting in bounded time, without lapin's automatic recovery.
+//! - [`publisher`]: [`ConfirmedPublisher`], which counts a message as sent only on an ack
+//!   with no return.
+//! - [`handler`]: [`EventHandler`], what a consuming service implements.
+//! - [`consumer`]: [`run_consumer`], which feeds a work queue to a handler and owns acks,
+//!   retries and dead-lettering.
+//! - [`failure_drain`]: [`run_failure_drain`], which moves dead letters into `failure.json`.
+//! - [`replay`]: sends recorded failures again.
+//! - [`failures_cli`]: the `failures list | replay` subcommand of every service.
+//! - [`headers`]: the headers the runner and the drain read and write.
+//! - [`error`]: the broker boundary's error, [`AmqpError`].
+//!
+//! Every long-running task (consumer, drain) is supervised the same way: on any failure the
+//! connection and its channels are dropped and a new connection is made after a capped,
+//! jittered exponential backoff; the topology is declared again on each connection.
 
+pub mod connection;
+pub mod consumer;
+mod disposition;
+pub mod error;
+pub mod failure_drain;
+pub mod failures_cli;
 pub mod handler;
+pub mod headers;
+mod names;
+pub mod publisher;
+pub mod replay;
+mod supervisor;
+pub mod topology;
 
+pub use connection::connect;
+pub use consumer::run_consumer;
+pub use error::AmqpError;
+pub use failure_drain::run_failure_drain;
 pub use handler::{EventHandler, Handled, HandlerError};
+pub use publisher::{ConfirmedPublisher, OutgoingMessage, PublishError};
+pub use replay::{ReplaySelection, replay};
+pub use topology::Topology;

@@ -1,0 +1,193 @@
+//! Configuration: built-in defaults, then an optional file, then `ORDERS__...` variables.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::ConfigError;
+use lettre::message::Mailbox;
+use serde::{Deserialize, Deserializer};
+
+use shared_events::settings::{AmqpSettings, LogSettings, layered};
+
+/// The `From` used when none is configured.
+pub const DEFAULT_FROM: &str = "Orders <orders@localhost>";
+
+/// Everything the notification service can be told.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// The HTTP server (API, health).
+    pub http: HttpSettings,
+    /// The folder for the service's JSON files and its outbox (`ORDERS__DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// Logging.
+    pub log: LogSettings,
+    /// The broker.
+    pub amqp: AmqpSettings,
+    /// Where emails go.
+    pub smtp: SmtpSettings,
+}
+
+/// The HTTP server (`ORDERS__HTTP__...`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    /// Address to bind (`ORDERS__HTTP__ADDR`); port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// Worker threads; the API is small, so a few are plenty.
+    pub workers: usize,
+}
+
+/// The mail server (`ORDERS__SMTP__...`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmtpSettings {
+    /// `smtp://host:port` (plain), `smtp://host?tls=required` (STARTTLS) or `smtps://host`
+    /// (implicit TLS), credentials in the URL. Unset or empty: emails are written to
+    /// `<data_dir>/outbox/<event id>.eml` instead.
+    #[serde(default, deserialize_with = "optional_url")]
+    pub url: Option<SmtpUrl>,
+    /// The `From` of every email (`ORDERS__SMTP__FROM`), such as `Orders <orders@example.com>`.
+    #[serde(deserialize_with = "mailbox")]
+    pub from: Mailbox,
+    /// How long one SMTP conversation may take, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// An SMTP URL that hides its password when printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpUrl(String);
+
+impl SmtpUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> SmtpUrl {
+        SmtpUrl(url.into())
+    }
+
+    /// The URL, password included: only for connecting.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // smtp://user:password@host -> smtp://user:***@host
+        let url = &self.0;
+        match (url.find("://"), url.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let credentials = &url[scheme_end + 3..at];
+                match credentials.split_once(':') {
+                    Some((user, _)) => {
+                        write!(f, "{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+                    }
+                    None => f.write_str(url),
+                }
+            }
+            _ => f.write_str(url),
+        }
+    }
+}
+
+impl SmtpSettings {
+    /// The timeout of one SMTP conversation.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+impl Settings {
+    /// Loads the layers: defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        layered(
+            |builder| {
+                builder
+                    .set_default("http.addr", "127.0.0.1:8083")?
+                    .set_default("http.workers", 2)?
+                    .set_default("data_dir", "./data/notification-service")?
+                    .set_default("smtp.from", DEFAULT_FROM)?
+                    .set_default("smtp.timeout_ms", 30_000)
+            },
+            file,
+        )?
+        .try_deserialize()
+    }
+
+    /// A service on a free loopback port with `data_dir`, the local broker under `namespace`,
+    /// and no mail server (emails go to the outbox): what tests start.
+    pub fn for_tests(data_dir: &Path, namespace: &str) -> Settings {
+        Settings {
+            http: HttpSettings {
+                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                workers: 1,
+            },
+            data_dir: data_dir.to_owned(),
+            log: LogSettings::for_tests(),
+            amqp: AmqpSettings::for_tests(namespace),
+            smtp: SmtpSettings {
+                url: None,
+                from: DEFAULT_FROM
+                    .parse()
+                    .expect("the default From is a valid mailbox"),
+                timeout_ms: 5_000,
+            },
+        }
+    }
+
+    /// Where dead-lettered events are kept: `<data_dir>/failure.json`.
+    pub fn failure_log_path(&self) -> PathBuf {
+        self.data_dir.join("failure.json")
+    }
+}
+
+fn optional_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<SmtpUrl>, D::Error> {
+    // `ORDERS__SMTP__URL=` (set but empty) means no mail server, like leaving it unset.
+    let url = Option::<String>::deserialize(deserializer)?;
+    Ok(url
+        .map(|url| url.trim().to_owned())
+        .filter(|url| !url.is_empty())
+        .map(SmtpUrl))
+}
+
+fn mailbox<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Mailbox, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map_err(|error| {
+        serde::de::Error::custom(format!("smtp.from `{text}` is not a mailbox: {error}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_do_not_print() {
+        let url = SmtpUrl::new("smtps://mailer:s3cret@mail.example.com:465");
+        assert_eq!(url.to_string(), "smtps://mailer:***@mail.example.com:465");
+        assert_eq!(
+            format!("{url:?}"),
+            "smtps://mailer:***@mail.example.com:465"
+        );
+        assert_eq!(
+            SmtpUrl::new("smtp://127.0.0.1:2525").to_string(),
+            "smtp://127.0.0.1:2525"
+        );
+    }
+
+    #[test]
+    fn defaults_load() {
+        let settings = Settings::load(None).expect("defaults load");
+        assert_eq!(settings.http.addr.port(), 8083);
+        assert_eq!(
+            settings.data_dir,
+            PathBuf::from("./data/notification-service")
+        );
+        assert_eq!(settings.smtp.from.to_string(), DEFAULT_FROM);
+        assert_eq!(settings.amqp.namespace, "orders");
+    }
+}

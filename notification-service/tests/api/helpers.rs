@@ -1,0 +1,313 @@
+//! `spawn_app()`, order events to publish, and polling with a deadline.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use notification_service::handler::{Counts, Notifier};
+use notification_service::settings::{Settings, SmtpUrl};
+use notification_service::startup::Application;
+use reqwest::Response;
+use serde_json::Value;
+use shared_events::amqp::{ConfirmedPublisher, OutgoingMessage, PublishError, Topology};
+use shared_events::failure_log::{FailureLog, FailureRecord};
+use shared_events::{EventType, Money, Order, OrderEvent, OrderLine, OrderStatus};
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::smtp_server::SmtpServer;
+
+/// How long a test waits for something that should happen.
+pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A running notification service on a free port, with its own data directory and broker
+/// namespace, and a publisher into that namespace.
+pub(crate) struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) address: String,
+    /// The settings it runs with.
+    pub(crate) settings: Settings,
+    client: reqwest::Client,
+    data_dir: TempDir,
+    notifier: Arc<Notifier>,
+    publisher: ConfirmedPublisher,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Starts the service in a fresh namespace, sending over SMTP to `smtp`, or into the outbox
+/// without one.
+pub(crate) async fn spawn_app(smtp: Option<&SmtpServer>) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let namespace = format!("test-{}", Uuid::new_v4());
+    let url = smtp.map(SmtpServer::url);
+    spawn_app_in(data_dir, &namespace, move |settings| {
+        settings.smtp.url = url.map(SmtpUrl::new);
+    })
+    .await
+}
+
+/// Starts the service on `data_dir` (taking it over) in `namespace`, after `adjust` has changed
+/// the settings.
+pub(crate) async fn spawn_app_in(
+    data_dir: TempDir,
+    namespace: &str,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
+    init_test_logging();
+    let mut settings = Settings::for_tests(data_dir.path(), namespace);
+    adjust(&mut settings);
+    let application = Application::build(settings.clone())
+        .await
+        .expect("the service starts");
+    let address = application.url();
+    let notifier = application.notifier();
+    let shutdown = application.shutdown_token();
+    let task = tokio::spawn(application.run_until_stopped());
+    let publisher = ConfirmedPublisher::new(settings.amqp.clone(), "notification-tests");
+    TestApp {
+        address,
+        settings,
+        client: reqwest::Client::new(),
+        data_dir,
+        notifier,
+        publisher,
+        shutdown,
+        task,
+    }
+}
+
+impl TestApp {
+    /// Publishes `event` to the namespace's fanout exchange, as the order service does; waits
+    /// until the service has declared its queue, so nothing is published into the void.
+    pub(crate) async fn publish(&self, event: &OrderEvent) {
+        let topology = Topology::new(&self.settings.amqp.namespace);
+        let message = OutgoingMessage::order_event(&topology, event);
+        eventually("the event is routed to the service's queue", async || {
+            match self.publisher.publish(&message).await {
+                Ok(()) => Some(()),
+                // Returned: the queue is not bound yet. The exchange does not exist yet either
+                // until the consumer declared it: the channel fails.
+                Err(PublishError::Returned { .. } | PublishError::Channel(_)) => None,
+                Err(error) => panic!("publishing failed: {error}"),
+            }
+        })
+        .await;
+    }
+
+    /// What the handler has dealt with since start.
+    pub(crate) fn counts(&self) -> Counts {
+        self.notifier.counts()
+    }
+
+    /// Waits until the handler has dealt with `handled` events in all (sent, duplicate, skipped).
+    pub(crate) async fn wait_until_handled(&self, handled: u64) -> Counts {
+        eventually(&format!("{handled} events handled"), async || {
+            let counts = self.counts();
+            (counts.sent + counts.duplicate + counts.skipped >= handled).then_some(counts)
+        })
+        .await
+    }
+
+    /// `GET /notifications?{query}`.
+    pub(crate) async fn get_notifications(&self, query: &str) -> Response {
+        self.get(&format!("/notifications?{query}")).await
+    }
+
+    /// `GET {path}`.
+    pub(crate) async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Every notification, newest first, by following `next_cursor` through pages of `limit`.
+    pub(crate) async fn all_notifications(&self, limit: usize) -> Vec<Value> {
+        let mut notifications = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let query = match &cursor {
+                Some(cursor) => format!("limit={limit}&cursor={cursor}"),
+                None => format!("limit={limit}"),
+            };
+            let response = self.get_notifications(&query).await;
+            assert_eq!(response.status().as_u16(), 200);
+            let page: Value = response.json().await.expect("json");
+            let items = page["notifications"].as_array().expect("notifications");
+            assert!(items.len() <= limit, "a page holds at most {limit}");
+            notifications.extend(items.iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return notifications,
+            }
+        }
+    }
+
+    /// The notification about `event`, as the API shows it.
+    pub(crate) async fn notification(&self, event: &OrderEvent) -> Option<Value> {
+        let response = self
+            .get_notifications(&format!("order_id={}&limit=500", event.subject))
+            .await;
+        let page: Value = response.json().await.expect("json");
+        page["notifications"]
+            .as_array()
+            .expect("notifications")
+            .iter()
+            .find(|n| n["event_id"] == event.id.to_string())
+            .cloned()
+    }
+
+    /// The records of the service's `failure.json`.
+    pub(crate) fn failures(&self) -> Vec<FailureRecord> {
+        FailureLog::open(&self.settings.failure_log_path())
+            .and_then(|log| log.records())
+            .expect("failure.json reads")
+    }
+
+    /// The data directory's path.
+    pub(crate) fn data_path(&self) -> &std::path::Path {
+        self.data_dir.path()
+    }
+
+    /// Stops the service (as SIGTERM does) and hands back its data directory.
+    pub(crate) async fn stop(self) -> TempDir {
+        self.shutdown.cancel();
+        self.task
+            .await
+            .expect("the service task")
+            .expect("the service stops cleanly");
+        self.publisher.close().await;
+        self.data_dir
+    }
+
+    /// Stops the service, then removes its namespace's queues and exchanges from the broker.
+    pub(crate) async fn finish(self) {
+        let amqp = self.settings.amqp.clone();
+        drop(self.stop().await);
+        delete_namespace(&amqp).await;
+    }
+}
+
+/// Removes what the service declared in its namespace, so test runs leave the broker clean.
+async fn delete_namespace(settings: &shared_events::settings::AmqpSettings) {
+    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+
+    let topology = Topology::new(&settings.namespace);
+    let service = <Notifier as shared_events::amqp::EventHandler>::SERVICE;
+    let connection = shared_events::amqp::connect(settings, "notification-tests-cleanup")
+        .await
+        .expect("connect for cleanup");
+    let channel = connection.create_channel().await.expect("channel");
+    let mut queues = vec![
+        topology.work_queue(service),
+        topology.dead_letter_queue(service),
+    ];
+    queues.extend(
+        settings
+            .retry_delays_ms
+            .iter()
+            .map(|delay| topology.retry_queue(service, *delay)),
+    );
+    for queue in queues {
+        channel
+            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+            .await
+            .expect("queue deleted");
+    }
+    for exchange in [topology.exchange(), topology.dead_letter_exchange()] {
+        channel
+            .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+            .await
+            .expect("exchange deleted");
+    }
+    let _ = connection.close(200, "OK".into()).await;
+}
+
+/// Polls `check` until it returns `Some`, or panics naming `what` after [`DEADLINE`].
+pub(crate) async fn eventually<T, F, C>(what: &str, mut check: C) -> T
+where
+    C: FnMut() -> F,
+    F: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {DEADLINE:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A pending order of Ada's with two lines, total 20.08, version 1.
+pub(crate) fn new_order(email: Option<&str>) -> Order {
+    let now = Utc::now();
+    let line = |product: &str, quantity: u32, amount: &str| OrderLine {
+        product: product.to_owned(),
+        quantity,
+        amount: Money::parse(amount).expect("an amount"),
+    };
+    Order {
+        order_id: Uuid::now_v7(),
+        customer_name: "Ada Lovelace".to_owned(),
+        customer_email: email.map(str::to_owned),
+        items: vec![line("widget", 2, "9.99"), line("gadget", 1, "0.10")],
+        total_amount: Money::parse("20.08").expect("an amount"),
+        status: OrderStatus::Pending,
+        order_date: now,
+        order_update: now,
+        version: 1,
+    }
+}
+
+/// The event of `order`'s creation.
+pub(crate) fn created(order: &Order) -> OrderEvent {
+    OrderEvent::new(
+        EventType::Created,
+        "order-service",
+        order.clone(),
+        None,
+        Utc::now(),
+    )
+}
+
+/// The next version of `previous` after `change`, and the event about it.
+pub(crate) fn updated(previous: &Order, change: impl FnOnce(&mut Order)) -> (Order, OrderEvent) {
+    let mut order = previous.clone();
+    change(&mut order);
+    order.version = previous.version + 1;
+    order.order_update = Utc::now();
+    let event = OrderEvent::new(
+        EventType::Updated,
+        "order-service",
+        order.clone(),
+        Some(previous.clone()),
+        Utc::now(),
+    );
+    (order, event)
+}
+
+/// The event of `order`'s deletion.
+pub(crate) fn deleted(order: &Order) -> OrderEvent {
+    let mut last = order.clone();
+    last.version += 1;
+    OrderEvent::new(EventType::Deleted, "order-service", last, None, Utc::now())
+}
+
+/// Logs to the test output when `TEST_LOG` is set.
+fn init_test_logging() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        shared_events::telemetry::init(&shared_events::settings::LogSettings {
+            format: shared_events::settings::LogFormat::Text,
+            level: "info".to_owned(),
+        });
+    }
+}

@@ -1,0 +1,232 @@
+//! The outbox relay: publishes the journal's events to the broker, in order, and records durably
+//! which ones the broker confirmed.
+//!
+//! A client's 201 never waits for the broker: the event is already in the journal with the
+//! change. The relay publishes from the oldest unconfirmed event with confirms and `mandatory`;
+//! only when every event of a batch is acknowledged and none came back unroutable does it
+//! append a `published_through` record. After a crash it starts again from there, so an event is
+//! published at least once (consumers drop duplicates by version). While the broker is away the
+//! relay keeps trying with backoff; events still unpublished after the retry budget are written
+//! to `failure.json`, and their records get `resolved_at` once they finally go out.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use shared_events::amqp::replay::OUTBOX;
+use shared_events::amqp::{ConfirmedPublisher, OutgoingMessage, Topology};
+use shared_events::failure_log::{FailureLog, FailureLogError, FailureRecord};
+use shared_events::settings::AmqpSettings;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{OrderStore, PendingEvent};
+
+/// Outbox tuning (`ORDERS__OUTBOX__...`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct OutboxSettings {
+    /// Whether the relay runs; off only for tests of the HTTP API alone.
+    pub enabled: bool,
+    /// Events published per confirmed batch.
+    pub batch_size: usize,
+    /// Failed attempts after which unpublished events are written to `failure.json`.
+    pub failure_after_attempts: u32,
+    /// The longest pause between two attempts, in milliseconds.
+    pub max_backoff_ms: u64,
+}
+
+/// What the relay is doing, for `/health/ready` and for tests.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RelayStatus {
+    /// Consecutive failed attempts.
+    pub failed_attempts: u32,
+    /// The last failure, if the last attempt failed.
+    pub last_error: Option<String>,
+    /// Events published since start.
+    pub published: u64,
+}
+
+/// A handle on the relay's status.
+pub type SharedRelayStatus = Arc<Mutex<RelayStatus>>;
+
+/// The relay of one order store.
+pub struct OutboxRelay {
+    store: OrderStore,
+    publisher: ConfirmedPublisher,
+    topology: Topology,
+    failures: FailureLog,
+    settings: OutboxSettings,
+    status: SharedRelayStatus,
+}
+
+/// Events written to `failure.json` whose publication has not been recorded there yet.
+#[derive(Default)]
+struct Unresolved {
+    recorded: HashSet<String>,
+    published: Vec<String>,
+}
+
+impl OutboxRelay {
+    /// A relay publishing `store`'s events to the namespace's exchange.
+    pub fn new(store: OrderStore, amqp: &AmqpSettings, failures: FailureLog, settings: OutboxSettings) -> OutboxRelay {
+        OutboxRelay {
+            store,
+            publisher: ConfirmedPublisher::new(amqp.clone(), "order-service outbox"),
+            topology: Topology::new(&amqp.namespace),
+            failures,
+            settings,
+            status: SharedRelayStatus::default(),
+        }
+    }
+
+    /// The relay's status, shared.
+    pub fn status(&self) -> SharedRelayStatus {
+        Arc::clone(&self.status)
+    }
+
+    /// Publishes until `shutdown` is cancelled.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut unresolved = Unresolved::default();
+        let mut failed_attempts = 0u32;
+        loop {
+            let through = self.store.published_through();
+            let batch = self.store.pending_events(through, self.settings.batch_size.max(1));
+            if batch.is_empty() {
+                self.resolve(&mut unresolved).await;
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    () = self.store.wait_for_events(through) => continue,
+                }
+            }
+            let messages: Vec<OutgoingMessage> = batch.iter().map(|pending| self.message(pending)).collect();
+            let last = batch.last().map_or(through, |pending| pending.seq);
+            match self.publisher.publish_batch(&messages).await {
+                Ok(()) => {
+                    // Confirmed by the broker; recording it is an optimisation (a crash before
+                    // this only means the batch is published again).
+                    if let Err(error) = self.store.mark_published(last).await {
+                        tracing::error!(error = %error, "cannot record published events");
+                        return Err(error.into());
+                    }
+                    failed_attempts = 0;
+                    self.update_status(|status| {
+                        status.failed_attempts = 0;
+                        status.last_error = None;
+                        status.published += batch.len() as u64;
+                    });
+                    for pending in &batch {
+                        let id = pending.event.id.to_string();
+                        if unresolved.recorded.remove(&id) {
+                            unresolved.published.push(id);
+                        }
+                    }
+                    if unresolved.recorded.is_empty() {
+                        self.resolve(&mut unresolved).await;
+                    }
+                }
+                Err(error) => {
+                    failed_attempts = failed_attempts.saturating_add(1);
+                    tracing::warn!(error = %error, attempt = failed_attempts, events = batch.len(), "publishing the outbox failed; will retry");
+                    self.update_status(|status| {
+                        status.failed_attempts = failed_attempts;
+                        status.last_error = Some(error.to_string());
+                    });
+                    if failed_attempts >= self.settings.failure_after_attempts {
+                        self.record_failures(&batch, &error.to_string(), failed_attempts, &mut unresolved).await;
+                    }
+                    tokio::select! {
+                        () = shutdown.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(self.backoff(failed_attempts)) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    fn message(&self, pending: &PendingEvent) -> OutgoingMessage {
+        OutgoingMessage::order_event(&self.topology, &pending.event)
+    }
+
+    /// Exponential from 50 ms, capped, with jitter so that many relays do not retry in step.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exponential = 50u64.saturating_mul(1u64 << attempt.min(16));
+        let capped = exponential.min(self.settings.max_backoff_ms.max(50));
+        let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) * capped / 1024;
+        Duration::from_millis(capped - jitter)
+    }
+
+    async fn record_failures(&self, batch: &[PendingEvent], reason: &str, attempts: u32, unresolved: &mut Unresolved) {
+        let now = Utc::now();
+        let records: Vec<FailureRecord> = batch
+            .iter()
+            .filter(|pending| !unresolved.recorded.contains(&pending.event.id.to_string()))
+            .map(|pending| FailureRecord {
+                id: uuid::Uuid::now_v7().to_string(),
+                service: "order-service".to_owned(),
+                queue: OUTBOX.to_owned(),
+                event_id: Some(pending.event.id.to_string()),
+                order_id: Some(pending.event.subject.to_string()),
+                reason: format!("not published after {attempts} attempts: {reason}"),
+                attempts,
+                x_death: serde_json::Value::Null,
+                first_failure_at: pending.event.time,
+                last_failure_at: now,
+                recorded_at: now,
+                payload: String::from_utf8_lossy(&pending.event.encode()).into_owned(),
+                replays: Vec::new(),
+                resolved_at: None,
+            })
+            .collect();
+        if records.is_empty() {
+            return;
+        }
+        let failures = self.failures.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            for record in &records {
+                failures.append(record)?;
+            }
+            Ok::<_, FailureLogError>(records)
+        })
+        .await;
+        match written {
+            Ok(Ok(records)) => {
+                tracing::error!(events = records.len(), "events recorded in failure.json; the relay keeps trying");
+                unresolved.recorded.extend(records.into_iter().filter_map(|record| record.event_id));
+            }
+            Ok(Err(error)) => tracing::error!(error = %error, "cannot write failure.json"),
+            Err(error) => tracing::error!(error = %error, "failure.json writer panicked"),
+        }
+    }
+
+    /// Marks recorded failures as published, in one rewrite of `failure.json`.
+    async fn resolve(&self, unresolved: &mut Unresolved) {
+        if unresolved.published.is_empty() {
+            return;
+        }
+        let published: HashSet<String> = std::mem::take(&mut unresolved.published).into_iter().collect();
+        let failures = self.failures.clone();
+        let now = Utc::now();
+        let result = tokio::task::spawn_blocking(move || {
+            failures.update(|record| {
+                let matches = record.queue == OUTBOX
+                    && record.resolved_at.is_none()
+                    && record.event_id.as_ref().is_some_and(|id| published.contains(id));
+                if matches {
+                    record.resolved_at = Some(now);
+                }
+                matches
+            })
+        })
+        .await;
+        match result {
+            Ok(Ok(count)) => tracing::info!(events = count, "recorded failures were published after all"),
+            Ok(Err(error)) => tracing::error!(error = %error, "cannot update failure.json"),
+            Err(error) => tracing::error!(error = %error, "failure.json writer panicked"),
+        }
+    }
+
+    fn update_status(&self, change: impl FnOnce(&mut RelayStatus)) {
+        change(&mut self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+    }
+}

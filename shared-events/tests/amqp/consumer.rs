@@ -1,0 +1,176 @@
+//! The consumer runner on the happy path, and its supervision when the broker is unreachable.
+
+use std::time::Duration;
+
+use shared_events::settings::{AmqpSettings, AmqpUrl};
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{Script, ScriptedHandler, TestBroker, wait_until, wait_until_async};
+
+#[tokio::test]
+async fn each_event_is_applied_once_and_acked() {
+    let broker = TestBroker::new().await;
+    let events = broker.publish_events(40).await;
+    let handler = ScriptedHandler::new(Script::Apply);
+
+    let consumer = broker.spawn_consumer(handler.clone());
+    wait_until("all 40 events are applied", || {
+        handler.applied().len() == 40
+    })
+    .await;
+    consumer.stop().await;
+
+    let calls = handler.calls();
+    for event in &events {
+        assert_eq!(
+            calls.get(&event.id).map(Vec::len),
+            Some(1),
+            "event {} handled once",
+            event.id
+        );
+    }
+    // Had anything not been acked, closing the consumer would have put it back.
+    assert_eq!(
+        broker.ready(&broker.work_queue()).await,
+        0,
+        "work queue empty"
+    );
+    assert_eq!(
+        broker
+            .ready(&broker.topology.dead_letter_queue(crate::helpers::SERVICE))
+            .await,
+        0,
+        "nothing dead-lettered"
+    );
+    broker.cleanup().await;
+}
+
+#[tokio::test]
+async fn events_published_while_the_consumer_runs_are_applied() {
+    let broker = TestBroker::new().await;
+    let handler = ScriptedHandler::new(Script::Apply);
+    let consumer = broker.spawn_consumer(handler.clone());
+
+    for round in 1..=3 {
+        broker.publish_events(5).await;
+        wait_until(&format!("round {round} is applied"), || {
+            handler.applied().len() == round * 5
+        })
+        .await;
+    }
+
+    consumer.stop().await;
+    broker.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_consumer_keeps_trying_while_the_broker_is_unreachable_and_stops_on_shutdown() {
+    let settings = AmqpSettings {
+        url: AmqpUrl::new("amqp://guest:guest@127.0.0.1:1/%2f"),
+        ..AmqpSettings::for_tests("unreachable")
+    };
+    let token = CancellationToken::new();
+    let task = tokio::spawn(shared_events::amqp::run_consumer(
+        settings,
+        ScriptedHandler::new(Script::Apply),
+        token.clone(),
+    ));
+
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(
+        !task.is_finished(),
+        "the consumer does not give up on a broker that is down"
+    );
+    token.cancel();
+    let result = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("stops promptly")
+        .expect("no panic");
+    assert!(result.is_ok(), "{result:?}");
+}
+
+#[tokio::test]
+async fn an_invalid_url_stops_the_consumer_with_an_error() {
+    let settings = AmqpSettings {
+        url: AmqpUrl::new("not a url"),
+        ..AmqpSettings::for_tests("invalid")
+    };
+    let result = tokio::time::timeout(
+        Duration::from_secs(5),
+        shared_events::amqp::run_consumer(
+            settings,
+            ScriptedHandler::new(Script::Apply),
+            CancellationToken::new(),
+        ),
+    )
+    .await
+    .expect("returns at once");
+    assert!(
+        result.is_err(),
+        "a configuration mistake is not retried forever"
+    );
+}
+
+#[tokio::test]
+async fn the_queue_is_declared_by_the_consumer_itself() {
+    // A namespace where nothing was declared beforehand.
+    let broker = TestBroker::new().await;
+    let fresh = AmqpSettings::for_tests(&format!("{}-fresh", broker.settings.namespace));
+    let topology = shared_events::amqp::Topology::new(&fresh.namespace);
+    let handler = ScriptedHandler::new(Script::Apply);
+    let token = CancellationToken::new();
+    let task = tokio::spawn(shared_events::amqp::run_consumer(
+        fresh.clone(),
+        handler.clone(),
+        token.clone(),
+    ));
+
+    let work_queue = topology.work_queue(crate::helpers::SERVICE);
+    wait_until_async("the consumer declared its queue", || async {
+        let channel = broker.channel().await;
+        let options = lapin::options::QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let declared = channel
+            .queue_declare(work_queue.as_str().into(), options, Default::default())
+            .await;
+        if declared.is_ok() {
+            let _ = channel.close(200, "OK".into()).await;
+        }
+        declared.is_ok_and(|queue| queue.consumer_count() == 1)
+    })
+    .await;
+
+    token.cancel();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("stops")
+        .expect("no panic")
+        .expect("clean stop");
+    let channel = broker.channel().await;
+    let mut queues = vec![
+        work_queue,
+        topology.dead_letter_queue(crate::helpers::SERVICE),
+    ];
+    queues.extend(
+        fresh
+            .retry_delays_ms
+            .iter()
+            .map(|delay| topology.retry_queue(crate::helpers::SERVICE, *delay)),
+    );
+    for queue in queues {
+        channel
+            .queue_delete(queue.as_str().into(), Default::default())
+            .await
+            .expect("delete");
+    }
+    for exchange in [topology.exchange(), topology.dead_letter_exchange()] {
+        channel
+            .exchange_delete(exchange.as_str().into(), Default::default())
+            .await
+            .expect("delete");
+    }
+    channel.close(200, "OK".into()).await.expect("close");
+    broker.cleanup().await;
+}
