@@ -39,12 +39,16 @@ async fn main() -> anyhow::Result<()> {
             _ => command.push(arg),
         }
     }
-    let settings = Settings::load(config_file.as_deref()).context("failed to load the configuration")?;
+    let settings =
+        Settings::load(config_file.as_deref()).context("failed to load the configuration")?;
     match command.split_first() {
         None => serve(settings).await,
         Some((first, rest)) if first == "failures" => {
             // The command's output is for people and scripts: only warnings go to the log.
-            telemetry::init(&LogSettings { level: "warn".to_owned(), ..settings.log.clone() });
+            telemetry::init(&LogSettings {
+                level: "warn".to_owned(),
+                ..settings.log.clone()
+            });
             let path = settings.data_dir.join("failure.json");
             failures_cli::run(rest, &settings.amqp, &path, "order-service").await
         }

@@ -69,10 +69,19 @@ struct Unresolved {
 
 impl OutboxRelay {
     /// A relay publishing `store`'s events to the namespace's exchange.
-    pub fn new(store: OrderStore, amqp: &AmqpSettings, failures: FailureLog, settings: OutboxSettings) -> OutboxRelay {
+    pub fn new(
+        store: OrderStore,
+        amqp: &AmqpSettings,
+        failures: FailureLog,
+        settings: OutboxSettings,
+    ) -> OutboxRelay {
         OutboxRelay {
             store,
-            publisher: ConfirmedPublisher::new(amqp.clone(), "order-service outbox"),
+            publisher: ConfirmedPublisher::declaring_exchange(
+                amqp.clone(),
+                "order-service outbox",
+                Topology::new(&amqp.namespace),
+            ),
             topology: Topology::new(&amqp.namespace),
             failures,
             settings,
@@ -91,7 +100,9 @@ impl OutboxRelay {
         let mut failed_attempts = 0u32;
         loop {
             let through = self.store.published_through();
-            let batch = self.store.pending_events(through, self.settings.batch_size.max(1));
+            let batch = self
+                .store
+                .pending_events(through, self.settings.batch_size.max(1));
             if batch.is_empty() {
                 self.resolve(&mut unresolved).await;
                 tokio::select! {
@@ -99,7 +110,8 @@ impl OutboxRelay {
                     () = self.store.wait_for_events(through) => continue,
                 }
             }
-            let messages: Vec<OutgoingMessage> = batch.iter().map(|pending| self.message(pending)).collect();
+            let messages: Vec<OutgoingMessage> =
+                batch.iter().map(|pending| self.message(pending)).collect();
             let last = batch.last().map_or(through, |pending| pending.seq);
             match self.publisher.publish_batch(&messages).await {
                 Ok(()) => {
@@ -133,7 +145,13 @@ impl OutboxRelay {
                         status.last_error = Some(error.to_string());
                     });
                     if failed_attempts >= self.settings.failure_after_attempts {
-                        self.record_failures(&batch, &error.to_string(), failed_attempts, &mut unresolved).await;
+                        self.record_failures(
+                            &batch,
+                            &error.to_string(),
+                            failed_attempts,
+                            &mut unresolved,
+                        )
+                        .await;
                     }
                     tokio::select! {
                         () = shutdown.cancelled() => return Ok(()),
@@ -156,7 +174,13 @@ impl OutboxRelay {
         Duration::from_millis(capped - jitter)
     }
 
-    async fn record_failures(&self, batch: &[PendingEvent], reason: &str, attempts: u32, unresolved: &mut Unresolved) {
+    async fn record_failures(
+        &self,
+        batch: &[PendingEvent],
+        reason: &str,
+        attempts: u32,
+        unresolved: &mut Unresolved,
+    ) {
         let now = Utc::now();
         let records: Vec<FailureRecord> = batch
             .iter()
@@ -191,8 +215,13 @@ impl OutboxRelay {
         .await;
         match written {
             Ok(Ok(records)) => {
-                tracing::error!(events = records.len(), "events recorded in failure.json; the relay keeps trying");
-                unresolved.recorded.extend(records.into_iter().filter_map(|record| record.event_id));
+                tracing::error!(
+                    events = records.len(),
+                    "events recorded in failure.json; the relay keeps trying"
+                );
+                unresolved
+                    .recorded
+                    .extend(records.into_iter().filter_map(|record| record.event_id));
             }
             Ok(Err(error)) => tracing::error!(error = %error, "cannot write failure.json"),
             Err(error) => tracing::error!(error = %error, "failure.json writer panicked"),
@@ -204,14 +233,19 @@ impl OutboxRelay {
         if unresolved.published.is_empty() {
             return;
         }
-        let published: HashSet<String> = std::mem::take(&mut unresolved.published).into_iter().collect();
+        let published: HashSet<String> = std::mem::take(&mut unresolved.published)
+            .into_iter()
+            .collect();
         let failures = self.failures.clone();
         let now = Utc::now();
         let result = tokio::task::spawn_blocking(move || {
             failures.update(|record| {
                 let matches = record.queue == OUTBOX
                     && record.resolved_at.is_none()
-                    && record.event_id.as_ref().is_some_and(|id| published.contains(id));
+                    && record
+                        .event_id
+                        .as_ref()
+                        .is_some_and(|id| published.contains(id));
                 if matches {
                     record.resolved_at = Some(now);
                 }
@@ -220,13 +254,20 @@ impl OutboxRelay {
         })
         .await;
         match result {
-            Ok(Ok(count)) => tracing::info!(events = count, "recorded failures were published after all"),
+            Ok(Ok(count)) => {
+                tracing::info!(events = count, "recorded failures were published after all")
+            }
             Ok(Err(error)) => tracing::error!(error = %error, "cannot update failure.json"),
             Err(error) => tracing::error!(error = %error, "failure.json writer panicked"),
         }
     }
 
     fn update_status(&self, change: impl FnOnce(&mut RelayStatus)) {
-        change(&mut self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        change(
+            &mut self
+                .status
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
     }
 }

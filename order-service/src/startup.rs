@@ -52,9 +52,19 @@ impl Application {
             .context("the failure log opener panicked")?
             .context("failed to open failure.json")?;
         let relay = settings.outbox.enabled.then(|| {
-            OutboxRelay::new(store.clone(), &settings.amqp, failures, settings.outbox.clone())
+            OutboxRelay::new(
+                store.clone(),
+                &settings.amqp,
+                failures,
+                settings.outbox.clone(),
+            )
         });
-        let relay_status = web::Data::new(relay.as_ref().map(OutboxRelay::status).unwrap_or_else(SharedRelayStatus::default));
+        let relay_status = web::Data::new(
+            relay
+                .as_ref()
+                .map(OutboxRelay::status)
+                .unwrap_or_else(SharedRelayStatus::default),
+        );
 
         let store_data = web::Data::new(store.clone());
         let limit = web::Data::new(BodyLimit(settings.http.max_body_bytes));

@@ -35,7 +35,9 @@ pub struct DurableState<S: StateMachine> {
 
 impl<S: StateMachine> Clone for DurableState<S> {
     fn clone(&self) -> DurableState<S> {
-        DurableState { inner: Arc::clone(&self.inner) }
+        DurableState {
+            inner: Arc::clone(&self.inner),
+        }
     }
 }
 
@@ -103,7 +105,11 @@ impl<S: StateMachine> DurableState<S> {
 
     /// [`DurableState::open`], compacting once the journal reaches `min_compact_bytes` (and the
     /// size of the last snapshot).
-    pub fn open_with(dir: &Path, name: &str, min_compact_bytes: u64) -> Result<DurableState<S>, DurableStateError> {
+    pub fn open_with(
+        dir: &Path,
+        name: &str,
+        min_compact_bytes: u64,
+    ) -> Result<DurableState<S>, DurableStateError> {
         let lock = DataDirLock::acquire(dir)?;
         let snapshot_path = dir.join(format!("{name}.json"));
         let leftover = temporary_path(&snapshot_path);
@@ -115,7 +121,10 @@ impl<S: StateMachine> DurableState<S> {
                 let snapshot: SnapshotOwned<S> = serde_json::from_slice(&bytes)
                     .map_err(|error| snapshot_error(&snapshot_path, error))?;
                 if snapshot.format != FORMAT {
-                    return Err(snapshot_error(&snapshot_path, format!("format {} is not {FORMAT}", snapshot.format)));
+                    return Err(snapshot_error(
+                        &snapshot_path,
+                        format!("format {} is not {FORMAT}", snapshot.format),
+                    ));
                 }
                 (snapshot.state, snapshot.last_seq, bytes.len() as u64)
             }
@@ -145,7 +154,9 @@ impl<S: StateMachine> DurableState<S> {
             failed: false,
             _lock: lock,
         };
-        Ok(DurableState { inner: Arc::new(Mutex::new(inner)) })
+        Ok(DurableState {
+            inner: Arc::new(Mutex::new(inner)),
+        })
     }
 
     /// Reads the current state.
@@ -168,20 +179,32 @@ impl<S: StateMachine> DurableState<S> {
     }
 
     /// [`DurableState::transact`] for callers that are already on a blocking thread.
-    pub fn transact_blocking<R>(&self, decide: impl FnOnce(&S) -> (Option<S::Change>, R)) -> Result<R, DurableStateError> {
+    pub fn transact_blocking<R>(
+        &self,
+        decide: impl FnOnce(&S) -> (Option<S::Change>, R),
+    ) -> Result<R, DurableStateError> {
         let mut inner = self.lock();
         if inner.failed {
             return Err(DurableStateError::Failed);
         }
         let (change, result) = decide(&inner.state);
-        let Some(change) = change else { return Ok(result) };
-        let entry = Entry { seq: inner.last_seq + 1, change };
+        let Some(change) = change else {
+            return Ok(result);
+        };
+        let entry = Entry {
+            seq: inner.last_seq + 1,
+            change,
+        };
         let mut line = Vec::with_capacity(256);
         encode_line(&mut line, &entry).map_err(|error| JournalError::Io {
             path: inner.journal.path().to_owned(),
             source: io::Error::other(error),
         })?;
-        if let Err(error) = inner.journal.append(&line).and_then(|()| inner.journal.sync()) {
+        if let Err(error) = inner
+            .journal
+            .append(&line)
+            .and_then(|()| inner.journal.sync())
+        {
             // The file's content is unknown after a failed write or fsync; stop rather than guess.
             inner.failed = true;
             return Err(error.into());
@@ -199,7 +222,9 @@ impl<S: StateMachine> DurableState<S> {
 
     fn lock(&self) -> MutexGuard<'_, Inner<S>> {
         // A panic while holding the lock leaves the state as the last durable change made it.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -207,7 +232,11 @@ impl<S: StateMachine> Inner<S> {
     /// Writes the snapshot, then empties the journal; replay skips what the snapshot holds, so a
     /// crash between the two loses and repeats nothing.
     fn compact(&mut self) -> io::Result<()> {
-        let snapshot = SnapshotRef { format: FORMAT, last_seq: self.last_seq, state: &self.state };
+        let snapshot = SnapshotRef {
+            format: FORMAT,
+            last_seq: self.last_seq,
+            state: &self.state,
+        };
         write_atomically(&self.snapshot_path, |out| {
             serde_json::to_writer(&mut *out, &snapshot)?;
             out.write_all(b"\n")
@@ -218,7 +247,10 @@ impl<S: StateMachine> Inner<S> {
 }
 
 fn snapshot_error(path: &Path, reason: impl ToString) -> DurableStateError {
-    DurableStateError::Snapshot { path: path.to_owned(), reason: reason.to_string() }
+    DurableStateError::Snapshot {
+        path: path.to_owned(),
+        reason: reason.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -243,20 +275,26 @@ mod tests {
 
     fn add(state: &DurableState<Counters>, key: &str, n: i64) {
         let change = Add(key.to_owned(), n);
-        state.transact_blocking(|_| (Some(change), ())).expect("durable");
+        state
+            .transact_blocking(|_| (Some(change), ()))
+            .expect("durable");
     }
 
     #[test]
     fn changes_survive_reopening_across_compactions() {
         let dir = tempfile::tempdir().expect("temp dir");
         let expected = {
-            let state = DurableState::<Counters>::open_with(dir.path(), "counters", 256).expect("opens");
+            let state =
+                DurableState::<Counters>::open_with(dir.path(), "counters", 256).expect("opens");
             for n in 0..200 {
                 add(&state, &format!("k{}", n % 7), n);
             }
             state.read(|counters| counters.0.clone())
         };
-        assert!(dir.path().join("counters.json").exists(), "compaction wrote a snapshot");
+        assert!(
+            dir.path().join("counters.json").exists(),
+            "compaction wrote a snapshot"
+        );
         let state = DurableState::<Counters>::open(dir.path(), "counters").expect("reopens");
         assert_eq!(state.read(|counters| counters.0.clone()), expected);
     }
@@ -265,13 +303,15 @@ mod tests {
     fn a_journal_left_behind_by_a_crash_after_compaction_is_not_applied_twice() {
         let dir = tempfile::tempdir().expect("temp dir");
         {
-            let state = DurableState::<Counters>::open_with(dir.path(), "counters", 1 << 30).expect("opens");
+            let state = DurableState::<Counters>::open_with(dir.path(), "counters", 1 << 30)
+                .expect("opens");
             add(&state, "a", 1);
             add(&state, "a", 2);
         }
         let journal = fs::read(dir.path().join("counters-journal.jsonl")).expect("journal");
         {
-            let state = DurableState::<Counters>::open_with(dir.path(), "counters", 1).expect("opens");
+            let state =
+                DurableState::<Counters>::open_with(dir.path(), "counters", 1).expect("opens");
             add(&state, "a", 4);
         }
         // The crash: the old journal content is back beside the new snapshot.
@@ -286,6 +326,11 @@ mod tests {
         let state = DurableState::<Counters>::open(dir.path(), "counters").expect("opens");
         let answer = state.transact_blocking(|_| (None, 42)).expect("no write");
         assert_eq!(answer, 42);
-        assert_eq!(fs::metadata(dir.path().join("counters-journal.jsonl")).expect("journal").len(), 0);
+        assert_eq!(
+            fs::metadata(dir.path().join("counters-journal.jsonl"))
+                .expect("journal")
+                .len(),
+            0
+        );
     }
 }

@@ -12,7 +12,9 @@ use serde::{Deserialize, Deserializer};
 /// Builds the layers every service uses: `defaults`, then `file` if given, then `ORDERS__...`
 /// environment variables (`ORDERS__AMQP__URL` is `amqp.url`).
 pub fn layered(
-    defaults: impl FnOnce(ConfigBuilder<DefaultState>) -> Result<ConfigBuilder<DefaultState>, ConfigError>,
+    defaults: impl FnOnce(
+        ConfigBuilder<DefaultState>,
+    ) -> Result<ConfigBuilder<DefaultState>, ConfigError>,
     file: Option<&Path>,
 ) -> Result<Config, ConfigError> {
     let mut builder = defaults(amqp_defaults(log_defaults(Config::builder())?)?)?;
@@ -53,7 +55,10 @@ pub enum LogFormat {
 impl LogSettings {
     /// Quiet logs for tests (`TEST_LOG` in the environment is read by the tests themselves).
     pub fn for_tests() -> LogSettings {
-        LogSettings { format: LogFormat::Text, level: "warn".to_owned() }
+        LogSettings {
+            format: LogFormat::Text,
+            level: "warn".to_owned(),
+        }
     }
 }
 
@@ -106,7 +111,12 @@ impl fmt::Display for AmqpUrl {
             (Some(scheme_end), Some(at)) if at > scheme_end => {
                 let credentials = &self.0[scheme_end + 3..at];
                 match credentials.split_once(':') {
-                    Some((user, _)) => write!(f, "{}{user}:***{}", &self.0[..scheme_end + 3], &self.0[at..]),
+                    Some((user, _)) => write!(
+                        f,
+                        "{}{user}:***{}",
+                        &self.0[..scheme_end + 3],
+                        &self.0[at..]
+                    ),
                     None => f.write_str(&self.0),
                 }
             }
@@ -159,7 +169,11 @@ pub struct ConsumerSettings {
 impl ConsumerSettings {
     /// Loads the layers for `service` (its name, such as `inventory`) whose HTTP server listens
     /// on `default_addr` unless told otherwise.
-    pub fn load(service: &str, default_addr: &str, file: Option<&Path>) -> Result<ConsumerSettings, ConfigError> {
+    pub fn load(
+        service: &str,
+        default_addr: &str,
+        file: Option<&Path>,
+    ) -> Result<ConsumerSettings, ConfigError> {
         layered(
             |builder| {
                 builder
@@ -174,7 +188,9 @@ impl ConsumerSettings {
     /// A consumer on a free loopback port, with `data_dir` and the local broker under `namespace`.
     pub fn for_tests(data_dir: &Path, namespace: &str) -> ConsumerSettings {
         ConsumerSettings {
-            http: HttpAddr { addr: SocketAddr::from(([127, 0, 0, 1], 0)) },
+            http: HttpAddr {
+                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            },
             data_dir: data_dir.to_owned(),
             log: LogSettings::for_tests(),
             amqp: AmqpSettings::for_tests(namespace),
@@ -182,11 +198,17 @@ impl ConsumerSettings {
     }
 }
 
-fn log_defaults(builder: ConfigBuilder<DefaultState>) -> Result<ConfigBuilder<DefaultState>, ConfigError> {
-    builder.set_default("log.format", "text")?.set_default("log.level", "info")
+fn log_defaults(
+    builder: ConfigBuilder<DefaultState>,
+) -> Result<ConfigBuilder<DefaultState>, ConfigError> {
+    builder
+        .set_default("log.format", "text")?
+        .set_default("log.level", "info")
 }
 
-fn amqp_defaults(builder: ConfigBuilder<DefaultState>) -> Result<ConfigBuilder<DefaultState>, ConfigError> {
+fn amqp_defaults(
+    builder: ConfigBuilder<DefaultState>,
+) -> Result<ConfigBuilder<DefaultState>, ConfigError> {
     builder
         .set_default("amqp.url", "amqp://guest:guest@127.0.0.1:5672/%2f")?
         .set_default("amqp.namespace", "orders")?
@@ -211,7 +233,8 @@ mod tests {
 
     #[test]
     fn consumer_defaults_load() {
-        let settings = ConsumerSettings::load("inventory", "127.0.0.1:8081", None).expect("defaults load");
+        let settings =
+            ConsumerSettings::load("inventory", "127.0.0.1:8081", None).expect("defaults load");
         assert_eq!(settings.http.addr.port(), 8081);
         assert_eq!(settings.amqp.namespace, "orders");
         assert_eq!(settings.data_dir, PathBuf::from("./data/inventory-service"));

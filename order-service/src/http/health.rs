@@ -13,9 +13,15 @@ pub(crate) async fn live() -> HttpResponse {
 }
 
 /// `GET /health/ready`: the store can take changes; also how far the outbox is.
-pub(crate) async fn ready(store: web::Data<OrderStore>, relay: web::Data<SharedRelayStatus>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn ready(
+    store: web::Data<OrderStore>,
+    relay: web::Data<SharedRelayStatus>,
+) -> Result<HttpResponse, ApiError> {
     if store.is_writable() {
-        let relay = relay.lock().map(|status| status.clone()).unwrap_or_default();
+        let relay = relay
+            .lock()
+            .map(|status| status.clone())
+            .unwrap_or_default();
         Ok(HttpResponse::Ok().json(json!({
             "status": "ready",
             "orders": store.len(),

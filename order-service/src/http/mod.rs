@@ -63,10 +63,15 @@ async fn not_found(request: HttpRequest) -> HttpResponse {
 /// The fallback of a resource: a JSON 405 with the `Allow` header RFC 9110 asks for.
 fn allowing(methods: &'static str) -> actix_web::Route {
     web::to(move |request: HttpRequest| async move {
-        let mut response =
-            ApiError::MethodNotAllowed(format!("{} is not allowed on {}", request.method(), request.path()))
-                .error_response();
-        response.headers_mut().insert(ALLOW, HeaderValue::from_static(methods));
+        let mut response = ApiError::MethodNotAllowed(format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.path()
+        ))
+        .error_response();
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(methods));
         response
     })
 }

@@ -3,7 +3,7 @@
 //! lapin's own recovery stays off: it leaves consumer streams hanging after a broker
 //! channel-close, replays topology in an order that races with publishes, and a dropped connect
 //! future keeps retrying in the background. Instead a failed connection is dropped whole and the
-//! caller connects anew (see [`crate::amqp::supervisor`] and
+//! caller connects anew (see the supervisor behind [`run_consumer`](crate::amqp::run_consumer) and
 //! [`ConfirmedPublisher`](crate::amqp::publisher::ConfirmedPublisher)).
 
 use std::time::Duration;

@@ -16,21 +16,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures_util::StreamExt;
+use lapin::Connection;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
-use lapin::types::FieldTable;
-use lapin::{Channel, Connection, Consumer};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, field};
 
 use crate::amqp::disposition::{self, Disposition};
-use crate::amqp::error::AmqpError;
 use crate::amqp::handler::EventHandler;
 use crate::amqp::headers::{self, ATTEMPTS};
-use crate::amqp::names::short;
 use crate::amqp::publisher::ConfirmedPublisher;
-use crate::amqp::supervisor::{Session, SessionError, supervise};
+use crate::amqp::subscription::{Next, Subscription};
+use crate::amqp::supervisor::{Session, SessionError, set_up, supervise};
 use crate::amqp::topology::Topology;
 use crate::event::OrderEvent;
 use crate::settings::AmqpSettings;
@@ -84,38 +81,37 @@ impl<H: EventHandler> Session for ConsumerSession<H> {
     async fn run(&mut self, connection: &Connection) -> Result<(), SessionError> {
         let service = H::SERVICE;
         let queue = self.topology.work_queue(service);
-        self.topology
-            .declare_consumer_on(connection, service, &self.settings)
-            .await?;
-        // Retries and dead letters need it: better to know now than at the first failure.
-        self.publisher.connect().await?;
-        let channel = connection
-            .create_channel()
-            .await
-            .map_err(AmqpError::channel("opening the consumer channel"))?;
-        let mut consumer = consume(&channel, &queue, service, self.settings.prefetch).await?;
+        let work = async {
+            self.topology
+                .declare_consumer_on(connection, service, &self.settings)
+                .await?;
+            // Retries and dead letters need it: better to know now than at the first failure.
+            self.publisher.connect().await?;
+            let subscription =
+                Subscription::start(connection, &queue, service, self.settings.prefetch).await?;
+            Ok::<_, SessionError>(subscription)
+        };
+        let Some(mut subscription) =
+            set_up("setting up the consumer", &self.shutdown, work).await?
+        else {
+            return Ok(());
+        };
         tracing::info!(service, queue, "consuming");
-        loop {
-            let next = tokio::select! {
-                biased;
-                () = self.shutdown.cancelled() => break,
-                next = consumer.next() => next,
-            };
-            let delivery = match next {
-                Some(Ok(delivery)) => delivery,
-                Some(Err(error)) => return Err(AmqpError::channel("consuming")(error).into()),
-                None => return Err(AmqpError::ConsumerCancelled(queue).into()),
-            };
-            self.process(delivery).await?;
+        while let Next::Delivery(delivery) = subscription.next(&self.shutdown).await? {
+            self.process(&subscription, &delivery).await?;
         }
-        self.stop(&channel, consumer).await;
+        self.stop(subscription).await;
         Ok(())
     }
 }
 
 impl<H: EventHandler> ConsumerSession<H> {
     /// Handles one delivery to its end: applied and acked, or retried or dead-lettered and acked.
-    async fn process(&self, delivery: Delivery) -> Result<(), SessionError> {
+    async fn process(
+        &self,
+        subscription: &Subscription<'_>,
+        delivery: &Delivery,
+    ) -> Result<(), SessionError> {
         let span = tracing::info_span!(
             "delivery",
             service = H::SERVICE,
@@ -128,13 +124,14 @@ impl<H: EventHandler> ConsumerSession<H> {
         if let Some(message_id) = delivery.properties.message_id() {
             span.record("message_id", message_id.as_str());
         }
-        self.process_in(&delivery, &span)
+        self.process_in(subscription, delivery, &span)
             .instrument(span.clone())
             .await
     }
 
     async fn process_in(
         &self,
+        subscription: &Subscription<'_>,
         delivery: &Delivery,
         span: &tracing::Span,
     ) -> Result<(), SessionError> {
@@ -196,68 +193,28 @@ impl<H: EventHandler> ConsumerSession<H> {
                 self.publisher.publish_envelopes(&[copy]).await?;
             }
         }
-        ack(delivery).await?;
+        subscription
+            .ack(
+                delivery,
+                Duration::from_millis(self.settings.publish_timeout_ms),
+            )
+            .await?;
         Ok(())
     }
 
     /// Stops cleanly: cancels the consumer, handles what the broker had already sent (for up to
     /// [`SHUTDOWN_DRAIN`]), and closes the channel. Failures here only end the stop early: what
     /// was not acked is redelivered to the next consumer.
-    async fn stop(&self, channel: &Channel, mut consumer: Consumer) {
-        let cancel = channel.basic_cancel(consumer.tag(), BasicCancelOptions::default());
-        match tokio::time::timeout(Duration::from_secs(5), cancel).await {
-            Ok(Ok(())) => {
-                let deadline = tokio::time::Instant::now() + SHUTDOWN_DRAIN;
-                // After the cancel, the stream yields what was prefetched and then ends.
-                while let Ok(Some(Ok(delivery))) =
-                    tokio::time::timeout_at(deadline, consumer.next()).await
-                {
-                    if let Err(error) = self.process(delivery).await {
-                        tracing::warn!(%error, "stopped handling prefetched messages");
-                        break;
-                    }
+    async fn stop(&self, mut subscription: Subscription<'_>) {
+        if subscription.cancel().await {
+            let deadline = Instant::now() + SHUTDOWN_DRAIN;
+            while let Some(delivery) = subscription.next_prefetched(deadline).await {
+                if let Err(error) = self.process(&subscription, &delivery).await {
+                    tracing::warn!(%error, "stopped handling prefetched messages");
+                    break;
                 }
             }
-            Ok(Err(error)) => tracing::warn!(%error, "cancelling the consumer failed"),
-            Err(_) => tracing::warn!("cancelling the consumer timed out"),
         }
-        if channel.status().connected()
-            && let Err(error) = channel.close(200, "OK".into()).await
-        {
-            tracing::debug!(%error, "closing the consumer channel failed");
-        }
-    }
-}
-
-/// Sets the prefetch and starts consuming `queue` with a recognisable consumer tag.
-pub(crate) async fn consume(
-    channel: &Channel,
-    queue: &str,
-    service: &str,
-    prefetch: u16,
-) -> Result<Consumer, AmqpError> {
-    channel
-        .basic_qos(prefetch, BasicQosOptions::default())
-        .await
-        .map_err(AmqpError::channel("setting the prefetch"))?;
-    let tag = format!("{service}-{}", uuid::Uuid::now_v7());
-    channel
-        .basic_consume(
-            short(queue)?,
-            short(&tag)?,
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .map_err(AmqpError::channel("starting to consume"))
-}
-
-/// Acks `delivery`, treating lapin's `Ok(false)` (a stale acker whose channel is gone) as the
-/// failure it is.
-pub(crate) async fn ack(delivery: &Delivery) -> Result<(), AmqpError> {
-    match delivery.acker.ack(BasicAckOptions::default()).await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(AmqpError::AckLost),
-        Err(error) => Err(AmqpError::channel("ack")(error)),
+        subscription.close().await;
     }
 }

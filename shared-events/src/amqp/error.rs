@@ -40,6 +40,18 @@ pub enum AmqpError {
     /// broker will redeliver the message.
     #[error("acknowledgement lost: the delivery's channel is closed")]
     AckLost,
+    /// The connection or the consumer's channel closed while the consumer was waiting.
+    #[error("the connection to the broker or the consumer's channel closed")]
+    ConnectionLost,
+    /// A broker operation did not complete in time (lapin can leave some waiting forever when
+    /// the connection dies at the wrong moment).
+    #[error("{operation} did not complete within {after:?}")]
+    Timeout {
+        /// What was attempted.
+        operation: &'static str,
+        /// How long it was given.
+        after: Duration,
+    },
     /// The broker cancelled the consumer (its queue was deleted) or the connection closed.
     #[error("the consumer of {0} was cancelled by the broker or the connection closed")]
     ConsumerCancelled(String),

@@ -10,18 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use lapin::Connection;
 use lapin::message::Delivery;
 use tokio_util::sync::CancellationToken;
 
 use crate::amqp::connection::reconnect_backoff;
-use crate::amqp::consumer::{ack, consume};
-use crate::amqp::error::AmqpError;
 use crate::amqp::headers::{
     self, ATTEMPTS, FAILURE_ID, FAILURE_REASON, FIRST_FAILURE_AT, LAST_FAILURE_AT, ORIGINAL_QUEUE,
 };
-use crate::amqp::supervisor::{Session, SessionError, supervise};
+use crate::amqp::subscription::{Next, Subscription};
+use crate::amqp::supervisor::{Session, SessionError, set_up, supervise};
 use crate::amqp::topology::Topology;
 use crate::failure_log::{FailureLog, FailureRecord};
 use crate::settings::AmqpSettings;
@@ -66,28 +64,23 @@ struct DrainSession {
 impl Session for DrainSession {
     async fn run(&mut self, connection: &Connection) -> Result<(), SessionError> {
         let queue = self.topology.dead_letter_queue(self.service);
-        self.topology
-            .declare_consumer_on(connection, self.service, &self.settings)
-            .await?;
-        let channel = connection
-            .create_channel()
-            .await
-            .map_err(AmqpError::channel("opening the failure drain channel"))?;
-        let mut consumer = consume(&channel, &queue, self.service, self.settings.prefetch).await?;
+        let work = async {
+            self.topology
+                .declare_consumer_on(connection, self.service, &self.settings)
+                .await?;
+            let subscription =
+                Subscription::start(connection, &queue, self.service, self.settings.prefetch)
+                    .await?;
+            Ok::<_, SessionError>(subscription)
+        };
+        let Some(mut subscription) =
+            set_up("setting up the failure drain", &self.shutdown, work).await?
+        else {
+            return Ok(());
+        };
         tracing::info!(service = self.service, queue, "draining dead letters");
-        loop {
-            let next = tokio::select! {
-                biased;
-                () = self.shutdown.cancelled() => break,
-                next = consumer.next() => next,
-            };
-            let delivery = match next {
-                Some(Ok(delivery)) => delivery,
-                Some(Err(error)) => {
-                    return Err(AmqpError::channel("consuming dead letters")(error).into());
-                }
-                None => return Err(AmqpError::ConsumerCancelled(queue).into()),
-            };
+        let ack_timeout = Duration::from_millis(self.settings.publish_timeout_ms);
+        while let Next::Delivery(delivery) = subscription.next(&self.shutdown).await? {
             let record = failure_record(
                 &delivery,
                 self.service,
@@ -96,16 +89,14 @@ impl Session for DrainSession {
                 Utc::now(),
             );
             if !self.record(record).await {
-                // Shutdown came while the log refused: the message stays unacked and returns
-                // to the queue when the channel closes.
+                // Shutdown came while the log refused the record: the message stays unacked
+                // and returns to its queue when the channel closes.
                 break;
             }
-            ack(&delivery).await?;
+            subscription.ack(&delivery, ack_timeout).await?;
         }
-        // Unacked prefetched dead letters go back to their queue, which has no delivery limit.
-        if let Err(error) = channel.close(200, "OK".into()).await {
-            tracing::debug!(%error, "closing the failure drain channel failed");
-        }
+        // Prefetched dead letters go back to their queue, which has no delivery limit.
+        subscription.close().await;
         Ok(())
     }
 }

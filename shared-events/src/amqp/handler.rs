@@ -13,7 +13,10 @@ pub trait EventHandler: Send + Sync + 'static {
 
     /// Applies `event`. `Ok` means its effect is durable (or it needs none) and the message may be
     /// acknowledged; `Err` asks the runner to retry or dead-letter it.
-    fn handle(&self, event: &OrderEvent) -> impl Future<Output = Result<Handled, HandlerError>> + Send;
+    fn handle(
+        &self,
+        event: &OrderEvent,
+    ) -> impl Future<Output = Result<Handled, HandlerError>> + Send;
 }
 
 /// How a handler dealt with an event.

@@ -10,10 +10,15 @@
 //! - [`consumer`]: [`run_consumer`], which feeds a work queue to a handler and owns acks,
 //!   retries and dead-lettering.
 //! - [`failure_drain`]: [`run_failure_drain`], which moves dead letters into `failure.json`.
-//! - [`replay`]: sends recorded failures again.
+//! - [`replay`](mod@replay): sends recorded failures again ([`replay()`]).
 //! - [`failures_cli`]: the `failures list | replay` subcommand of every service.
+//! - [`teardown`]: deleting a namespace's queues and exchanges (tests, retiring a namespace).
 //! - [`headers`]: the headers the runner and the drain read and write.
 //! - [`error`]: the broker boundary's error, [`AmqpError`].
+//! - `supervisor`: the reconnect loop the consumer and the drain run under.
+//! - `subscription`: one consumer on one channel, with bounded acks and a liveness check.
+//! - `disposition`: retry or dead-letter, and the copy of the message that goes there.
+//! - `names`: AMQP's length-limited strings, checked instead of panicking.
 //!
 //! Every long-running task (consumer, drain) is supervised the same way: on any failure the
 //! connection and its channels are dropped and a new connection is made after a capped,
@@ -30,7 +35,9 @@ pub mod headers;
 mod names;
 pub mod publisher;
 pub mod replay;
+mod subscription;
 mod supervisor;
+pub mod teardown;
 pub mod topology;
 
 pub use connection::connect;

@@ -93,6 +93,8 @@ struct Inner {
     settings: AmqpSettings,
     connection_name: String,
     session: Mutex<Option<Session>>,
+    /// The namespace whose fanout exchange is declared on every new connection.
+    declares: Option<Topology>,
 }
 
 /// One connection with one confirm channel: confirms are ordered per channel, so one channel
@@ -159,11 +161,31 @@ pub(crate) fn persistent_json(message_id: &str) -> Result<BasicProperties, AmqpE
 impl ConfirmedPublisher {
     /// A publisher that will connect as `connection_name` on first use.
     pub fn new(settings: AmqpSettings, connection_name: &str) -> ConfirmedPublisher {
+        ConfirmedPublisher::with_declaration(settings, connection_name, None)
+    }
+
+    /// A publisher that declares `topology`'s fanout exchange on every connection it opens, so a
+    /// publisher that starts before any consumer finds the exchange there (unbound messages are
+    /// then returned, not lost with the channel).
+    pub fn declaring_exchange(
+        settings: AmqpSettings,
+        connection_name: &str,
+        topology: Topology,
+    ) -> ConfirmedPublisher {
+        ConfirmedPublisher::with_declaration(settings, connection_name, Some(topology))
+    }
+
+    fn with_declaration(
+        settings: AmqpSettings,
+        connection_name: &str,
+        declares: Option<Topology>,
+    ) -> ConfirmedPublisher {
         ConfirmedPublisher {
             inner: Arc::new(Inner {
                 settings,
                 connection_name: connection_name.to_owned(),
                 session: Mutex::new(None),
+                declares,
             }),
         }
     }
@@ -248,6 +270,13 @@ impl ConfirmedPublisher {
             }
             Err(_) => return Err(PublishError::Timeout(timeout)),
         };
+        if let Some(topology) = &self.inner.declares {
+            match tokio::time::timeout(timeout, topology.declare_exchange(&channel)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => return Err(PublishError::Connect(error)),
+                Err(_) => return Err(PublishError::Timeout(timeout)),
+            }
+        }
         Ok(Session {
             connection,
             channel,

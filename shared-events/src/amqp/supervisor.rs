@@ -13,6 +13,9 @@ use crate::amqp::publisher::PublishError;
 use crate::failure_log::FailureLogError;
 use crate::settings::AmqpSettings;
 
+/// How long setting a session up (declaring, opening channels, starting to consume) may take.
+const SET_UP_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A session that ran this long was healthy: the next failure starts the backoff afresh.
 const HEALTHY_SESSION: Duration = Duration::from_secs(10);
 
@@ -49,6 +52,26 @@ impl SessionError {
             SessionError::Publish(PublishError::Invalid(_)) => false,
             SessionError::Publish(_) | SessionError::FailureLog(_) => true,
         }
+    }
+}
+
+/// Runs a session's set-up within [`SET_UP_TIMEOUT`] (a connection that dies mid-way can leave
+/// lapin's replies pending forever); `None` if `shutdown` came first.
+pub(crate) async fn set_up<T>(
+    operation: &'static str,
+    shutdown: &CancellationToken,
+    work: impl Future<Output = Result<T, SessionError>>,
+) -> Result<Option<T>, SessionError> {
+    tokio::select! {
+        biased;
+        () = shutdown.cancelled() => Ok(None),
+        done = tokio::time::timeout(SET_UP_TIMEOUT, work) => match done {
+            Ok(result) => result.map(Some),
+            Err(_) => Err(SessionError::Amqp(AmqpError::Timeout {
+                operation,
+                after: SET_UP_TIMEOUT,
+            })),
+        },
     }
 }
 

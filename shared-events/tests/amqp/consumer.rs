@@ -116,6 +116,7 @@ async fn the_queue_is_declared_by_the_consumer_itself() {
     // A namespace where nothing was declared beforehand.
     let broker = TestBroker::new().await;
     let fresh = AmqpSettings::for_tests(&format!("{}-fresh", broker.settings.namespace));
+    broker.also_delete(&fresh);
     let topology = shared_events::amqp::Topology::new(&fresh.namespace);
     let handler = ScriptedHandler::new(Script::Apply);
     let token = CancellationToken::new();
@@ -148,29 +149,5 @@ async fn the_queue_is_declared_by_the_consumer_itself() {
         .expect("stops")
         .expect("no panic")
         .expect("clean stop");
-    let channel = broker.channel().await;
-    let mut queues = vec![
-        work_queue,
-        topology.dead_letter_queue(crate::helpers::SERVICE),
-    ];
-    queues.extend(
-        fresh
-            .retry_delays_ms
-            .iter()
-            .map(|delay| topology.retry_queue(crate::helpers::SERVICE, *delay)),
-    );
-    for queue in queues {
-        channel
-            .queue_delete(queue.as_str().into(), Default::default())
-            .await
-            .expect("delete");
-    }
-    for exchange in [topology.exchange(), topology.dead_letter_exchange()] {
-        channel
-            .exchange_delete(exchange.as_str().into(), Default::default())
-            .await
-            .expect("delete");
-    }
-    channel.close(200, "OK".into()).await.expect("close");
     broker.cleanup().await;
 }

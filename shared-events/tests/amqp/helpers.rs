@@ -1,30 +1,26 @@
 //! A fresh namespace on the shared local RabbitMQ per test, a scripted handler, and waiting
 //! helpers.
 
-use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::time::Duration;
 
-use chrono::Utc;
-use lapin::options::{
-    BasicGetOptions, BasicPublishOptions, QueueDeclareOptions, QueueDeleteOptions,
-};
-use lapin::options::{ConfirmSelectOptions, ExchangeDeleteOptions};
+use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
+use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
+use shared_events::OrderEvent;
 use shared_events::amqp::{
-    ConfirmedPublisher, EventHandler, Handled, HandlerError, OutgoingMessage, Topology, connect,
-    run_consumer, run_failure_drain,
+    ConfirmedPublisher, OutgoingMessage, Topology, connect, run_consumer, run_failure_drain,
 };
 use shared_events::failure_log::{FailureLog, FailureRecord};
 use shared_events::settings::AmqpSettings;
-use shared_events::{EventType, Money, Order, OrderEvent, OrderLine, OrderStatus};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+pub(crate) use crate::scripted_handler::{Script, ScriptedHandler, sample_event};
 
 /// The service name the scripted handler consumes as.
 pub(crate) const SERVICE: &str = "svc";
@@ -38,6 +34,9 @@ pub(crate) struct TestBroker {
     pub(crate) topology: Topology,
     pub(crate) publisher: ConfirmedPublisher,
     connection: Connection,
+    /// Deletes the namespace even when the test panics: leaked quorum queues cost the shared
+    /// broker file handles, and a few hundred of them stop it accepting connections.
+    leftovers: Leftovers,
     _dir: tempfile::TempDir,
     pub(crate) failure_log_path: std::path::PathBuf,
 }
@@ -68,12 +67,14 @@ impl TestBroker {
             .await
             .expect("close channel");
         let dir = tempfile::tempdir().expect("temp dir");
+        let (settings_for_cleanup, topology_for_cleanup) = (settings.clone(), topology.clone());
         TestBroker {
             publisher: ConfirmedPublisher::new(settings.clone(), "shared-events-tests-publisher"),
             failure_log_path: dir.path().join("failure.json"),
             settings,
             topology,
             connection,
+            leftovers: Leftovers::of(&settings_for_cleanup, &topology_for_cleanup),
             _dir: dir,
         }
     }
@@ -193,37 +194,118 @@ impl TestBroker {
         (log, Running { token, task })
     }
 
-    /// Deletes the namespace's queues and exchanges.
+    /// Also deletes, at the end, what `settings` declares for [`SERVICE`] (a second namespace).
+    pub(crate) fn also_delete(&self, settings: &AmqpSettings) {
+        let other = Leftovers::of(settings, &Topology::new(&settings.namespace));
+        self.leftovers.add(other.take());
+    }
+
+    /// Also deletes exchange `name` at the end.
+    pub(crate) fn also_delete_exchange(&self, name: String) {
+        self.leftovers.add((Vec::new(), vec![name]));
+    }
+
+    /// Deletes the namespace's queues and exchanges and closes the test's connections.
     pub(crate) async fn cleanup(self) {
         self.publisher.close().await;
-        let channel = self.channel().await;
-        let mut queues = vec![self.work_queue(), self.topology.dead_letter_queue(SERVICE)];
-        queues.extend(
-            self.settings
-                .retry_delays_ms
-                .iter()
-                .map(|delay| self.topology.retry_queue(SERVICE, *delay)),
-        );
-        for queue in queues {
-            channel
-                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                .await
-                .expect("queue deleted");
-        }
-        for exchange in [
-            self.topology.exchange(),
-            self.topology.dead_letter_exchange(),
-        ] {
-            channel
-                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-                .await
-                .expect("exchange deleted");
-        }
-        channel.close(200, "OK".into()).await.expect("close");
+        let (queues, exchanges) = self.leftovers.take();
+        delete(&self.connection, &queues, &exchanges).await;
         self.connection
             .close(200, "OK".into())
             .await
             .expect("close connection");
+    }
+}
+
+/// The queues and exchanges a test still has to delete.
+struct Leftovers {
+    settings: AmqpSettings,
+    names: Mutex<(Vec<String>, Vec<String>)>,
+}
+
+impl Leftovers {
+    /// Everything `settings` declares for [`SERVICE`] under `topology`.
+    fn of(settings: &AmqpSettings, topology: &Topology) -> Leftovers {
+        let mut queues = vec![
+            topology.work_queue(SERVICE),
+            topology.dead_letter_queue(SERVICE),
+        ];
+        queues.extend(
+            settings
+                .retry_delays_ms
+                .iter()
+                .map(|delay| topology.retry_queue(SERVICE, *delay)),
+        );
+        let exchanges = vec![topology.exchange(), topology.dead_letter_exchange()];
+        Leftovers {
+            settings: settings.clone(),
+            names: Mutex::new((queues, exchanges)),
+        }
+    }
+
+    fn add(&self, (queues, exchanges): (Vec<String>, Vec<String>)) {
+        let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+        names.0.extend(queues);
+        names.1.extend(exchanges);
+    }
+
+    fn take(&self) -> (Vec<String>, Vec<String>) {
+        // Also runs while a test panics: a second panic here would abort.
+        std::mem::take(&mut *self.names.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        let (queues, exchanges) = self.take();
+        if queues.is_empty() && exchanges.is_empty() {
+            return;
+        }
+        // A panicking test: no async context to borrow, so a thread with a runtime of its own.
+        let settings = self.settings.clone();
+        let cleaner = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                let cleanup = async {
+                    let connection = connect(&settings, "shared-events-tests-cleanup")
+                        .await
+                        .ok()?;
+                    delete(&connection, &queues, &exchanges).await;
+                    connection.close(200, "OK".into()).await.ok()
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(20), cleanup).await;
+            });
+        });
+        let _ = cleaner.join();
+    }
+}
+
+/// Deletes `queues` and `exchanges`, each on a channel of its own (a missing one closes it).
+async fn delete(connection: &Connection, queues: &[String], exchanges: &[String]) {
+    for queue in queues {
+        if let Ok(channel) = connection.create_channel().await
+            && channel
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await
+                .is_ok()
+        {
+            let _ = channel.close(200, "OK".into()).await;
+        }
+    }
+    for exchange in exchanges {
+        if let Ok(channel) = connection.create_channel().await
+            && channel
+                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                .await
+                .is_ok()
+        {
+            let _ = channel.close(200, "OK".into()).await;
+        }
     }
 }
 
@@ -243,141 +325,6 @@ impl Running {
             .expect("did not panic");
         assert!(result.is_ok(), "stopped with an error: {result:?}");
     }
-}
-
-/// What the scripted handler does with an event.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Script {
-    /// Applies it.
-    Apply,
-    /// Fails retryably this many times per event, then applies it.
-    FailRetryably(usize),
-    /// Always fails retryably.
-    AlwaysRetryable,
-    /// Fails permanently.
-    Permanent,
-}
-
-/// A handler that follows a [`Script`] (until [`ScriptedHandler::fix`]) and records its calls.
-pub(crate) struct ScriptedHandler {
-    script: Script,
-    delay: Duration,
-    fixed: AtomicBool,
-    calls: Mutex<Vec<(Uuid, Instant)>>,
-    applied: Mutex<HashSet<Uuid>>,
-    in_progress: AtomicUsize,
-}
-
-impl ScriptedHandler {
-    /// A handler following `script`.
-    pub(crate) fn new(script: Script) -> Arc<ScriptedHandler> {
-        ScriptedHandler::slow(script, Duration::ZERO)
-    }
-
-    /// A handler following `script` that takes `delay` per call.
-    pub(crate) fn slow(script: Script, delay: Duration) -> Arc<ScriptedHandler> {
-        Arc::new(ScriptedHandler {
-            script,
-            delay,
-            fixed: AtomicBool::new(false),
-            calls: Mutex::new(Vec::new()),
-            applied: Mutex::new(HashSet::new()),
-            in_progress: AtomicUsize::new(0),
-        })
-    }
-
-    /// From now on, applies every event (the bug is fixed).
-    pub(crate) fn fix(&self) {
-        self.fixed.store(true, Ordering::SeqCst);
-    }
-
-    /// Calls per event id.
-    pub(crate) fn calls(&self) -> HashMap<Uuid, Vec<Instant>> {
-        let mut calls: HashMap<Uuid, Vec<Instant>> = HashMap::new();
-        for (id, at) in self.calls.lock().expect("lock").iter() {
-            calls.entry(*id).or_default().push(*at);
-        }
-        calls
-    }
-
-    /// How many calls in all.
-    pub(crate) fn call_count(&self) -> usize {
-        self.calls.lock().expect("lock").len()
-    }
-
-    /// The events applied (each once, however often delivered).
-    pub(crate) fn applied(&self) -> HashSet<Uuid> {
-        self.applied.lock().expect("lock").clone()
-    }
-
-    /// Calls that started and have not returned.
-    pub(crate) fn in_progress(&self) -> usize {
-        self.in_progress.load(Ordering::SeqCst)
-    }
-}
-
-impl EventHandler for ScriptedHandler {
-    const SERVICE: &'static str = SERVICE;
-
-    async fn handle(&self, event: &OrderEvent) -> Result<Handled, HandlerError> {
-        self.in_progress.fetch_add(1, Ordering::SeqCst);
-        let prior = {
-            let mut calls = self.calls.lock().expect("lock");
-            let prior = calls.iter().filter(|(id, _)| *id == event.id).count();
-            calls.push((event.id, Instant::now()));
-            prior
-        };
-        if !self.delay.is_zero() {
-            tokio::time::sleep(self.delay).await;
-        }
-        let result = if self.fixed.load(Ordering::SeqCst) {
-            Ok(())
-        } else {
-            match self.script {
-                Script::Apply => Ok(()),
-                Script::FailRetryably(times) if prior < times => {
-                    Err(HandlerError::Retryable(format!("flaky #{prior}")))
-                }
-                Script::FailRetryably(_) => Ok(()),
-                Script::AlwaysRetryable => {
-                    Err(HandlerError::Retryable("downstream is down".to_owned()))
-                }
-                Script::Permanent => Err(HandlerError::Permanent(
-                    "cannot make sense of it".to_owned(),
-                )),
-            }
-        };
-        let result = result.map(|()| {
-            if self.applied.lock().expect("lock").insert(event.id) {
-                Handled::Applied
-            } else {
-                Handled::Duplicate
-            }
-        });
-        self.in_progress.fetch_sub(1, Ordering::SeqCst);
-        result
-    }
-}
-
-/// A new order's creation event.
-pub(crate) fn sample_event() -> OrderEvent {
-    let now = Utc::now();
-    let order = Order {
-        order_id: Uuid::now_v7(),
-        customer_name: "Ada".to_owned(),
-        customer_email: Some("ada@example.com".to_owned()),
-        items: vec![OrderLine {
-            product: "widget".to_owned(),
-            quantity: 2,
-            amount: Money::from_cents(250),
-        }],
-        total_amount: Money::from_cents(500),
-        status: OrderStatus::Pending,
-        order_date: now,
-        order_update: now,
-        version: 1,
-    };
-    OrderEvent::new(EventType::Created, "shared-events-tests", order, None, now)
 }
 
 /// Polls `condition` until it holds, failing the test with `what` after [`WAIT`].

@@ -13,5 +13,6 @@ mod publisher;
 mod recovery;
 mod replay;
 mod retries;
+mod scripted_handler;
 mod shutdown;
 mod topology;

@@ -55,6 +55,7 @@ async fn a_batch_with_no_queue_bound_is_returned_so_it_is_not_marked_published()
     // An exchange of its own with nothing bound to it.
     let lonely =
         shared_events::amqp::Topology::new(&format!("{}-lonely", broker.settings.namespace));
+    broker.also_delete_exchange(lonely.exchange());
     let channel = broker.channel().await;
     lonely.declare_exchange(&channel).await.expect("exchange");
     let messages: Vec<_> = (0..5)
@@ -73,10 +74,6 @@ async fn a_batch_with_no_queue_bound_is_returned_so_it_is_not_marked_published()
         ),
         "{result:?}"
     );
-    channel
-        .exchange_delete(lonely.exchange().as_str().into(), Default::default())
-        .await
-        .expect("delete");
     channel.close(200, "OK".into()).await.expect("close");
     broker.cleanup().await;
 }

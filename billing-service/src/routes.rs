@@ -1,0 +1,143 @@
+//! The HTTP API: invoices, one page or one order at a time, and the probes.
+
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use shared_events::durable_state::DurableState;
+use uuid::Uuid;
+
+use crate::cursor;
+use crate::error::ApiError;
+use crate::ledger::{Invoice, InvoiceLedger};
+
+/// The default and the largest page size of `GET /invoices`.
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 500;
+
+/// The query of `GET /invoices`; unknown parameters are refused so that typos do not pass
+/// silently.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct InvoicePage {
+    invoices: Vec<Invoice>,
+    next_cursor: Option<String>,
+}
+
+/// Registers every route of the service.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .app_data(web::QueryConfig::default().error_handler(|error, _| {
+            ApiError::Unprocessable {
+                code: "invalid_query",
+                message: error.to_string(),
+            }
+            .into()
+        }))
+        .service(
+            web::resource("/invoices")
+                .route(web::get().to(list))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/invoices/{order_id}")
+                .route(web::get().to(get))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(web::resource("/health/live").route(web::get().to(live)))
+        .service(web::resource("/health/ready").route(web::get().to(ready)))
+        .default_service(web::to(not_found));
+}
+
+/// `GET /invoices?limit=&cursor=`: a page of invoices, newest order first.
+async fn list(
+    params: web::Query<ListParams>,
+    ledger: web::Data<DurableState<InvoiceLedger>>,
+) -> Result<HttpResponse, ApiError> {
+    let (before, limit) = page_query(params.into_inner())?;
+    let page = ledger.read(|ledger| ledger.page(before, limit));
+    Ok(HttpResponse::Ok().json(InvoicePage {
+        invoices: page.invoices,
+        next_cursor: page.next.map(cursor::encode),
+    }))
+}
+
+/// `GET /invoices/{order_id}`: 404 if the order was never billed (or the id is not a UUID).
+async fn get(
+    order_id: web::Path<String>,
+    ledger: web::Data<DurableState<InvoiceLedger>>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no invoice for order {order_id}"));
+    let id: Uuid = order_id.parse().map_err(|_| not_found())?;
+    let invoice = ledger
+        .read(|ledger| ledger.get(id).cloned())
+        .ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().json(invoice))
+}
+
+/// `GET /health/live`: the process answers.
+async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "live" }))
+}
+
+/// `GET /health/ready`: the ledger can take changes.
+async fn ready(ledger: web::Data<DurableState<InvoiceLedger>>) -> Result<HttpResponse, ApiError> {
+    // A transaction that decides on no change writes nothing, but fails once a write has.
+    ledger.transact(|_| (None, ())).await.map_err(|error| {
+        ApiError::Unavailable(format!("the invoice ledger cannot write: {error}"))
+    })?;
+    let invoices = ledger.read(InvoiceLedger::len);
+    Ok(HttpResponse::Ok().json(json!({ "status": "ready", "invoices": invoices })))
+}
+
+fn page_query(params: ListParams) -> Result<(Option<Uuid>, usize), ApiError> {
+    let invalid = |message: String| ApiError::Unprocessable {
+        code: "invalid_query",
+        message,
+    };
+    let limit = match params.limit.as_deref() {
+        None => DEFAULT_LIMIT,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "limit must be a whole number from 1 to {MAX_LIMIT}"
+                ))
+            })?,
+    };
+    let before = match params.cursor.as_deref().filter(|text| !text.is_empty()) {
+        None => None,
+        Some(text) => Some(
+            cursor::decode(text)
+                .ok_or_else(|| invalid("cursor is not one this service gave out".to_owned()))?,
+        ),
+    };
+    Ok((before, limit))
+}
+
+async fn not_found(request: HttpRequest) -> HttpResponse {
+    ApiError::NotFound(format!(
+        "no route for {} {}",
+        request.method(),
+        request.path()
+    ))
+    .error_response()
+}
+
+async fn method_not_allowed(request: HttpRequest) -> HttpResponse {
+    ApiError::MethodNotAllowed(format!(
+        "{} is not allowed on {}",
+        request.method(),
+        request.path()
+    ))
+    .error_response()
+}

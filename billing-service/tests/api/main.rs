@@ -1,0 +1,12 @@
+//! The billing service against the real broker: events in, invoices out through HTTP.
+
+mod helpers;
+
+mod crash;
+mod events;
+mod failures;
+mod health;
+mod invoices;
+mod ordering;
+mod restart;
+mod shutdown;

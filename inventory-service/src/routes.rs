@@ -1,0 +1,126 @@
+//! The HTTP API: stock levels, counts of stock on hand, and the probes.
+
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use shared_events::durable_state::DurableState;
+
+use crate::error::ApiError;
+use crate::ledger::{OnHand, StockLedger, StockLevel};
+
+/// The largest accepted request body, in bytes: a count is a few dozen.
+const BODY_LIMIT: usize = 4 * 1024;
+
+/// The body of `PUT /stock/{product}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountBody {
+    /// Units on hand: a whole number, at least 0.
+    pub on_hand: u64,
+}
+
+#[derive(Serialize)]
+struct StockList {
+    products: Vec<StockLevel>,
+}
+
+/// Registers every route of the service.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .app_data(
+            web::JsonConfig::default()
+                .limit(BODY_LIMIT)
+                .error_handler(|error, _| ApiError::from_json(&error, BODY_LIMIT).into()),
+        )
+        .service(
+            web::resource("/stock")
+                .route(web::get().to(list))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/stock/{product}")
+                .route(web::get().to(get))
+                .route(web::put().to(count))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(web::resource("/health/live").route(web::get().to(live)))
+        .service(web::resource("/health/ready").route(web::get().to(ready)))
+        .default_service(web::to(not_found));
+}
+
+/// `GET /stock`: every product the ledger has heard of, sorted by name.
+async fn list(ledger: web::Data<DurableState<StockLedger>>) -> HttpResponse {
+    let products = ledger.read(StockLedger::levels);
+    HttpResponse::Ok().json(StockList { products })
+}
+
+/// `GET /stock/{product}` (the name percent-decoded): 404 if no order or count named it yet.
+async fn get(
+    product: web::Path<String>,
+    ledger: web::Data<DurableState<StockLedger>>,
+) -> Result<HttpResponse, ApiError> {
+    let level = ledger
+        .read(|ledger| ledger.level(&product))
+        .ok_or_else(|| ApiError::NotFound(format!("no stock of `{product}` is known")))?;
+    Ok(HttpResponse::Ok().json(level))
+}
+
+/// `PUT /stock/{product}` with `{"on_hand": N}`: sets the units on hand, once durable.
+async fn count(
+    product: web::Path<String>,
+    body: web::Json<Map<String, Value>>,
+    ledger: web::Data<DurableState<StockLedger>>,
+) -> Result<HttpResponse, ApiError> {
+    // Read as an object first: serde would also take a struct from an array (`[3]`).
+    let invalid = |message: String| ApiError::Unprocessable {
+        code: "invalid_field",
+        message,
+    };
+    let body: CountBody = serde_json::from_value(Value::Object(body.into_inner()))
+        .map_err(|error| invalid(error.to_string()))?;
+    let on_hand = OnHand::try_from(body.on_hand).map_err(|error| invalid(error.to_string()))?;
+    let product = product.into_inner();
+    let at = Utc::now();
+    let level = ledger
+        .transact(move |ledger| ledger.decide_count(&product, on_hand, at))
+        .await
+        .map_err(|error| {
+            ApiError::Unavailable(format!("the stock ledger cannot write: {error}"))
+        })?;
+    tracing::info!(product = %level.product, on_hand = level.on_hand, "stock counted");
+    Ok(HttpResponse::Ok().json(level))
+}
+
+/// `GET /health/live`: the process answers.
+async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "live" }))
+}
+
+/// `GET /health/ready`: the ledger can take changes.
+async fn ready(ledger: web::Data<DurableState<StockLedger>>) -> Result<HttpResponse, ApiError> {
+    // A transaction that decides on no change writes nothing, but fails once a write has.
+    ledger.transact(|_| (None, ())).await.map_err(|error| {
+        ApiError::Unavailable(format!("the stock ledger cannot write: {error}"))
+    })?;
+    let products = ledger.read(StockLedger::product_count);
+    Ok(HttpResponse::Ok().json(json!({ "status": "ready", "products": products })))
+}
+
+async fn not_found(request: HttpRequest) -> HttpResponse {
+    ApiError::NotFound(format!(
+        "no route for {} {}",
+        request.method(),
+        request.path()
+    ))
+    .error_response()
+}
+
+async fn method_not_allowed(request: HttpRequest) -> HttpResponse {
+    ApiError::MethodNotAllowed(format!(
+        "{} is not allowed on {}",
+        request.method(),
+        request.path()
+    ))
+    .error_response()
+}

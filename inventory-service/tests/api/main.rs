@@ -1,0 +1,12 @@
+//! The inventory service against the real broker: events in, stock out through HTTP.
+
+mod helpers;
+
+mod crash;
+mod events;
+mod failures;
+mod health;
+mod ordering;
+mod restart;
+mod shutdown;
+mod stock;

@@ -1,0 +1,46 @@
+//! The ledger survives a graceful restart, and one data directory serves one process.
+
+use inventory_service::startup::Application;
+use serde_json::json;
+use shared_events::settings::ConsumerSettings;
+
+use crate::helpers::{TestOrder, spawn_app};
+
+#[tokio::test]
+async fn the_ledger_survives_a_restart() {
+    // Arrange
+    let app = spawn_app().await;
+    let mut order = TestOrder::new(&[("widget", 2), ("gadget", 1)]);
+    let created = order.created();
+    let response = app.put_stock("widget", &json!({"on_hand": 5})).await;
+    assert_eq!(response.status().as_u16(), 200);
+    app.publish(std::slice::from_ref(&created)).await;
+    app.wait_for_reserved(&[("widget", 2), ("gadget", 1)]).await;
+    let before = app.levels().await;
+
+    // Act
+    let app = app.restart().await;
+
+    // Assert
+    assert_eq!(app.levels().await, before);
+    // The restarted service still knows what it applied, and applies what is new.
+    app.publish(&[created, order.with_items(&[("widget", 3)])])
+        .await;
+    app.wait_for_reserved(&[("widget", 3), ("gadget", 0)]).await;
+    app.settle().await;
+    assert_eq!(
+        app.reservations().await,
+        vec![("gadget".to_owned(), 0), ("widget".to_owned(), 3)]
+    );
+}
+
+#[tokio::test]
+async fn a_second_process_cannot_open_the_same_data_directory() {
+    let app = spawn_app().await;
+    let settings = ConsumerSettings::for_tests(app.data_dir.path(), &app.broker.settings.namespace);
+
+    let second = Application::build(settings).await;
+
+    let error = second.err().expect("the data directory is locked");
+    assert!(format!("{error:#}").contains("in use"), "{error:#}");
+}

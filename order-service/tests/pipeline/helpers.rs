@@ -1,0 +1,398 @@
+//! Starting the four services in one namespace, and reading their state over HTTP.
+
+use std::future::Future;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use order_service::settings::Settings as OrderSettings;
+use serde_json::{Value, json};
+use shared_events::settings::ConsumerSettings;
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The order service and the three consumers, sharing one namespace.
+pub(crate) struct Platform {
+    pub(crate) namespace: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) orders: Orders,
+    pub(crate) inventory: Consumer,
+    pub(crate) billing: Consumer,
+    pub(crate) notification: Consumer,
+}
+
+/// The running order service.
+pub(crate) struct Orders {
+    pub(crate) url: String,
+    pub(crate) data_dir: TempDir,
+    handle: ServerHandle,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// A running consumer service.
+pub(crate) struct Consumer {
+    pub(crate) url: String,
+    pub(crate) data_dir: TempDir,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// How the platform reaches the broker and the mail server.
+pub(crate) struct Wiring {
+    /// The AMQP URL every service uses.
+    pub(crate) amqp_url: String,
+    /// `smtp://127.0.0.1:PORT`, or `None` for `.eml` files.
+    pub(crate) smtp_url: Option<String>,
+}
+
+impl Default for Wiring {
+    fn default() -> Wiring {
+        Wiring {
+            amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned(),
+            smtp_url: None,
+        }
+    }
+}
+
+/// A fresh namespace for one test.
+pub(crate) fn namespace() -> String {
+    format!("test-{}", uuid::Uuid::new_v4())
+}
+
+impl Platform {
+    /// Starts the consumers first (they declare and bind their queues), then the order service.
+    pub(crate) async fn start(wiring: Wiring) -> Platform {
+        init_test_logging();
+        let namespace = namespace();
+        let inventory = start_inventory(
+            &namespace,
+            &wiring.amqp_url,
+            tempfile::tempdir().expect("dir"),
+        )
+        .await;
+        let billing = start_billing(
+            &namespace,
+            &wiring.amqp_url,
+            tempfile::tempdir().expect("dir"),
+        )
+        .await;
+        let notification = start_notification(
+            &namespace,
+            &wiring.amqp_url,
+            wiring.smtp_url.as_deref(),
+            tempfile::tempdir().expect("dir"),
+        )
+        .await;
+        for consumer in [&inventory, &billing, &notification] {
+            wait_ready(&format!("{}/health/ready", consumer.url)).await;
+        }
+        let orders = start_orders(
+            &namespace,
+            &wiring.amqp_url,
+            tempfile::tempdir().expect("dir"),
+        )
+        .await;
+        Platform {
+            namespace,
+            client: reqwest::Client::new(),
+            orders,
+            inventory,
+            billing,
+            notification,
+        }
+    }
+
+    /// `POST /orders`, asserting 201; the created order.
+    pub(crate) async fn create(&self, body: &Value) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/orders", self.orders.url))
+            .json(body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(response.status().as_u16(), 201);
+        response.json().await.expect("json")
+    }
+
+    /// `PATCH /orders/{id}`, asserting 200; the changed order.
+    pub(crate) async fn patch(&self, id: &str, body: &Value) -> Value {
+        let response = self
+            .client
+            .patch(format!("{}/orders/{id}", self.orders.url))
+            .json(body)
+            .send()
+            .await
+            .expect("patch");
+        assert_eq!(response.status().as_u16(), 200);
+        response.json().await.expect("json")
+    }
+
+    /// `DELETE /orders/{id}`, asserting 200.
+    pub(crate) async fn delete(&self, id: &str) {
+        let response = self
+            .client
+            .delete(format!("{}/orders/{id}", self.orders.url))
+            .send()
+            .await
+            .expect("delete");
+        assert_eq!(response.status().as_u16(), 200);
+    }
+
+    /// A consumer's JSON at `path`, or `None` for a 404.
+    pub(crate) async fn read(&self, consumer: &Consumer, path: &str) -> Option<Value> {
+        let response = self
+            .client
+            .get(format!("{}{path}", consumer.url))
+            .send()
+            .await
+            .expect("get");
+        match response.status().as_u16() {
+            404 => None,
+            200 => Some(response.json().await.expect("json")),
+            other => panic!("GET {path}: {other}"),
+        }
+    }
+
+    /// Every notification record, following the cursors.
+    pub(crate) async fn notifications(&self) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(cursor) => format!("/notifications?limit=500&cursor={cursor}"),
+                None => "/notifications?limit=500".to_owned(),
+            };
+            let page = self
+                .read(&self.notification, &path)
+                .await
+                .expect("notifications");
+            all.extend(
+                page["notifications"]
+                    .as_array()
+                    .expect("array")
+                    .iter()
+                    .cloned(),
+            );
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return all,
+            }
+        }
+    }
+
+    /// Every invoice, following the cursors.
+    pub(crate) async fn invoices(&self) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(cursor) => format!("/invoices?limit=500&cursor={cursor}"),
+                None => "/invoices?limit=500".to_owned(),
+            };
+            let page = self.read(&self.billing, &path).await.expect("invoices");
+            all.extend(page["invoices"].as_array().expect("array").iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return all,
+            }
+        }
+    }
+
+    /// The order service's readiness document (outbox progress included).
+    pub(crate) async fn order_readiness(&self) -> Value {
+        let url = format!("{}/health/ready", self.orders.url);
+        self.client
+            .get(url)
+            .send()
+            .await
+            .expect("ready")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// Stops every service and deletes the namespace from the broker.
+    pub(crate) async fn stop(self) {
+        self.orders.stop().await;
+        for consumer in [self.inventory, self.billing, self.notification] {
+            consumer.stop().await;
+        }
+        delete_namespace(&self.namespace).await;
+    }
+}
+
+impl Orders {
+    /// Stops the order service gracefully; hands back its data directory.
+    pub(crate) async fn stop(self) -> TempDir {
+        self.handle.stop(true).await;
+        self.task
+            .await
+            .expect("task")
+            .expect("the order service stops cleanly");
+        self.data_dir
+    }
+}
+
+impl Consumer {
+    /// Stops the consumer gracefully; hands back its data directory.
+    pub(crate) async fn stop(self) -> TempDir {
+        self.shutdown.cancel();
+        self.task
+            .await
+            .expect("task")
+            .expect("the consumer stops cleanly");
+        self.data_dir
+    }
+}
+
+/// The order service with its relay on, in `namespace`, reaching the broker at `amqp_url`.
+pub(crate) async fn start_orders(namespace: &str, amqp_url: &str, data_dir: TempDir) -> Orders {
+    let mut settings = OrderSettings::for_tests(data_dir.path());
+    settings.amqp = amqp(namespace, amqp_url);
+    settings.outbox.enabled = true;
+    let application = order_service::startup::Application::build(settings)
+        .await
+        .expect("order service starts");
+    let url = application.url();
+    let handle = application.handle();
+    let task = tokio::spawn(application.run_until_stopped());
+    Orders {
+        url,
+        data_dir,
+        handle,
+        task,
+    }
+}
+
+pub(crate) async fn start_inventory(
+    namespace: &str,
+    amqp_url: &str,
+    data_dir: TempDir,
+) -> Consumer {
+    let settings = consumer_settings(data_dir.path(), namespace, amqp_url);
+    let application = inventory_service::startup::Application::build(settings)
+        .await
+        .expect("inventory starts");
+    let (url, shutdown) = (application.url(), application.shutdown_token());
+    Consumer {
+        url,
+        data_dir,
+        shutdown,
+        task: tokio::spawn(application.run_until_stopped()),
+    }
+}
+
+pub(crate) async fn start_billing(namespace: &str, amqp_url: &str, data_dir: TempDir) -> Consumer {
+    let settings = consumer_settings(data_dir.path(), namespace, amqp_url);
+    let application = billing_service::startup::Application::build(settings)
+        .await
+        .expect("billing starts");
+    let (url, shutdown) = (application.url(), application.shutdown_token());
+    Consumer {
+        url,
+        data_dir,
+        shutdown,
+        task: tokio::spawn(application.run_until_stopped()),
+    }
+}
+
+pub(crate) async fn start_notification(
+    namespace: &str,
+    amqp_url: &str,
+    smtp_url: Option<&str>,
+    data_dir: TempDir,
+) -> Consumer {
+    let mut settings =
+        notification_service::settings::Settings::for_tests(data_dir.path(), namespace);
+    settings.amqp = amqp(namespace, amqp_url);
+    settings.smtp.url = smtp_url.map(notification_service::settings::SmtpUrl::new);
+    let application = notification_service::startup::Application::build(settings)
+        .await
+        .expect("notification starts");
+    let (url, shutdown) = (application.url(), application.shutdown_token());
+    Consumer {
+        url,
+        data_dir,
+        shutdown,
+        task: tokio::spawn(application.run_until_stopped()),
+    }
+}
+
+fn consumer_settings(data_dir: &Path, namespace: &str, amqp_url: &str) -> ConsumerSettings {
+    let mut settings = ConsumerSettings::for_tests(data_dir, namespace);
+    settings.amqp = amqp(namespace, amqp_url);
+    settings
+}
+
+fn amqp(namespace: &str, amqp_url: &str) -> shared_events::settings::AmqpSettings {
+    let mut amqp = shared_events::settings::AmqpSettings::for_tests(namespace);
+    amqp.url = shared_events::settings::AmqpUrl::new(amqp_url);
+    amqp
+}
+
+/// Polls `url` until it answers 200.
+pub(crate) async fn wait_ready(url: &str) {
+    let client = reqwest::Client::new();
+    eventually(Duration::from_secs(30), || async {
+        client
+            .get(url)
+            .send()
+            .await
+            .ok()
+            .filter(|response| response.status().is_success())
+            .map(|_| ())
+    })
+    .await;
+}
+
+/// Polls `check` until it returns `Some`, or panics after `limit`.
+pub(crate) async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "condition not reached within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// An order body with `items` as (product, quantity, unit price).
+pub(crate) fn order(customer: &str, email: Option<&str>, items: &[(&str, u32, &str)]) -> Value {
+    json!({
+        "customer_name": customer,
+        "customer_email": email,
+        "items": items.iter().map(|(product, quantity, amount)| json!({
+            "product": product, "quantity": quantity, "amount": amount
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Logs to the test output when `TEST_LOG` is set.
+pub(crate) fn init_test_logging() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info,lapin=warn")
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// Deletes every queue and exchange of `namespace` (quorum queues hold broker resources).
+pub(crate) async fn delete_namespace(namespace: &str) {
+    let settings = shared_events::settings::AmqpSettings::for_tests(namespace);
+    let services = shared_events::amqp::teardown::SERVICES;
+    if let Err(error) = shared_events::amqp::teardown::delete_namespace(&settings, &services).await
+    {
+        eprintln!("could not delete namespace {namespace}: {error}");
+    }
+}

@@ -1,0 +1,111 @@
+//! The broker goes away while clients create orders: every create still gets its 201, and once
+//! the broker is back every event reaches all three services, with no effect applied twice.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::broker_proxy::BrokerProxy;
+use crate::helpers::{Platform, Wiring, eventually, order};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_delays_events_but_loses_none() {
+    // Arrange: every service reaches the broker through a proxy the test controls.
+    let proxy = BrokerProxy::start(SocketAddr::from(([127, 0, 0, 1], 5672))).await;
+    let platform = Platform::start(Wiring {
+        amqp_url: proxy.url(),
+        smtp_url: None,
+    })
+    .await;
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        ids.push(
+            platform
+                .create(&order(
+                    &format!("Before {n}"),
+                    Some("c@example.com"),
+                    &[("widget", 1, "2.50")],
+                ))
+                .await,
+        );
+    }
+
+    // Act: the broker disappears; clients keep creating; it comes back.
+    proxy.take_down();
+    for n in 0..60 {
+        ids.push(
+            platform
+                .create(&order(
+                    &format!("During {n}"),
+                    Some("c@example.com"),
+                    &[("widget", 1, "2.50")],
+                ))
+                .await,
+        );
+    }
+    let readiness = platform.order_readiness().await;
+    assert!(
+        readiness["outbox"]["pending"].as_u64().expect("pending") > 0,
+        "{readiness}"
+    );
+    // Long enough for the relay to exhaust its retry budget (3 attempts in tests).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let failures = platform.orders.data_dir.path().join("failure.json");
+    let recorded: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&failures).expect("failure.json")).expect("an array");
+    assert!(
+        !recorded.as_array().expect("array").is_empty(),
+        "unpublished events are recorded while the broker is away"
+    );
+    proxy.bring_up();
+
+    // Assert: all 80 orders in every service, each once.
+    let limit = Duration::from_secs(60);
+    eventually(limit, || async {
+        let stock = platform.read(&platform.inventory, "/stock/widget").await?;
+        (stock["reserved"] == 80).then_some(())
+    })
+    .await;
+    eventually(limit, || async {
+        (platform.invoices().await.len() == 80).then_some(())
+    })
+    .await;
+    eventually(limit, || async {
+        (platform.notifications().await.len() == 80).then_some(())
+    })
+    .await;
+    eventually(limit, || async {
+        (platform.order_readiness().await["outbox"]["pending"] == 0).then_some(())
+    })
+    .await;
+    // Redeliveries after the outage may still arrive; they must not change anything.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stock = platform
+        .read(&platform.inventory, "/stock/widget")
+        .await
+        .expect("stock");
+    assert_eq!(stock["reserved"], 80, "no reservation applied twice");
+    let invoices = platform.invoices().await;
+    assert_eq!(invoices.len(), 80);
+    assert!(
+        invoices
+            .iter()
+            .all(|invoice| invoice["history"].as_array().expect("history").len() == 1),
+        "no invoice opened twice"
+    );
+    let notifications = platform.notifications().await;
+    assert_eq!(notifications.len(), 80, "no email sent twice");
+    let recorded: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&failures).expect("failure.json")).expect("an array");
+    for record in recorded.as_array().expect("array") {
+        assert_eq!(record["queue"], "outbox");
+        assert!(
+            record["resolved_at"].is_string(),
+            "the record shows when it was published: {record}"
+        );
+    }
+    let eml = std::fs::read_dir(platform.notification.data_dir.path().join("outbox"))
+        .expect("outbox dir")
+        .count();
+    assert_eq!(eml, 80);
+    platform.stop().await;
+}

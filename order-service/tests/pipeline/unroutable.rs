@@ -1,0 +1,75 @@
+//! With no queue bound to the exchange, the broker returns every event: the relay must not mark
+//! them published, and publishes them once a consumer has bound its queue.
+
+use std::time::Duration;
+
+use crate::helpers::{eventually, namespace, order, start_inventory, start_orders, wait_ready};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn returned_events_stay_in_the_outbox_until_a_queue_is_bound() {
+    // Arrange: only the order service; nothing bound to its exchange.
+    let namespace = namespace();
+    let amqp_url = "amqp://guest:guest@127.0.0.1:5672/%2f";
+    let orders = start_orders(&namespace, amqp_url, tempfile::tempdir().expect("dir")).await;
+    let client = reqwest::Client::new();
+    let created = client
+        .post(format!("{}/orders", orders.url))
+        .json(&order("Nobody listens", None, &[("widget", 4, "1.00")]))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(created.status().as_u16(), 201);
+    let ready = || async {
+        let response = client
+            .get(format!("{}/health/ready", orders.url))
+            .send()
+            .await
+            .expect("ready");
+        response.json::<serde_json::Value>().await.expect("json")
+    };
+
+    // Act: let the relay try.
+    let readiness = eventually(Duration::from_secs(20), || async {
+        let readiness = ready().await;
+        readiness["outbox"]["relay"]["last_error"]
+            .as_str()
+            .is_some()
+            .then_some(readiness)
+    })
+    .await;
+
+    // Assert: not marked published.
+    assert_eq!(readiness["outbox"]["pending"], 1, "{readiness}");
+    assert_eq!(readiness["outbox"]["published_through"], 0, "{readiness}");
+    let error = readiness["outbox"]["relay"]["last_error"]
+        .as_str()
+        .expect("error")
+        .to_lowercase();
+    assert!(
+        error.contains("return") || error.contains("route"),
+        "{error}"
+    );
+
+    // And once a consumer binds its queue, the event goes out and reaches it.
+    let inventory = start_inventory(&namespace, amqp_url, tempfile::tempdir().expect("dir")).await;
+    wait_ready(&format!("{}/health/ready", inventory.url)).await;
+    eventually(Duration::from_secs(30), || async {
+        let stock: serde_json::Value = client
+            .get(format!("{}/stock/widget", inventory.url))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (stock["reserved"] == 4).then_some(())
+    })
+    .await;
+    eventually(Duration::from_secs(10), || async {
+        (ready().await["outbox"]["pending"] == 0).then_some(())
+    })
+    .await;
+    orders.stop().await;
+    inventory.stop().await;
+    crate::helpers::delete_namespace(&namespace).await;
+}

@@ -1,0 +1,49 @@
+//! Removing a namespace's queues and exchanges: for tests, and for operators retiring one.
+
+use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+
+use crate::amqp::connection::{close, connect};
+use crate::amqp::error::AmqpError;
+use crate::amqp::names::short;
+use crate::amqp::topology::Topology;
+use crate::settings::AmqpSettings;
+
+/// The consuming services whose queues a namespace may hold.
+pub const SERVICES: [&str; 3] = ["inventory", "billing", "notification"];
+
+/// Deletes every queue (work, dead-letter, retry tiers) of `services` and both exchanges of the
+/// namespace in `settings`, messages included. Names that do not exist are skipped.
+pub async fn delete_namespace(settings: &AmqpSettings, services: &[&str]) -> Result<(), AmqpError> {
+    let topology = Topology::new(&settings.namespace);
+    let connection = connect(settings, "namespace-teardown").await?;
+    let channel = connection
+        .create_channel()
+        .await
+        .map_err(AmqpError::channel("opening a channel to delete on"))?;
+    let mut queues = Vec::new();
+    for service in services {
+        queues.push(topology.work_queue(service));
+        queues.push(topology.dead_letter_queue(service));
+        queues.extend(
+            settings
+                .retry_delays_ms
+                .iter()
+                .map(|delay| topology.retry_queue(service, *delay)),
+        );
+    }
+    for queue in queues {
+        // Deleting a queue that does not exist succeeds in RabbitMQ.
+        channel
+            .queue_delete(short(&queue)?, QueueDeleteOptions::default())
+            .await
+            .map_err(AmqpError::channel("deleting a queue"))?;
+    }
+    for exchange in [topology.exchange(), topology.dead_letter_exchange()] {
+        channel
+            .exchange_delete(short(&exchange)?, ExchangeDeleteOptions::default())
+            .await
+            .map_err(AmqpError::channel("deleting an exchange"))?;
+    }
+    close(&connection, &[&channel]).await;
+    Ok(())
+}
