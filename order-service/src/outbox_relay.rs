@@ -34,6 +34,9 @@ pub struct OutboxSettings {
     pub failure_after_attempts: u32,
     /// The longest pause between two attempts, in milliseconds.
     pub max_backoff_ms: u64,
+    /// The consuming services whose queues the relay declares, so that no event published
+    /// before a consumer's first start passes it by.
+    pub consumers: Vec<String>,
 }
 
 /// What the relay is doing, for `/health/ready` and for tests.
@@ -77,10 +80,10 @@ impl OutboxRelay {
     ) -> OutboxRelay {
         OutboxRelay {
             store,
-            publisher: ConfirmedPublisher::declaring_exchange(
+            publisher: ConfirmedPublisher::declaring(
                 amqp.clone(),
                 "order-service outbox",
-                Topology::new(&amqp.namespace),
+                &settings.consumers,
             ),
             topology: Topology::new(&amqp.namespace),
             failures,

@@ -76,7 +76,11 @@ impl Settings {
                     .set_default("outbox.enabled", true)?
                     .set_default("outbox.batch_size", 500)?
                     .set_default("outbox.failure_after_attempts", 8)?
-                    .set_default("outbox.max_backoff_ms", 5_000)
+                    .set_default("outbox.max_backoff_ms", 5_000)?
+                    .set_default(
+                        "outbox.consumers",
+                        vec!["inventory", "billing", "notification"],
+                    )
             },
             file,
         )?
@@ -107,6 +111,9 @@ impl Settings {
                 batch_size: 500,
                 failure_after_attempts: 3,
                 max_backoff_ms: 500,
+                consumers: ["inventory", "billing", "notification"]
+                    .map(String::from)
+                    .to_vec(),
             },
         }
     }

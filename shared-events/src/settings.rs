@@ -28,7 +28,8 @@ pub fn layered(
                 .separator("__")
                 .try_parsing(true)
                 .list_separator(",")
-                .with_list_parse_key("amqp.retry_delays_ms"),
+                .with_list_parse_key("amqp.retry_delays_ms")
+                .with_list_parse_key("outbox.consumers"),
         )
         .build()
 }

@@ -78,17 +78,21 @@ async fn an_event_persisted_but_not_published_before_sigkill_is_published_after_
     let (_child, _url) = start_binary(data_dir.path(), &namespace, direct).await;
 
     // Assert
-    eventually(Duration::from_secs(30), || async {
-        let stock: serde_json::Value = client
-            .get(format!("{}/stock/anvil", inventory.url))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (stock["reserved"] == 7).then_some(())
-    })
+    eventually(
+        "the event reaches inventory after the restart",
+        Duration::from_secs(30),
+        || async {
+            let stock: serde_json::Value = client
+                .get(format!("{}/stock/anvil", inventory.url))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (stock["reserved"] == 7).then_some(())
+        },
+    )
     .await;
     inventory.stop().await;
     crate::helpers::delete_namespace(&namespace).await;

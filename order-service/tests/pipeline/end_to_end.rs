@@ -44,13 +44,16 @@ async fn create_update_and_delete_take_effect_once_in_every_service() {
     let id = created["order_id"].as_str().expect("id").to_owned();
 
     // Assert 1
-    eventually(LIMIT, || async {
+    eventually("inventory reserves the created items", LIMIT, || async {
         (reserved(&platform, "widget").await == Some(2)
             && reserved(&platform, "gadget").await == Some(1))
         .then_some(())
     })
     .await;
-    let opened = eventually(LIMIT, || invoice(&platform, &id)).await;
+    let opened = eventually("billing opens the invoice", LIMIT, || {
+        invoice(&platform, &id)
+    })
+    .await;
     assert_eq!(opened["amount"].to_string(), "20.08");
     assert_eq!(opened["status"], "open");
 
@@ -61,7 +64,7 @@ async fn create_update_and_delete_take_effect_once_in_every_service() {
     platform.patch(&id, &json!({"status": "confirmed"})).await;
 
     // Assert 2
-    eventually(LIMIT, || async {
+    eventually("inventory adjusts to the new items", LIMIT, || async {
         let state = (
             reserved(&platform, "widget").await,
             reserved(&platform, "gadget").await,
@@ -70,7 +73,7 @@ async fn create_update_and_delete_take_effect_once_in_every_service() {
         (state == (Some(5), Some(0), Some(3))).then_some(())
     })
     .await;
-    let amended = eventually(LIMIT, || async {
+    let amended = eventually("billing amends the invoice", LIMIT, || async {
         invoice(&platform, &id)
             .await
             .filter(|invoice| invoice["version"] == 3)
@@ -82,7 +85,7 @@ async fn create_update_and_delete_take_effect_once_in_every_service() {
     platform.delete(&id).await;
 
     // Assert 3: everything released and voided, and exactly one email per change.
-    eventually(LIMIT, || async {
+    eventually("inventory releases everything", LIMIT, || async {
         let state = (
             reserved(&platform, "widget").await,
             reserved(&platform, "bolt").await,
@@ -90,7 +93,7 @@ async fn create_update_and_delete_take_effect_once_in_every_service() {
         (state == (Some(0), Some(0))).then_some(())
     })
     .await;
-    let voided = eventually(LIMIT, || async {
+    let voided = eventually("billing voids the invoice", LIMIT, || async {
         invoice(&platform, &id)
             .await
             .filter(|invoice| invoice["status"] == "void")
@@ -107,7 +110,7 @@ async fn create_update_and_delete_take_effect_once_in_every_service() {
         ["opened", "amended", "voided"],
         "one history entry per effective change"
     );
-    let mails = eventually(LIMIT, || async {
+    let mails = eventually("four emails arrive", LIMIT, || async {
         Some(smtp.received()).filter(|mails| mails.len() >= 4)
     })
     .await;

@@ -249,9 +249,24 @@ impl Consumer {
 
 /// The order service with its relay on, in `namespace`, reaching the broker at `amqp_url`.
 pub(crate) async fn start_orders(namespace: &str, amqp_url: &str, data_dir: TempDir) -> Orders {
+    let consumers = shared_events::amqp::teardown::SERVICES;
+    start_orders_declaring(namespace, amqp_url, data_dir, &consumers).await
+}
+
+/// [`start_orders`], declaring the queues of `consumers` only.
+pub(crate) async fn start_orders_declaring(
+    namespace: &str,
+    amqp_url: &str,
+    data_dir: TempDir,
+    consumers: &[&str],
+) -> Orders {
     let mut settings = OrderSettings::for_tests(data_dir.path());
     settings.amqp = amqp(namespace, amqp_url);
     settings.outbox.enabled = true;
+    settings.outbox.consumers = consumers
+        .iter()
+        .map(|consumer| consumer.to_string())
+        .collect();
     let application = order_service::startup::Application::build(settings)
         .await
         .expect("order service starts");
@@ -335,7 +350,7 @@ fn amqp(namespace: &str, amqp_url: &str) -> shared_events::settings::AmqpSetting
 /// Polls `url` until it answers 200.
 pub(crate) async fn wait_ready(url: &str) {
     let client = reqwest::Client::new();
-    eventually(Duration::from_secs(30), || async {
+    eventually(url, Duration::from_secs(30), || async {
         client
             .get(url)
             .send()
@@ -348,7 +363,7 @@ pub(crate) async fn wait_ready(url: &str) {
 }
 
 /// Polls `check` until it returns `Some`, or panics after `limit`.
-pub(crate) async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -360,7 +375,7 @@ where
         }
         assert!(
             Instant::now() < deadline,
-            "condition not reached within {limit:?}"
+            "not reached within {limit:?}: {what}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

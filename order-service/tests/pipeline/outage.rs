@@ -60,20 +60,20 @@ async fn a_broker_outage_delays_events_but_loses_none() {
 
     // Assert: all 80 orders in every service, each once.
     let limit = Duration::from_secs(60);
-    eventually(limit, || async {
+    eventually("inventory reserves all 80 orders", limit, || async {
         let stock = platform.read(&platform.inventory, "/stock/widget").await?;
         (stock["reserved"] == 80).then_some(())
     })
     .await;
-    eventually(limit, || async {
+    eventually("billing has 80 invoices", limit, || async {
         (platform.invoices().await.len() == 80).then_some(())
     })
     .await;
-    eventually(limit, || async {
+    eventually("notification has 80 notifications", limit, || async {
         (platform.notifications().await.len() == 80).then_some(())
     })
     .await;
-    eventually(limit, || async {
+    eventually("the outbox is empty", limit, || async {
         (platform.order_readiness().await["outbox"]["pending"] == 0).then_some(())
     })
     .await;

@@ -3,14 +3,17 @@
 
 use std::time::Duration;
 
-use crate::helpers::{eventually, namespace, order, start_inventory, start_orders, wait_ready};
+use crate::helpers::{
+    eventually, namespace, order, start_inventory, start_orders_declaring, wait_ready,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn returned_events_stay_in_the_outbox_until_a_queue_is_bound() {
     // Arrange: only the order service; nothing bound to its exchange.
     let namespace = namespace();
     let amqp_url = "amqp://guest:guest@127.0.0.1:5672/%2f";
-    let orders = start_orders(&namespace, amqp_url, tempfile::tempdir().expect("dir")).await;
+    let orders =
+        start_orders_declaring(&namespace, amqp_url, tempfile::tempdir().expect("dir"), &[]).await;
     let client = reqwest::Client::new();
     let created = client
         .post(format!("{}/orders", orders.url))
@@ -29,13 +32,17 @@ async fn returned_events_stay_in_the_outbox_until_a_queue_is_bound() {
     };
 
     // Act: let the relay try.
-    let readiness = eventually(Duration::from_secs(20), || async {
-        let readiness = ready().await;
-        readiness["outbox"]["relay"]["last_error"]
-            .as_str()
-            .is_some()
-            .then_some(readiness)
-    })
+    let readiness = eventually(
+        "the relay reports a failed attempt",
+        Duration::from_secs(20),
+        || async {
+            let readiness = ready().await;
+            readiness["outbox"]["relay"]["last_error"]
+                .as_str()
+                .is_some()
+                .then_some(readiness)
+        },
+    )
     .await;
 
     // Assert: not marked published.
@@ -53,19 +60,23 @@ async fn returned_events_stay_in_the_outbox_until_a_queue_is_bound() {
     // And once a consumer binds its queue, the event goes out and reaches it.
     let inventory = start_inventory(&namespace, amqp_url, tempfile::tempdir().expect("dir")).await;
     wait_ready(&format!("{}/health/ready", inventory.url)).await;
-    eventually(Duration::from_secs(30), || async {
-        let stock: serde_json::Value = client
-            .get(format!("{}/stock/widget", inventory.url))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (stock["reserved"] == 4).then_some(())
-    })
+    eventually(
+        "the event reaches inventory",
+        Duration::from_secs(30),
+        || async {
+            let stock: serde_json::Value = client
+                .get(format!("{}/stock/widget", inventory.url))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (stock["reserved"] == 4).then_some(())
+        },
+    )
     .await;
-    eventually(Duration::from_secs(10), || async {
+    eventually("the outbox is empty", Duration::from_secs(10), || async {
         (ready().await["outbox"]["pending"] == 0).then_some(())
     })
     .await;

@@ -93,8 +93,9 @@ struct Inner {
     settings: AmqpSettings,
     connection_name: String,
     session: Mutex<Option<Session>>,
-    /// The namespace whose fanout exchange is declared on every new connection.
-    declares: Option<Topology>,
+    /// The namespace whose fanout exchange (and these consumers' queues) are declared on every
+    /// new connection.
+    declares: Option<(Topology, Vec<String>)>,
 }
 
 /// One connection with one confirm channel: confirms are ordered per channel, so one channel
@@ -164,21 +165,27 @@ impl ConfirmedPublisher {
         ConfirmedPublisher::with_declaration(settings, connection_name, None)
     }
 
-    /// A publisher that declares `topology`'s fanout exchange on every connection it opens, so a
-    /// publisher that starts before any consumer finds the exchange there (unbound messages are
-    /// then returned, not lost with the channel).
-    pub fn declaring_exchange(
+    /// A publisher that declares the namespace's fanout exchange and the queues of `consumers`
+    /// on every connection it opens. A fanout exchange delivers only to the queues bound at that
+    /// moment: declaring the consumers' durable queues here means an event published before a
+    /// consumer first starts waits for it instead of missing it.
+    pub fn declaring(
         settings: AmqpSettings,
         connection_name: &str,
-        topology: Topology,
+        consumers: &[String],
     ) -> ConfirmedPublisher {
-        ConfirmedPublisher::with_declaration(settings, connection_name, Some(topology))
+        let topology = Topology::new(&settings.namespace);
+        ConfirmedPublisher::with_declaration(
+            settings,
+            connection_name,
+            Some((topology, consumers.to_vec())),
+        )
     }
 
     fn with_declaration(
         settings: AmqpSettings,
         connection_name: &str,
-        declares: Option<Topology>,
+        declares: Option<(Topology, Vec<String>)>,
     ) -> ConfirmedPublisher {
         ConfirmedPublisher {
             inner: Arc::new(Inner {
@@ -270,8 +277,17 @@ impl ConfirmedPublisher {
             }
             Err(_) => return Err(PublishError::Timeout(timeout)),
         };
-        if let Some(topology) = &self.inner.declares {
-            match tokio::time::timeout(timeout, topology.declare_exchange(&channel)).await {
+        if let Some((topology, consumers)) = &self.inner.declares {
+            let declare = async {
+                topology.declare_exchange(&channel).await?;
+                for consumer in consumers {
+                    topology
+                        .declare_consumer(&channel, consumer, &self.inner.settings)
+                        .await?;
+                }
+                Ok::<_, AmqpError>(())
+            };
+            match tokio::time::timeout(timeout, declare).await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => return Err(PublishError::Connect(error)),
                 Err(_) => return Err(PublishError::Timeout(timeout)),
