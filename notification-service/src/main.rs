@@ -1,13 +1,12 @@
 //! The `notification-service` binary: configuration, logging, then the application, or the
 //! `failures` commands on this service's `failure.json`.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use notification_service::handler::Notifier;
 use notification_service::settings::Settings;
 use notification_service::startup::Application;
-use shared_events::amqp::{EventHandler, failures_cli};
+use shared_events::amqp::EventHandler;
+use shared_events::cli::{self, Cli, Command};
 use shared_events::telemetry;
 
 const USAGE: &str = "\
@@ -25,35 +24,16 @@ ORDERS__SMTP__FROM, ...); see the README. Without ORDERS__SMTP__URL, emails are 
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut config_file: Option<PathBuf> = None;
-    let mut command: Vec<String> = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--config" => config_file = Some(args.next().context("--config needs a file")?.into()),
-            "-h" | "--help" => {
-                eprintln!("{USAGE}");
-                return Ok(());
-            }
-            "failures" => {
-                command.push(arg);
-                command.extend(args.by_ref());
-            }
-            other => anyhow::bail!("unknown argument `{other}`\n\n{USAGE}"),
-        }
-    }
+    let Some(cli) = Cli::from_env(USAGE)? else {
+        return Ok(());
+    };
     let settings =
-        Settings::load(config_file.as_deref()).context("failed to load the configuration")?;
-    telemetry::init(&settings.log);
-    if !command.is_empty() {
-        return failures_cli::run(
-            &command,
-            &settings.amqp,
-            &settings.failure_log_path(),
-            Notifier::SERVICE,
-        )
-        .await;
+        Settings::load(cli.config_file.as_deref()).context("failed to load the configuration")?;
+    if let Command::Failures(args) = cli.command {
+        let path = settings.failure_log_path();
+        return cli::run_failures(&args, &settings.amqp, &path, Notifier::SERVICE).await;
     }
+    telemetry::init(&settings.log);
     let application = Application::build(settings).await?;
     let url = application.url();
     tracing::info!(%url, "notification-service listening on {url}");

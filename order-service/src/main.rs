@@ -1,13 +1,10 @@
 //! The `order-service` binary: configuration, logging, then the application or the `failures`
 //! command.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use order_service::settings::Settings;
 use order_service::startup::Application;
-use shared_events::amqp::failures_cli;
-use shared_events::settings::LogSettings;
+use shared_events::cli::{self, Cli, Command};
 use shared_events::telemetry;
 
 const USAGE: &str = "\
@@ -26,33 +23,17 @@ variables (ORDERS__HTTP__ADDR, ORDERS__DATA_DIR, ORDERS__AMQP__URL, ...); see th
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut config_file: Option<PathBuf> = None;
-    let mut command = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--config" => config_file = Some(args.next().context("--config needs a file")?.into()),
-            "-h" | "--help" => {
-                eprintln!("{USAGE}");
-                return Ok(());
-            }
-            _ => command.push(arg),
-        }
-    }
+    let Some(cli) = Cli::from_env(USAGE)? else {
+        return Ok(());
+    };
     let settings =
-        Settings::load(config_file.as_deref()).context("failed to load the configuration")?;
-    match command.split_first() {
-        None => serve(settings).await,
-        Some((first, rest)) if first == "failures" => {
-            // The command's output is for people and scripts: only warnings go to the log.
-            telemetry::init(&LogSettings {
-                level: "warn".to_owned(),
-                ..settings.log.clone()
-            });
+        Settings::load(cli.config_file.as_deref()).context("failed to load the configuration")?;
+    match cli.command {
+        Command::Serve => serve(settings).await,
+        Command::Failures(args) => {
             let path = settings.data_dir.join("failure.json");
-            failures_cli::run(rest, &settings.amqp, &path, "order-service").await
+            cli::run_failures(&args, &settings.amqp, &path, "order-service").await
         }
-        Some((other, _)) => anyhow::bail!("unknown argument `{other}`\n\n{USAGE}"),
     }
 }
 

@@ -16,10 +16,12 @@
 //! - [`data_dir`]: the exclusive lock that keeps two processes out of one data directory.
 //! - [`settings`]: layered configuration, logging and broker settings every service shares.
 //! - [`telemetry`]: logs through `tracing`, text or JSON.
+//! - [`cli`]: every service binary's command line (`--config`, `--help`, `failures`).
 //! - [`amqp`]: messaging over RabbitMQ; [`amqp::EventHandler`] is what a consumer implements.
 
 pub mod amqp;
 pub mod atomic_file;
+pub mod cli;
 pub mod data_dir;
 pub mod durable_state;
 pub mod event;

@@ -11,6 +11,9 @@
 //!   retries and dead-lettering.
 //! - [`failure_drain`]: [`run_failure_drain`], which moves dead letters into `failure.json`.
 //! - [`replay`](mod@replay): sends recorded failures again ([`replay()`]).
+//! - [`service`]: [`ConsumerService`], a consuming service's files, listener and lifecycle;
+//!   [`run_consumer_service`] runs its HTTP server, consumer and drain under one shutdown,
+//!   stopped by SIGTERM or SIGINT.
 //! - [`failures_cli`]: the `failures list | replay` subcommand of every service.
 //! - [`teardown`]: deleting a namespace's queues and exchanges (tests, retiring a namespace).
 //! - [`headers`]: the headers the runner and the drain read and write.
@@ -35,6 +38,7 @@ pub mod headers;
 mod names;
 pub mod publisher;
 pub mod replay;
+pub mod service;
 mod subscription;
 mod supervisor;
 pub mod teardown;
@@ -47,4 +51,5 @@ pub use failure_drain::run_failure_drain;
 pub use handler::{EventHandler, Handled, HandlerError};
 pub use publisher::{ConfirmedPublisher, OutgoingMessage, PublishError};
 pub use replay::{ReplaySelection, replay};
+pub use service::{ConsumerService, run_consumer_service};
 pub use topology::Topology;
