@@ -16,6 +16,8 @@ async fn start_binary(data_dir: &Path) -> (Child, String) {
         .env("ORDERS__HTTP__ADDR", "127.0.0.1:0")
         .env("ORDERS__DATA_DIR", data_dir)
         .env("ORDERS__LOG__LEVEL", "info")
+        // Storage alone is under test: no events go to the shared broker.
+        .env("ORDERS__OUTBOX__ENABLED", "false")
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
