@@ -19,6 +19,8 @@ async fn start_binary(data_dir: &Path, namespace: &str, amqp_url: &str) -> (Chil
         .env("ORDERS__DATA_DIR", data_dir)
         .env("ORDERS__AMQP__URL", amqp_url)
         .env("ORDERS__AMQP__NAMESPACE", namespace)
+        // The same queue arguments as the in-process consumers (and the teardown) use.
+        .env("ORDERS__AMQP__RETRY_DELAYS_MS", "100,200,400")
         .env("ORDERS__LOG__LEVEL", "info")
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
