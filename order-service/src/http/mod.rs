@@ -9,6 +9,7 @@ mod idempotency;
 mod json_body;
 mod orders;
 mod request_id;
+mod trace_context;
 
 use actix_web::http::header::{ALLOW, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};

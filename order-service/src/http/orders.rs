@@ -1,7 +1,7 @@
 //! The `/orders` routes.
 
 use actix_web::http::header::{ETAG, LOCATION};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use shared_events::{Order, OrderStatus};
 use uuid::Uuid;
@@ -10,6 +10,7 @@ use crate::domain::{NewOrder, OrderPatch};
 use crate::http::bodies::{CreateOrderBody, PatchOrderBody};
 use crate::http::conditional::{etag, if_match};
 use crate::http::json_body::{BodyLimit, parse_json, read_body};
+use crate::http::trace_context::TraceContext;
 use crate::http::{ApiError, cursor, idempotency};
 use crate::store::{ListQuery, OrderStore, WriteError};
 
@@ -28,7 +29,7 @@ pub(crate) async fn create(
     let body = read_body(&request, payload, **limit).await?;
     let order = NewOrder::try_from(parse_json::<CreateOrderBody>(&body)?)?;
     let stamp = key.map(|key| idempotency::stamp(key, &body));
-    let created = store.create(order, stamp).await?;
+    let created = store.create(order, stamp, traceparent(&request)).await?;
     let mut response = HttpResponse::Created();
     response
         .insert_header((LOCATION, format!("/orders/{}", created.order.order_id)))
@@ -147,7 +148,9 @@ pub(crate) async fn update(
     let condition = if_match(&request)?;
     let body = read_body(&request, payload, **limit).await?;
     let patch = OrderPatch::try_from(parse_json::<PatchOrderBody>(&body)?)?;
-    let order = store.update(id, patch, condition).await?;
+    let order = store
+        .update(id, patch, condition, traceparent(&request))
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header((ETAG, etag(order.version)))
         .json(order.as_ref()))
@@ -170,7 +173,7 @@ pub(crate) async fn delete(
     let condition = if_match(&request)?;
     let result = match order_id(&id) {
         Ok(parsed) => store
-            .delete(parsed, condition)
+            .delete(parsed, condition, traceparent(&request))
             .await
             .map_err(ApiError::from),
         Err(error) => Err(error),
@@ -194,4 +197,12 @@ pub(crate) async fn delete(
 fn order_id(text: &str) -> Result<Uuid, ApiError> {
     text.parse::<Uuid>()
         .map_err(|_| ApiError::NotFound(format!("no order with id {text}")))
+}
+
+/// The request's trace context, which the change's event carries.
+fn traceparent(request: &HttpRequest) -> Option<String> {
+    request
+        .extensions()
+        .get::<TraceContext>()
+        .map(|trace| trace.traceparent.clone())
 }

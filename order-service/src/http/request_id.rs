@@ -1,14 +1,18 @@
 //! A request id on every request: taken from `X-Request-Id` or made up, put on the request's
-//! span (so every log line of the request carries it) and echoed in the response.
+//! span (so every log line of the request carries it) and echoed in the response. The request's
+//! W3C trace context (continued from `traceparent`, or new) is kept beside it for the events.
 
 use std::time::Instant;
 
+use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use tracing::Instrument;
 use uuid::Uuid;
+
+use crate::http::trace_context::TraceContext;
 
 const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -26,7 +30,20 @@ pub async fn request_id(
         })
         .map(str::to_owned)
         .unwrap_or_else(|| Uuid::now_v7().to_string());
-    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.path());
+    let trace = TraceContext::continue_or_start(
+        request
+            .headers()
+            .get("traceparent")
+            .and_then(|value| value.to_str().ok()),
+    );
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        trace_id = %trace.trace_id(),
+        method = %request.method(),
+        path = %request.path()
+    );
+    request.extensions_mut().insert(trace);
     let started = Instant::now();
     let mut response = next.call(request).instrument(span.clone()).await?;
     let status = response.status();

@@ -258,15 +258,18 @@ impl OrderStore {
         !self.shared.failure.load(Ordering::SeqCst) && !self.commands.is_closed()
     }
 
-    /// Stores a new order; answers once it is durable.
+    /// Stores a new order; answers once it is durable. `traceparent` (W3C trace context of the
+    /// request) travels in the order's event.
     pub async fn create(
         &self,
         order: NewOrder,
         idempotency: Option<IdempotencyStamp>,
+        traceparent: Option<String>,
     ) -> Result<Created, WriteError> {
         self.request(|reply| Command::Create {
             order,
             idempotency,
+            traceparent,
             reply,
         })
         .await
@@ -278,11 +281,13 @@ impl OrderStore {
         id: Uuid,
         patch: OrderPatch,
         if_match: Option<IfMatch>,
+        traceparent: Option<String>,
     ) -> Result<Arc<Order>, WriteError> {
         self.request(|reply| Command::Update {
             id,
             patch,
             if_match,
+            traceparent,
             reply,
         })
         .await
@@ -293,10 +298,12 @@ impl OrderStore {
         &self,
         id: Uuid,
         if_match: Option<IfMatch>,
+        traceparent: Option<String>,
     ) -> Result<Arc<Order>, WriteError> {
         self.request(|reply| Command::Delete {
             id,
             if_match,
+            traceparent,
             reply,
         })
         .await

@@ -33,17 +33,20 @@ pub(crate) enum Command {
     Create {
         order: NewOrder,
         idempotency: Option<IdempotencyStamp>,
+        traceparent: Option<String>,
         reply: Reply<Created>,
     },
     Update {
         id: Uuid,
         patch: OrderPatch,
         if_match: Option<IfMatch>,
+        traceparent: Option<String>,
         reply: Reply<Arc<Order>>,
     },
     Delete {
         id: Uuid,
         if_match: Option<IfMatch>,
+        traceparent: Option<String>,
         reply: Reply<Arc<Order>>,
     },
     MarkPublished {
@@ -53,6 +56,12 @@ pub(crate) enum Command {
     Shutdown {
         done: oneshot::Sender<()>,
     },
+}
+
+/// When a change is made, and the W3C trace context of the request that made it.
+struct Stamp {
+    now: DateTime<Utc>,
+    traceparent: Option<String>,
 }
 
 /// An answer held back until its batch is durable.
@@ -111,27 +120,40 @@ impl Writer {
                 Command::Create {
                     order,
                     idempotency,
+                    traceparent,
                     reply,
                 } => {
-                    let result = self.create(&mut working, &mut lines, order, idempotency, now);
+                    let stamp = Stamp { now, traceparent };
+                    let result = self.create(&mut working, &mut lines, order, idempotency, stamp);
                     pending.push(Pending::Created(reply, result));
                 }
                 Command::Update {
                     id,
                     patch,
                     if_match,
+                    traceparent,
                     reply,
                 } => {
-                    let result =
-                        self.update(&mut working, &mut lines, id, &patch, if_match.as_ref(), now);
+                    let stamp = Stamp { now, traceparent };
+                    let result = self.update(
+                        &mut working,
+                        &mut lines,
+                        id,
+                        &patch,
+                        if_match.as_ref(),
+                        stamp,
+                    );
                     pending.push(Pending::Changed(reply, result));
                 }
                 Command::Delete {
                     id,
                     if_match,
+                    traceparent,
                     reply,
                 } => {
-                    let result = self.delete(&mut working, &mut lines, id, if_match.as_ref(), now);
+                    let stamp = Stamp { now, traceparent };
+                    let result =
+                        self.delete(&mut working, &mut lines, id, if_match.as_ref(), stamp);
                     pending.push(Pending::Changed(reply, result));
                 }
                 Command::MarkPublished { through, reply } => {
@@ -176,8 +198,9 @@ impl Writer {
         lines: &mut Vec<u8>,
         order: NewOrder,
         idempotency: Option<IdempotencyStamp>,
-        now: DateTime<Utc>,
+        stamp: Stamp,
     ) -> Result<Created, WriteError> {
+        let now = stamp.now;
         self.ensure_writable()?;
         if let Some(stamp) = &idempotency
             && let Some(entry) = working.idempotency.get(&stamp.key)
@@ -193,7 +216,8 @@ impl Writer {
         }
         let order = order.into_order(Uuid::now_v7(), now);
         let id = order.order_id;
-        let event = OrderEvent::new(EventType::Created, EVENT_SOURCE, order, None, now);
+        let mut event = OrderEvent::new(EventType::Created, EVENT_SOURCE, order, None, now);
+        event.traceparent = stamp.traceparent;
         if let Some(stamp) = &idempotency {
             self.idempotency_expiry.push_back((now, stamp.key.clone()));
         }
@@ -217,20 +241,22 @@ impl Writer {
         id: Uuid,
         patch: &OrderPatch,
         if_match: Option<&IfMatch>,
-        now: DateTime<Utc>,
+        stamp: Stamp,
     ) -> Result<Arc<Order>, WriteError> {
+        let now = stamp.now;
         self.ensure_writable()?;
         let current = current(working, id, if_match)?;
         let Some(next) = patch.apply(&current, now)? else {
             return Ok(current);
         };
-        let event = OrderEvent::new(
+        let mut event = OrderEvent::new(
             EventType::Updated,
             EVENT_SOURCE,
             next,
             Some(current.as_ref().clone()),
             now,
         );
+        event.traceparent = stamp.traceparent;
         let record = JournalRecord {
             seq: working.last_seq + 1,
             event: Some(event),
@@ -245,14 +271,16 @@ impl Writer {
         lines: &mut Vec<u8>,
         id: Uuid,
         if_match: Option<&IfMatch>,
-        now: DateTime<Utc>,
+        stamp: Stamp,
     ) -> Result<Arc<Order>, WriteError> {
+        let now = stamp.now;
         self.ensure_writable()?;
         let mut last = current(working, id, if_match)?.as_ref().clone();
         last.version += 1;
         last.order_update = now;
         let deleted = Arc::new(last.clone());
-        let event = OrderEvent::new(EventType::Deleted, EVENT_SOURCE, last, None, now);
+        let mut event = OrderEvent::new(EventType::Deleted, EVENT_SOURCE, last, None, now);
+        event.traceparent = stamp.traceparent;
         let record = JournalRecord {
             seq: working.last_seq + 1,
             event: Some(event),

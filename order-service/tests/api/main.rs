@@ -15,4 +15,5 @@ mod list;
 mod outbox;
 mod restart;
 mod torn_tail;
+mod trace;
 mod update;

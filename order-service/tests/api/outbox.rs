@@ -40,15 +40,18 @@ async fn events_wait_in_order_until_marked_published_and_survive_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(dir.path(), 64 << 20);
     let first = store
-        .create(new_order("First"), None)
+        .create(new_order("First"), None, None)
         .await
         .expect("create")
         .order;
     store
-        .create(new_order("Second"), None)
+        .create(new_order("Second"), None, None)
         .await
         .expect("create");
-    store.delete(first.order_id, None).await.expect("delete");
+    store
+        .delete(first.order_id, None, None)
+        .await
+        .expect("delete");
 
     // Act
     let pending = store.pending_events(0, 10);
@@ -94,7 +97,7 @@ async fn compaction_keeps_unpublished_events() {
     let store = open(dir.path(), 4 * 1024);
     for n in 0..60 {
         store
-            .create(new_order(&format!("Customer {n}")), None)
+            .create(new_order(&format!("Customer {n}")), None, None)
             .await
             .expect("create");
     }
@@ -102,7 +105,7 @@ async fn compaction_keeps_unpublished_events() {
     store.mark_published(halfway).await.expect("mark");
     for n in 60..90 {
         store
-            .create(new_order(&format!("Customer {n}")), None)
+            .create(new_order(&format!("Customer {n}")), None, None)
             .await
             .expect("create");
     }
@@ -140,7 +143,10 @@ async fn waiting_for_events_wakes_on_a_new_event() {
         tokio::spawn(async move { store.wait_for_events(0).await })
     };
     tokio::task::yield_now().await;
-    store.create(new_order("Wake"), None).await.expect("create");
+    store
+        .create(new_order("Wake"), None, None)
+        .await
+        .expect("create");
     tokio::time::timeout(Duration::from_secs(5), waiter)
         .await
         .expect("woken")
