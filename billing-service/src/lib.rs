@@ -7,12 +7,10 @@
 //!   applied version and its history.
 //! - [`handler`]: [`handler::InvoiceHandler`], which applies one order event to the ledger.
 //! - [`routes`]: `GET /invoices` (paginated), `GET /invoices/{order_id}`, and the probes.
-//! - [`cursor`]: the opaque page cursor of `GET /invoices`.
 //! - [`error`]: errors as JSON, `{"error": {"code", "message"}}`.
 //! - [`startup`]: [`startup::Application`], which opens the ledger, binds, and runs the HTTP
 //!   server, the consumer and the failure drain until stopped.
 
-pub mod cursor;
 pub mod error;
 pub mod handler;
 pub mod ledger;

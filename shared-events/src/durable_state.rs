@@ -8,6 +8,7 @@
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::de::DeserializeOwned;
@@ -31,12 +32,15 @@ pub trait StateMachine: Default + Serialize + DeserializeOwned + Send + 'static 
 /// A [`StateMachine`] kept durably in `<name>.json` and `<name>-journal.jsonl` in a directory.
 pub struct DurableState<S: StateMachine> {
     inner: Arc<Mutex<Inner<S>>>,
+    /// Set once a write failed; outside the lock, so health checks never wait on an fsync.
+    failed: Arc<AtomicBool>,
 }
 
 impl<S: StateMachine> Clone for DurableState<S> {
     fn clone(&self) -> DurableState<S> {
         DurableState {
             inner: Arc::clone(&self.inner),
+            failed: Arc::clone(&self.failed),
         }
     }
 }
@@ -71,7 +75,6 @@ struct Inner<S> {
     last_seq: u64,
     snapshot_bytes: u64,
     min_compact_bytes: u64,
-    failed: bool,
     _lock: DataDirLock,
 }
 
@@ -151,12 +154,17 @@ impl<S: StateMachine> DurableState<S> {
             last_seq,
             snapshot_bytes,
             min_compact_bytes,
-            failed: false,
             _lock: lock,
         };
         Ok(DurableState {
             inner: Arc::new(Mutex::new(inner)),
+            failed: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// False once a write has failed: the state then refuses changes until a restart.
+    pub fn is_writable(&self) -> bool {
+        !self.failed.load(Ordering::SeqCst)
     }
 
     /// Reads the current state.
@@ -184,7 +192,7 @@ impl<S: StateMachine> DurableState<S> {
         decide: impl FnOnce(&S) -> (Option<S::Change>, R),
     ) -> Result<R, DurableStateError> {
         let mut inner = self.lock();
-        if inner.failed {
+        if self.failed.load(Ordering::SeqCst) {
             return Err(DurableStateError::Failed);
         }
         let (change, result) = decide(&inner.state);
@@ -206,7 +214,7 @@ impl<S: StateMachine> DurableState<S> {
             .and_then(|()| inner.journal.sync())
         {
             // The file's content is unknown after a failed write or fsync; stop rather than guess.
-            inner.failed = true;
+            self.failed.store(true, Ordering::SeqCst);
             return Err(error.into());
         }
         inner.state.apply(&entry.change);

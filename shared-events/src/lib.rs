@@ -14,6 +14,7 @@
 //! - [`failure_log`]: `failure.json`, the messages a service gave up on, appended in O(1), crash-safe.
 //! - [`atomic_file`]: whole-file replacement (temp file, fsync, rename, fsync directory).
 //! - [`data_dir`]: the exclusive lock that keeps two processes out of one data directory.
+//! - [`page_cursor`]: opaque cursors for paginated lists.
 //! - [`settings`]: layered configuration, logging and broker settings every service shares.
 //! - [`telemetry`]: logs through `tracing`, text or JSON.
 //! - [`cli`]: every service binary's command line (`--config`, `--help`, `failures`).
@@ -29,6 +30,7 @@ pub mod failure_log;
 pub mod journal;
 pub mod money;
 pub mod order;
+pub mod page_cursor;
 pub mod settings;
 pub mod telemetry;
 

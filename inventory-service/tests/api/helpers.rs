@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use inventory_service::handler::StockHandler;
 use inventory_service::startup::Application;
-use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use reqwest::Response;
 use serde_json::Value;
 use shared_events::amqp::EventHandler;
@@ -284,47 +283,21 @@ impl TestBroker {
 impl Drop for TestBroker {
     fn drop(&mut self) {
         // Quorum queues are heavy for the broker: do not leave one set per test behind.
-        let (settings, topology) = (self.settings.clone(), self.topology.clone());
+        let settings = self.settings.clone();
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("runtime");
-            runtime.block_on(delete_namespace(&settings, &topology));
+            runtime.block_on(delete_namespace(&settings));
         });
         let _ = cleanup.join();
     }
 }
 
-async fn delete_namespace(settings: &AmqpSettings, topology: &Topology) {
-    let Ok(connection) = connect(settings, "inventory-tests-cleanup").await else {
-        return;
-    };
-    let Ok(channel) = connection.create_channel().await else {
-        return;
-    };
-    let service = SERVICE;
-    let mut queues = vec![
-        topology.work_queue(service),
-        topology.dead_letter_queue(service),
-    ];
-    queues.extend(
-        settings
-            .retry_delays_ms
-            .iter()
-            .map(|delay| topology.retry_queue(service, *delay)),
-    );
-    for queue in queues {
-        let _ = channel
-            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-            .await;
-    }
-    for exchange in [topology.exchange(), topology.dead_letter_exchange()] {
-        let _ = channel
-            .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-            .await;
-    }
-    let _ = connection.close(200, "OK".into()).await;
+async fn delete_namespace(settings: &AmqpSettings) {
+    // Best effort: a test that already failed should report its own failure, not this one.
+    let _ = shared_events::amqp::teardown::delete_namespace(settings, &[SERVICE]).await;
 }
 
 impl TestOrder {

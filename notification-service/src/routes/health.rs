@@ -3,6 +3,8 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
+use shared_events::durable_state::DurableStateError;
+
 use crate::handler::Notifier;
 use crate::routes::ApiError;
 
@@ -13,18 +15,17 @@ pub(crate) async fn live() -> HttpResponse {
 
 /// `GET /health/ready`: the ledger can record notifications; with what was handled since start.
 pub(crate) async fn ready(notifier: web::Data<Notifier>) -> Result<HttpResponse, ApiError> {
-    // A decision without a change writes nothing, but fails once an earlier write has failed.
-    notifier
-        .ledger()
-        .transact(|ledger| (None, ledger.len()))
-        .await
-        .map(|notifications| {
-            HttpResponse::Ok().json(json!({
-                "status": "ready",
-                "notifications": notifications,
-                "mailer": notifier.mailer().to_string(),
-                "events": notifier.counts(),
-            }))
-        })
-        .map_err(|error| ApiError::Unavailable(format!("the ledger cannot record: {error}")))
+    let ledger = notifier.ledger();
+    if !ledger.is_writable() {
+        return Err(ApiError::Unavailable(format!(
+            "the ledger cannot record: {}",
+            DurableStateError::Failed
+        )));
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "status": "ready",
+        "notifications": ledger.read(|ledger| ledger.len()),
+        "mailer": notifier.mailer().to_string(),
+        "events": notifier.counts(),
+    })))
 }

@@ -1,6 +1,5 @@
 //! The HTTP API: the notification list, health probes, errors as JSON.
 
-mod cursor;
 mod error;
 mod health;
 mod notifications;

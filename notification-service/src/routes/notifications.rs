@@ -2,11 +2,15 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use shared_events::page_cursor::PageCursor;
 use uuid::Uuid;
 
 use crate::handler::Notifier;
-use crate::ledger::{Notification, PageQuery};
-use crate::routes::{ApiError, cursor};
+use crate::ledger::{Notification, PageQuery, Position};
+use crate::routes::ApiError;
+
+/// The cursors of `GET /notifications`: the position of the last notification shown.
+const CURSOR: PageCursor = PageCursor::new("n1:");
 
 /// The default and the largest page size.
 const DEFAULT_LIMIT: usize = 50;
@@ -36,7 +40,7 @@ pub(crate) async fn list(
     let page = notifier.ledger().read(|ledger| ledger.page(&query));
     Ok(HttpResponse::Ok().json(NotificationPage {
         notifications: page.notifications,
-        next_cursor: page.next.map(cursor::encode),
+        next_cursor: page.next.map(|last| CURSOR.encode(last.0)),
     }))
 }
 
@@ -55,7 +59,7 @@ fn page_query(params: ListParams) -> Result<PageQuery, ApiError> {
     };
     let before = match params.cursor.as_deref().filter(|text| !text.is_empty()) {
         None => None,
-        Some(text) => Some(cursor::decode(text).ok_or_else(|| {
+        Some(text) => Some(CURSOR.decode(text).map(Position).ok_or_else(|| {
             ApiError::InvalidQuery("cursor is not one this service gave out".to_owned())
         })?),
     };

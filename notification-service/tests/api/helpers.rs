@@ -195,37 +195,10 @@ impl TestApp {
 
 /// Removes what the service declared in its namespace, so test runs leave the broker clean.
 async fn delete_namespace(settings: &shared_events::settings::AmqpSettings) {
-    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-
-    let topology = Topology::new(&settings.namespace);
     let service = <Notifier as shared_events::amqp::EventHandler>::SERVICE;
-    let connection = shared_events::amqp::connect(settings, "notification-tests-cleanup")
+    shared_events::amqp::teardown::delete_namespace(settings, &[service])
         .await
-        .expect("connect for cleanup");
-    let channel = connection.create_channel().await.expect("channel");
-    let mut queues = vec![
-        topology.work_queue(service),
-        topology.dead_letter_queue(service),
-    ];
-    queues.extend(
-        settings
-            .retry_delays_ms
-            .iter()
-            .map(|delay| topology.retry_queue(service, *delay)),
-    );
-    for queue in queues {
-        channel
-            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-            .await
-            .expect("queue deleted");
-    }
-    for exchange in [topology.exchange(), topology.dead_letter_exchange()] {
-        channel
-            .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-            .await
-            .expect("exchange deleted");
-    }
-    let _ = connection.close(200, "OK".into()).await;
+        .expect("namespace deleted");
 }
 
 /// Polls `check` until it returns `Some`, or panics naming `what` after [`DEADLINE`].

@@ -2,7 +2,6 @@
 
 mod bodies;
 mod conditional;
-mod cursor;
 mod error;
 mod health;
 mod idempotency;

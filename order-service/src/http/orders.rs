@@ -3,6 +3,7 @@
 use actix_web::http::header::{ETAG, LOCATION};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use shared_events::page_cursor::PageCursor;
 use shared_events::{Order, OrderStatus};
 use uuid::Uuid;
 
@@ -11,8 +12,11 @@ use crate::http::bodies::{CreateOrderBody, PatchOrderBody};
 use crate::http::conditional::{etag, if_match};
 use crate::http::json_body::{BodyLimit, parse_json, read_body};
 use crate::http::trace_context::TraceContext;
-use crate::http::{ApiError, cursor, idempotency};
+use crate::http::{ApiError, idempotency};
 use crate::store::{ListQuery, OrderStore, WriteError};
+
+/// The cursors of `GET /orders`: the id of the last order shown.
+const CURSOR: PageCursor = PageCursor::new("o1:");
 
 /// The default and the largest page size of `GET /orders`.
 const DEFAULT_LIMIT: usize = 50;
@@ -65,7 +69,7 @@ pub(crate) async fn list(
     let page = store.list(&query);
     Ok(HttpResponse::Ok().json(OrderPage {
         orders: page.orders.iter().map(AsRef::as_ref).collect(),
-        next_cursor: page.next.map(cursor::encode),
+        next_cursor: page.next.map(|last| CURSOR.encode(last)),
     }))
 }
 
@@ -89,7 +93,8 @@ fn list_query(params: ListParams) -> Result<ListQuery, ApiError> {
     let before = match params.cursor.as_deref().filter(|text| !text.is_empty()) {
         None => None,
         Some(text) => Some(
-            cursor::decode(text)
+            CURSOR
+                .decode(text)
                 .ok_or_else(|| invalid("cursor is not one this service gave out".to_owned()))?,
         ),
     };

@@ -157,42 +157,26 @@ impl Platform {
 
     /// Every notification record, following the cursors.
     pub(crate) async fn notifications(&self) -> Vec<Value> {
-        let mut all = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let path = match &cursor {
-                Some(cursor) => format!("/notifications?limit=500&cursor={cursor}"),
-                None => "/notifications?limit=500".to_owned(),
-            };
-            let page = self
-                .read(&self.notification, &path)
-                .await
-                .expect("notifications");
-            all.extend(
-                page["notifications"]
-                    .as_array()
-                    .expect("array")
-                    .iter()
-                    .cloned(),
-            );
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
-                None => return all,
-            }
-        }
+        self.all_pages(&self.notification, "/notifications", "notifications")
+            .await
     }
 
     /// Every invoice, following the cursors.
     pub(crate) async fn invoices(&self) -> Vec<Value> {
+        self.all_pages(&self.billing, "/invoices", "invoices").await
+    }
+
+    /// Every item of the paginated list at `path` (the items under `key`), following the cursors.
+    async fn all_pages(&self, consumer: &Consumer, path: &str, key: &str) -> Vec<Value> {
         let mut all = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let path = match &cursor {
-                Some(cursor) => format!("/invoices?limit=500&cursor={cursor}"),
-                None => "/invoices?limit=500".to_owned(),
+            let page_path = match &cursor {
+                Some(cursor) => format!("{path}?limit=500&cursor={cursor}"),
+                None => format!("{path}?limit=500"),
             };
-            let page = self.read(&self.billing, &path).await.expect("invoices");
-            all.extend(page["invoices"].as_array().expect("array").iter().cloned());
+            let page = self.read(consumer, &page_path).await.expect("a page");
+            all.extend(page[key].as_array().expect("array").iter().cloned());
             match page["next_cursor"].as_str() {
                 Some(next) => cursor = Some(next.to_owned()),
                 None => return all,
