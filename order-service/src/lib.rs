@@ -4,12 +4,15 @@
 //!
 //! - [`domain`]: the rules of an order as types (names, emails, quantities, prices, patches).
 //! - [`store`]: the order store: in-memory state, the fsync'd journal, snapshots, compaction.
+//! - [`deliveries`]: each order's delivery timeline (published; applied or failed per service).
 //! - [`outbox_relay`]: publishes the journal's events to RabbitMQ, confirmed, in order.
 //! - [`http`]: routes, request parsing, errors as JSON, request ids.
 //! - [`settings`]: layered configuration (defaults, file, `ORDERS__...` environment).
 //! - [`tls`]: the rustls server configuration for HTTPS.
+//! - [`web`]: the web page (order list, order page with live delivery timeline, forms).
 //! - [`startup`]: [`startup::Application`], which binds, serves and shuts down.
 
+pub mod deliveries;
 pub mod domain;
 pub mod http;
 pub mod outbox_relay;
@@ -17,3 +20,4 @@ pub mod settings;
 pub mod startup;
 pub mod store;
 pub mod tls;
+pub mod web;

@@ -21,6 +21,7 @@ use shared_events::failure_log::{FailureLog, FailureLogError, FailureRecord};
 use shared_events::settings::AmqpSettings;
 use tokio_util::sync::CancellationToken;
 
+use crate::deliveries::Deliveries;
 use crate::store::{OrderStore, PendingEvent};
 
 /// Outbox tuning (`ORDERS__OUTBOX__...`).
@@ -61,6 +62,7 @@ pub struct OutboxRelay {
     failures: FailureLog,
     settings: OutboxSettings,
     status: SharedRelayStatus,
+    deliveries: Deliveries,
 }
 
 /// Events written to `failure.json` whose publication has not been recorded there yet.
@@ -77,6 +79,7 @@ impl OutboxRelay {
         amqp: &AmqpSettings,
         failures: FailureLog,
         settings: OutboxSettings,
+        deliveries: Deliveries,
     ) -> OutboxRelay {
         OutboxRelay {
             store,
@@ -89,6 +92,7 @@ impl OutboxRelay {
             failures,
             settings,
             status: SharedRelayStatus::default(),
+            deliveries,
         }
     }
 
@@ -118,6 +122,8 @@ impl OutboxRelay {
             let last = batch.last().map_or(through, |pending| pending.seq);
             match self.publisher.publish_batch(&messages).await {
                 Ok(()) => {
+                    self.deliveries
+                        .published(batch.iter().map(|pending| &*pending.event), Utc::now());
                     // Confirmed by the broker; recording it is an optimisation (a crash before
                     // this only means the batch is published again).
                     if let Err(error) = self.store.mark_published(last).await {

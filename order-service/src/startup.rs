@@ -10,6 +10,7 @@ use anyhow::Context;
 use shared_events::failure_log::FailureLog;
 use tokio_util::sync::CancellationToken;
 
+use crate::deliveries::Deliveries;
 use crate::http::{self, BodyLimit};
 use crate::outbox_relay::{OutboxRelay, SharedRelayStatus};
 use crate::settings::Settings;
@@ -23,6 +24,7 @@ pub struct Application {
     host: String,
     server: Server,
     store: OrderStore,
+    deliveries: Deliveries,
     relay: Option<OutboxRelay>,
 }
 
@@ -40,6 +42,15 @@ impl Application {
                     settings.data_dir.display()
                 )
             })?;
+        let deliveries_dir = settings.data_dir.join("deliveries");
+        let consumers = settings.outbox.consumers.clone();
+        let deliveries = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&deliveries_dir)?;
+            anyhow::Ok(Deliveries::open(&deliveries_dir, &consumers)?)
+        })
+        .await
+        .context("the delivery timeline opener panicked")?
+        .context("failed to open the delivery timelines")?;
         let listener = TcpListener::bind(settings.http.addr)
             .with_context(|| format!("failed to bind {}", settings.http.addr))?;
         let address = listener
@@ -57,6 +68,7 @@ impl Application {
                 &settings.amqp,
                 failures,
                 settings.outbox.clone(),
+                deliveries.clone(),
             )
         });
         let relay_status = web::Data::new(
@@ -67,11 +79,13 @@ impl Application {
         );
 
         let store_data = web::Data::new(store.clone());
+        let deliveries_data = web::Data::new(deliveries.clone());
         let limit = web::Data::new(BodyLimit(settings.http.max_body_bytes));
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(http::request_id))
                 .app_data(store_data.clone())
+                .app_data(deliveries_data.clone())
                 .app_data(relay_status.clone())
                 .app_data(limit.clone())
                 .configure(http::routes)
@@ -98,6 +112,7 @@ impl Application {
             host: address.ip().to_string(),
             server: server.run(),
             store,
+            deliveries,
             relay,
         })
     }
@@ -125,6 +140,11 @@ impl Application {
     /// The order store the server uses.
     pub fn store(&self) -> &OrderStore {
         &self.store
+    }
+
+    /// The delivery timelines the server shows.
+    pub fn deliveries(&self) -> &Deliveries {
+        &self.deliveries
     }
 
     /// Serves until SIGINT, SIGTERM or [`ServerHandle::stop`], with the outbox relay beside the

@@ -9,6 +9,7 @@
 //! - [`money`]: exact decimal amounts, serialised as JSON numbers without floating point.
 //! - [`order`]: the order snapshot carried by events, and its status state machine.
 //! - [`event`]: the versioned, CloudEvents-shaped envelope.
+//! - [`outcome`]: what a consumer did with an event, reported back for the delivery timeline.
 //! - [`journal`]: append-only JSON Lines files with torn-tail repair and explicit fsync.
 //! - [`durable_state`]: a consumer's state as snapshot plus journal, changed by durable transactions.
 //! - [`failure_log`]: `failure.json`, the messages a service gave up on, appended in O(1), crash-safe.
@@ -30,6 +31,7 @@ pub mod failure_log;
 pub mod journal;
 pub mod money;
 pub mod order;
+pub mod outcome;
 pub mod page_cursor;
 pub mod settings;
 pub mod telemetry;

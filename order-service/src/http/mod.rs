@@ -2,6 +2,7 @@
 
 mod bodies;
 mod conditional;
+mod deliveries;
 mod error;
 mod health;
 mod idempotency;
@@ -36,6 +37,13 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::delete().to(orders::delete))
                 .default_service(allowing("GET, HEAD, PATCH, DELETE")),
         )
+        .service(
+            web::resource("/orders/{id}/deliveries")
+                .route(web::get().to(deliveries::timeline))
+                .route(web::head().to(deliveries::timeline))
+                .default_service(allowing("GET, HEAD")),
+        )
+        .configure(crate::web::routes)
         .service(
             web::resource("/health/live")
                 .route(web::get().to(health::live))

@@ -199,7 +199,7 @@ pub(crate) async fn delete(
 }
 
 /// An id that is not a UUID names no order: 404, like any other unknown id.
-fn order_id(text: &str) -> Result<Uuid, ApiError> {
+pub(crate) fn order_id(text: &str) -> Result<Uuid, ApiError> {
     text.parse::<Uuid>()
         .map_err(|_| ApiError::NotFound(format!("no order with id {text}")))
 }
