@@ -103,10 +103,10 @@ impl Deliveries {
     }
 
     fn send(&self, entries: Vec<DeliveryEntry>, done: Option<oneshot::Sender<Result<(), String>>>) {
-        if let Err(unsent) = self.writes.send(Write { entries, done }) {
-            if let Some(done) = unsent.0.done {
-                let _ = done.send(Err("the delivery timeline writer stopped".to_owned()));
-            }
+        if let Err(unsent) = self.writes.send(Write { entries, done })
+            && let Some(done) = unsent.0.done
+        {
+            let _ = done.send(Err("the delivery timeline writer stopped".to_owned()));
         }
     }
 }
