@@ -7,6 +7,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use shared_events::amqp::service::{ConsumerService, Opened};
+use shared_events::embedded::EmbeddedLink;
 use shared_events::durable_state::DurableState;
 use shared_events::settings::ConsumerSettings;
 use tokio_util::sync::CancellationToken;
@@ -59,6 +60,12 @@ impl Application {
             server,
             ledger,
         })
+    }
+
+    /// Takes order events from the embedded transport (the all-in-one platform) instead of
+    /// RabbitMQ.
+    pub fn use_embedded(&mut self, link: EmbeddedLink) {
+        self.service.use_embedded(link);
     }
 
     /// The port the server listens on.

@@ -7,6 +7,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use shared_events::amqp::service::{ConsumerService, Opened};
+use shared_events::embedded::EmbeddedLink;
 use tokio_util::sync::CancellationToken;
 
 use crate::handler::Notifier;
@@ -63,6 +64,12 @@ impl Application {
             server,
             notifier,
         })
+    }
+
+    /// Takes order events from the embedded transport (the all-in-one platform) instead of
+    /// RabbitMQ.
+    pub fn use_embedded(&mut self, link: EmbeddedLink) {
+        self.service.use_embedded(link);
     }
 
     /// The port the server listens on.

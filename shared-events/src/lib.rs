@@ -19,6 +19,7 @@
 //! - [`settings`]: layered configuration, logging and broker settings every service shares.
 //! - [`telemetry`]: logs through `tracing`, text or JSON.
 //! - [`cli`]: every service binary's command line (`--config`, `--help`, `failures`).
+//! - [`embedded`]: the in-process transport: the order journal as the log, a durable offset per consumer.
 //! - [`amqp`]: messaging over RabbitMQ; [`amqp::EventHandler`] is what a consumer implements.
 
 pub mod amqp;
@@ -26,6 +27,7 @@ pub mod atomic_file;
 pub mod cli;
 pub mod data_dir;
 pub mod durable_state;
+pub mod embedded;
 pub mod event;
 pub mod failure_log;
 pub mod journal;

@@ -17,21 +17,32 @@ pub fn layered(
     ) -> Result<ConfigBuilder<DefaultState>, ConfigError>,
     file: Option<&Path>,
 ) -> Result<Config, ConfigError> {
-    let mut builder = defaults(amqp_defaults(log_defaults(Config::builder())?)?)?;
+    let builder = defaults(amqp_defaults(log_defaults(Config::builder())?)?)?;
+    with_sources(builder, file).build()
+}
+
+/// Only what the file and the environment say, without any defaults: to tell whether a value
+/// was configured at all.
+pub fn configured(file: Option<&Path>) -> Result<Config, ConfigError> {
+    with_sources(Config::builder(), file).build()
+}
+
+fn with_sources(
+    mut builder: ConfigBuilder<DefaultState>,
+    file: Option<&Path>,
+) -> ConfigBuilder<DefaultState> {
     if let Some(file) = file {
         builder = builder.add_source(File::from(file).required(true));
     }
-    builder
-        .add_source(
-            Environment::with_prefix("ORDERS")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true)
-                .list_separator(",")
-                .with_list_parse_key("amqp.retry_delays_ms")
-                .with_list_parse_key("outbox.consumers"),
-        )
-        .build()
+    builder.add_source(
+        Environment::with_prefix("ORDERS")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("amqp.retry_delays_ms")
+            .with_list_parse_key("outbox.consumers"),
+    )
 }
 
 /// Logging (`ORDERS__LOG__...`).

@@ -7,6 +7,7 @@
 //! `orders.json` from a copy of the state that costs nothing to take.
 
 mod compactor;
+mod event_log;
 mod files;
 mod record;
 mod snapshot;

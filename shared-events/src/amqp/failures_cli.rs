@@ -12,8 +12,33 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 use crate::amqp::replay::{ReplaySelection, replay};
+use crate::embedded::inbox::Inbox;
+use crate::embedded::replay::replay_into_inbox;
 use crate::failure_log::{FailureLog, FailureRecord, ReplayOutcome};
 use crate::settings::AmqpSettings;
+
+/// Where `failures replay` sends a failure's event.
+#[derive(Debug, Clone, Copy)]
+pub enum Replayer<'a> {
+    /// Back to the service's work queue on the broker.
+    Broker(&'a AmqpSettings),
+    /// Into the service's replay inbox, for the embedded transport.
+    Inbox(&'a Inbox),
+}
+
+impl Replayer<'_> {
+    async fn replay(
+        self,
+        service: &str,
+        log: &FailureLog,
+        which: ReplaySelection,
+    ) -> anyhow::Result<usize> {
+        match self {
+            Replayer::Broker(settings) => replay(settings, service, log, which).await,
+            Replayer::Inbox(inbox) => replay_into_inbox(log, inbox, which).await,
+        }
+    }
+}
 
 /// How to call the subcommand.
 pub const USAGE: &str = "usage:
@@ -25,12 +50,12 @@ pub const USAGE: &str = "usage:
 /// `failures` is skipped), printing to standard output.
 pub async fn run(
     args: &[String],
-    settings: &AmqpSettings,
+    replayer: Replayer<'_>,
     failure_log_path: &Path,
     service: &str,
 ) -> anyhow::Result<()> {
     let mut out = Vec::new();
-    let result = run_to(args, settings, failure_log_path, service, &mut out).await;
+    let result = run_with(args, replayer, failure_log_path, service, &mut out).await;
     std::io::stdout()
         .write_all(&out)
         .and_then(|()| std::io::stdout().flush())
@@ -38,10 +63,21 @@ pub async fn run(
     result
 }
 
-/// [`run`], writing to `out` instead of standard output.
+/// [`run`] with the broker, writing to `out` instead of standard output.
 pub async fn run_to(
     args: &[String],
     settings: &AmqpSettings,
+    failure_log_path: &Path,
+    service: &str,
+    out: &mut Vec<u8>,
+) -> anyhow::Result<()> {
+    run_with(args, Replayer::Broker(settings), failure_log_path, service, out).await
+}
+
+/// [`run`], writing to `out` instead of standard output.
+pub async fn run_with(
+    args: &[String],
+    replayer: Replayer<'_>,
     failure_log_path: &Path,
     service: &str,
     out: &mut Vec<u8>,
@@ -57,18 +93,16 @@ pub async fn run_to(
         ["list", "--json"] => list(failure_log_path, out, true)?,
         ["replay", "--all"] => {
             let log = open_existing(failure_log_path)?;
-            let published = replay(settings, service, &log, ReplaySelection::All).await?;
+            let published = replayer
+                .replay(service, &log, ReplaySelection::All)
+                .await?;
             writeln!(out, "replayed {published} failure(s)")?;
         }
         ["replay", id] if !id.starts_with('-') => {
             let log = open_existing(failure_log_path)?;
-            replay(
-                settings,
-                service,
-                &log,
-                ReplaySelection::One((*id).to_owned()),
-            )
-            .await?;
+            replayer
+                .replay(service, &log, ReplaySelection::One((*id).to_owned()))
+                .await?;
             writeln!(out, "replayed {id}")?;
         }
         other => bail!("unknown arguments: {}\n{USAGE}", other.join(" ")),

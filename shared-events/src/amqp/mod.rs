@@ -29,7 +29,7 @@
 
 pub mod connection;
 pub mod consumer;
-mod disposition;
+pub(crate) mod disposition;
 pub mod error;
 pub mod failure_drain;
 pub mod failures_cli;
@@ -51,5 +51,5 @@ pub use failure_drain::run_failure_drain;
 pub use handler::{EventHandler, Handled, HandlerError};
 pub use publisher::{ConfirmedPublisher, OutgoingMessage, PublishError};
 pub use replay::{ReplaySelection, replay};
-pub use service::{ConsumerService, run_consumer_service};
+pub use service::{ConsumerParts, ConsumerService, Transport, run_consumer_service};
 pub use topology::Topology;

@@ -35,20 +35,7 @@ pub async fn replay(
     log: &FailureLog,
     which: ReplaySelection,
 ) -> anyhow::Result<usize> {
-    let records = log
-        .records_async()
-        .await
-        .context("failed to read the failure log")?;
-    let chosen: Vec<FailureRecord> = match &which {
-        ReplaySelection::One(id) => match records.into_iter().find(|record| &record.id == id) {
-            Some(record) => vec![record],
-            None => bail!("no failure with id {id} in {}", log.path().display()),
-        },
-        ReplaySelection::All => records
-            .into_iter()
-            .filter(|record| !record.is_replayed() && record.resolved_at.is_none())
-            .collect(),
-    };
+    let chosen = choose(log, &which).await?;
     if chosen.is_empty() {
         return Ok(0);
     }
@@ -68,12 +55,42 @@ pub async fn replay(
         outcomes.insert(record.id.clone(), outcome);
     }
     publisher.close().await;
+    note_outcomes(log, &which, outcomes).await
+}
 
+/// The records `which` selects.
+pub(crate) async fn choose(
+    log: &FailureLog,
+    which: &ReplaySelection,
+) -> anyhow::Result<Vec<FailureRecord>> {
+    let records = log
+        .records_async()
+        .await
+        .context("failed to read the failure log")?;
+    Ok(match which {
+        ReplaySelection::One(id) => match records.into_iter().find(|record| &record.id == id) {
+            Some(record) => vec![record],
+            None => bail!("no failure with id {id} in {}", log.path().display()),
+        },
+        ReplaySelection::All => records
+            .into_iter()
+            .filter(|record| !record.is_replayed() && record.resolved_at.is_none())
+            .collect(),
+    })
+}
+
+/// Records each replay's outcome (by record id) in its record; returns how many were sent, or
+/// fails when the one replay asked for failed.
+pub(crate) async fn note_outcomes(
+    log: &FailureLog,
+    which: &ReplaySelection,
+    outcomes: HashMap<String, ReplayOutcome>,
+) -> anyhow::Result<usize> {
     let published = outcomes
         .values()
         .filter(|outcome| **outcome == ReplayOutcome::Published)
         .count();
-    let failed_one = match (&which, outcomes.values().next()) {
+    let failed_one = match (which, outcomes.values().next()) {
         (ReplaySelection::One(id), Some(ReplayOutcome::Failed(error))) => {
             Some(format!("replay of {id} failed: {error}"))
         }

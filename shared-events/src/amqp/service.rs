@@ -1,5 +1,6 @@
 //! What every consuming service's `Application` shares: its data files, its listener, and the
-//! lifecycle in which its HTTP server, [`run_consumer`] and [`run_failure_drain`] run side by
+//! lifecycle in which its HTTP server and its transport's workers ([`run_consumer`] and
+//! [`run_failure_drain`] over RabbitMQ, or [`run_embedded_consumer`] in one process) run side by
 //! side until a signal, the shutdown token, or one of them stops on its own; then the rest are
 //! stopped gracefully.
 
@@ -18,16 +19,28 @@ use crate::amqp::consumer::run_consumer;
 use crate::amqp::failure_drain::run_failure_drain;
 use crate::amqp::handler::EventHandler;
 use crate::durable_state::{DurableState, StateMachine};
+use crate::embedded::{EmbeddedLink, run_embedded_consumer};
 use crate::failure_log::FailureLog;
 use crate::settings::AmqpSettings;
 
-/// A consuming service's bound address, failure log, broker settings and shutdown token: all
-/// it needs, besides its HTTP server and its handler, to run.
+/// A consuming service's bound address, data directory, failure log, transport and shutdown
+/// token: all it needs, besides its HTTP server and its handler, to run.
 pub struct ConsumerService {
     address: SocketAddr,
+    data_dir: PathBuf,
     failure_log: Arc<FailureLog>,
-    amqp: AmqpSettings,
+    transport: Transport,
     shutdown: CancellationToken,
+}
+
+/// How order events reach a consuming service.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// From its RabbitMQ work queue; dead letters come back through the dead-letter queue and
+    /// outcomes go to the outcomes exchange.
+    Amqp(AmqpSettings),
+    /// From the order journal in the same process.
+    Embedded(EmbeddedLink),
 }
 
 /// A freshly opened consuming service: the parts its `Application` is built from.
@@ -50,6 +63,7 @@ impl ConsumerService {
         http: SocketAddr,
         amqp: AmqpSettings,
     ) -> anyhow::Result<Opened<S>> {
+        let dir = data_dir.to_owned();
         let data_dir = data_dir.to_owned();
         let (state, failure_log) = tokio::task::spawn_blocking(move || {
             // The state locks the directory, so it goes first: a second process stops here.
@@ -75,8 +89,9 @@ impl ConsumerService {
             .context("failed to read the bound address")?;
         let service = ConsumerService {
             address,
+            data_dir: dir,
             failure_log: Arc::new(failure_log),
-            amqp,
+            transport: Transport::Amqp(amqp),
             shutdown: CancellationToken::new(),
         };
         Ok(Opened {
@@ -84,6 +99,11 @@ impl ConsumerService {
             state,
             listener,
         })
+    }
+
+    /// Takes events from the embedded transport instead of the broker.
+    pub fn use_embedded(&mut self, link: EmbeddedLink) {
+        self.transport = Transport::Embedded(link);
     }
 
     /// The port the server listens on.
@@ -113,17 +133,35 @@ impl ConsumerService {
         Stop: Future<Output = ()>,
     {
         let ConsumerService {
+            data_dir,
             failure_log,
-            amqp,
+            transport,
             shutdown,
             ..
         } = self;
-        run_consumer_service(handler, amqp, failure_log, http, stop_http, shutdown).await
+        let consumer = ConsumerParts {
+            transport,
+            data_dir,
+            failure_log,
+        };
+        run_consumer_service(handler, consumer, http, stop_http, shutdown).await
     }
 }
 
-/// Serves `http`, consumes the service's queue with `handler` and drains its dead letters into
-/// `failure_log` until SIGTERM, SIGINT or `shutdown` is cancelled, or until one of them stops on
+/// What a consumer needs besides its handler: where events come from, and where it keeps its
+/// files.
+#[derive(Debug, Clone)]
+pub struct ConsumerParts {
+    /// Where events come from.
+    pub transport: Transport,
+    /// The service's data directory (the embedded transport keeps its offset there).
+    pub data_dir: PathBuf,
+    /// The service's `failure.json`.
+    pub failure_log: Arc<FailureLog>,
+}
+
+/// Serves `http`, consumes the service's events with `handler` and records what it gives up on
+/// in the failure log until SIGTERM, SIGINT or `shutdown` is cancelled, or until one of them stops on
 /// its own (an error). Then cancels `shutdown`, calls `stop_http` (which should stop the server
 /// gracefully, answering in-flight requests) and waits for everything to end: the message being
 /// handled is finished and acknowledged. The first failure becomes the result.
@@ -131,8 +169,7 @@ impl ConsumerService {
 /// The server must not handle signals itself: they stop the whole service, not only the server.
 pub async fn run_consumer_service<H, Stop>(
     handler: Arc<H>,
-    amqp: AmqpSettings,
-    failure_log: Arc<FailureLog>,
+    consumer: ConsumerParts,
     http: impl Future<Output = std::io::Result<()>> + Send + 'static,
     stop_http: impl FnOnce() -> Stop,
     shutdown: CancellationToken,
@@ -145,14 +182,29 @@ where
     tasks.spawn("HTTP server", async move {
         http.await.context("the HTTP server failed")
     });
-    tasks.spawn(
-        "consumer",
-        run_consumer(amqp.clone(), handler, shutdown.clone()),
-    );
-    tasks.spawn(
-        "failure drain",
-        run_failure_drain(amqp, H::SERVICE, failure_log, shutdown.clone()),
-    );
+    let ConsumerParts {
+        transport,
+        data_dir,
+        failure_log,
+    } = consumer;
+    match transport {
+        Transport::Amqp(amqp) => {
+            tasks.spawn(
+                "consumer",
+                run_consumer(amqp.clone(), handler, shutdown.clone()),
+            );
+            tasks.spawn(
+                "failure drain",
+                run_failure_drain(amqp, H::SERVICE, failure_log, shutdown.clone()),
+            );
+        }
+        Transport::Embedded(link) => {
+            let shutdown = shutdown.clone();
+            tasks.spawn("embedded consumer", async move {
+                run_embedded_consumer(handler, link, &data_dir, failure_log, shutdown).await
+            });
+        }
+    }
 
     let mut outcome = Ok(());
     tokio::select! {
