@@ -1,13 +1,15 @@
 //! Building and running the service: open the store, bind, serve, shut down cleanly.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-
+use shared_events::amqp::outcome_listener::run_outcome_listener;
 use shared_events::failure_log::FailureLog;
+use shared_events::settings::AmqpSettings;
 use tokio_util::sync::CancellationToken;
 
 use crate::deliveries::Deliveries;
@@ -26,6 +28,7 @@ pub struct Application {
     store: OrderStore,
     deliveries: Deliveries,
     relay: Option<OutboxRelay>,
+    amqp: AmqpSettings,
 }
 
 impl Application {
@@ -114,6 +117,7 @@ impl Application {
             store,
             deliveries,
             relay,
+            amqp: settings.amqp.clone(),
         })
     }
 
@@ -147,15 +151,21 @@ impl Application {
         &self.deliveries
     }
 
-    /// Serves until SIGINT, SIGTERM or [`ServerHandle::stop`], with the outbox relay beside the
-    /// server; then lets in-flight requests finish, stops the relay and closes the store, so the
+    /// Serves until SIGINT, SIGTERM or [`ServerHandle::stop`], with the outbox relay and the
+    /// outcome listener beside the server (when the relay is on); then lets in-flight requests finish, stops the relay and closes the store, so the
     /// data directory is released.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let shutdown = CancellationToken::new();
         let handle = self.server.handle();
+        let deliveries = Arc::new(self.deliveries.clone());
         let relay = async {
             match self.relay {
-                Some(relay) => relay.run(shutdown.clone()).await,
+                // With the broker, the consumers' outcomes come back over it.
+                Some(relay) => tokio::try_join!(
+                    relay.run(shutdown.clone()),
+                    run_outcome_listener(self.amqp, deliveries, shutdown.clone()),
+                )
+                .map(drop),
                 None => {
                     shutdown.cancelled().await;
                     Ok(())

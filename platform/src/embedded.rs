@@ -22,26 +22,25 @@ pub struct Retention {
 }
 
 impl Retention {
-    /// A link for each of `count` consumers, reading `store` and reporting to `deliveries`,
-    /// retrying as `delivery` says; and the retention that follows their offsets.
-    pub fn links(
+    /// A link for each consumer, reading `store` and reporting to `deliveries`, retrying as
+    /// that consumer's settings in `delivery` say; and the retention that follows their
+    /// offsets.
+    pub fn links<const N: usize>(
         store: &OrderStore,
         deliveries: &Deliveries,
-        delivery: &AmqpSettings,
-        count: usize,
-    ) -> (Vec<EmbeddedLink>, Retention) {
-        let (links, offsets) = (0..count)
-            .map(|_| {
-                let (saved_offset, offset) = watch::channel(0);
-                let link = EmbeddedLink {
-                    log: Arc::new(store.clone()),
-                    outcomes: Arc::new(deliveries.clone()),
-                    delivery: delivery.clone(),
-                    saved_offset,
-                };
-                (link, offset)
-            })
-            .unzip();
+        delivery: [&AmqpSettings; N],
+    ) -> ([EmbeddedLink; N], Retention) {
+        let mut offsets = Vec::with_capacity(N);
+        let links = delivery.map(|delivery| {
+            let (saved_offset, offset) = watch::channel(0);
+            offsets.push(offset);
+            EmbeddedLink {
+                log: Arc::new(store.clone()),
+                outcomes: Arc::new(deliveries.clone()),
+                delivery: delivery.clone(),
+                saved_offset,
+            }
+        });
         let retention = Retention {
             store: store.clone(),
             deliveries: deliveries.clone(),

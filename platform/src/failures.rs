@@ -16,7 +16,10 @@ pub const SERVICES: [&str; 4] = ["order", "inventory", "billing", "notification"
 pub async fn run(args: &[String], settings: &PlatformSettings) -> anyhow::Result<()> {
     init_command_logging();
     let Some((service, rest)) = args.split_first() else {
-        bail!("failures needs a service: one of {}\n{USAGE}", SERVICES.join(", "));
+        bail!(
+            "failures needs a service: one of {}\n{USAGE}",
+            SERVICES.join(", ")
+        );
     };
     let (data_dir, amqp, service_name): (PathBuf, _, &str) = match service.as_str() {
         "order" => (

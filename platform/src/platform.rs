@@ -24,6 +24,11 @@ impl Platform {
     /// consumers read the order store's journal; with RabbitMQ each service talks to the
     /// broker as it does on its own.
     pub async fn build(settings: PlatformSettings) -> anyhow::Result<Platform> {
+        let retries = [
+            settings.inventory.amqp.clone(),
+            settings.billing.amqp.clone(),
+            settings.notification.amqp.clone(),
+        ];
         let order = order_service::startup::Application::build(settings.order.clone())
             .await
             .context("failed to start the order service")?;
@@ -40,17 +45,14 @@ impl Platform {
         let retention = match settings.transport {
             TransportKind::Amqp => None,
             TransportKind::Embedded => {
-                let (links, retention) = Retention::links(
+                let ([to_inventory, to_billing, to_notification], retention) = Retention::links(
                     order.store(),
                     order.deliveries(),
-                    &settings.order.amqp,
-                    3,
+                    [&retries[0], &retries[1], &retries[2]],
                 );
-                let mut links = links.into_iter();
-                let mut next = || links.next().context("a link per consumer");
-                inventory.use_embedded(next()?);
-                billing.use_embedded(next()?);
-                notification.use_embedded(next()?);
+                inventory.use_embedded(to_inventory);
+                billing.use_embedded(to_billing);
+                notification.use_embedded(to_notification);
                 Some(retention)
             }
         };
@@ -132,9 +134,15 @@ impl Platform {
         tasks.spawn(named("order service", order.run_until_stopped()));
         tasks.spawn(named("inventory service", inventory.run_until_stopped()));
         tasks.spawn(named("billing service", billing.run_until_stopped()));
-        tasks.spawn(named("notification service", notification.run_until_stopped()));
+        tasks.spawn(named(
+            "notification service",
+            notification.run_until_stopped(),
+        ));
         if let Some(retention) = retention {
-            tasks.spawn(named("embedded log retention", retention.run(shutdown.clone())));
+            tasks.spawn(named(
+                "embedded log retention",
+                retention.run(shutdown.clone()),
+            ));
         }
 
         let mut outcome = Ok(());
@@ -160,7 +168,11 @@ impl Platform {
             match ended {
                 Ok((_, Ok(()))) => {}
                 Ok((name, Err(error))) => {
-                    tracing::error!(service = name, error = format!("{error:#}"), "failed while stopping");
+                    tracing::error!(
+                        service = name,
+                        error = format!("{error:#}"),
+                        "failed while stopping"
+                    );
                     if outcome.is_ok() {
                         outcome = Err(error.context(format!("the {name} failed while stopping")));
                     }

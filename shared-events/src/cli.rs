@@ -104,7 +104,13 @@ pub async fn run_failures(
     service: &str,
 ) -> anyhow::Result<()> {
     init_command_logging();
-    failures_cli::run(args, failures_cli::Replayer::Broker(amqp), failure_log_path, service).await
+    failures_cli::run(
+        args,
+        failures_cli::Replayer::Broker(amqp),
+        failure_log_path,
+        service,
+    )
+    .await
 }
 
 /// Logs for a command rather than the service: its standard output is for people and scripts

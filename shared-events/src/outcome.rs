@@ -1,6 +1,8 @@
 //! What a consumer did with an event, reported back to the order service so that it can show
 //! each change's delivery timeline.
 
+use std::future::Future;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -105,4 +107,13 @@ pub struct DiscardOutcomes;
 
 impl OutcomeSink for DiscardOutcomes {
     fn report(&self, _outcome: DeliveryOutcome) {}
+}
+
+/// Where the order service keeps the outcomes it receives over the broker.
+pub trait OutcomeStore: Send + Sync + 'static {
+    /// Records `outcomes`; `Ok` once they are durable.
+    fn record(
+        &self,
+        outcomes: Vec<DeliveryOutcome>,
+    ) -> impl Future<Output = Result<(), String>> + Send;
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use shared_events::OrderEvent;
 use shared_events::durable_state::{DurableState, DurableStateError};
-use shared_events::outcome::{DeliveryOutcome, OutcomeSink};
+use shared_events::outcome::{DeliveryOutcome, OutcomeSink, OutcomeStore};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
@@ -108,6 +108,12 @@ impl Deliveries {
         {
             let _ = done.send(Err("the delivery timeline writer stopped".to_owned()));
         }
+    }
+}
+
+impl OutcomeStore for Deliveries {
+    async fn record(&self, outcomes: Vec<DeliveryOutcome>) -> Result<(), String> {
+        Deliveries::record(self, outcomes).await
     }
 }
 

@@ -7,6 +7,9 @@
 //!   the original; after `max_attempts` failures dead-letter instead;
 //! - `Permanent` → dead-letter.
 //!
+//! Whatever the result, the service's outcome goes to the outcomes exchange (confirmed) before
+//! the ack, for the order service's delivery timeline.
+//!
 //! Dead-lettering publishes a copy (confirmed) to the dead-letter exchange and then acks. The ack
 //! always follows the handler and the copy, so a crash in between redelivers the message rather
 //! than losing it; nothing is ever requeued in a loop. The quorum queue's delivery limit catches
@@ -23,13 +26,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, field};
 
 use crate::amqp::disposition::{self, Disposition};
-use crate::amqp::handler::EventHandler;
+use crate::amqp::handler::{EventHandler, Handled, HandlerError};
 use crate::amqp::headers::{self, ATTEMPTS};
-use crate::amqp::publisher::ConfirmedPublisher;
+use crate::amqp::publisher::{ConfirmedPublisher, OutgoingMessage};
 use crate::amqp::subscription::{Next, Subscription};
 use crate::amqp::supervisor::{Session, SessionError, set_up, supervise};
 use crate::amqp::topology::Topology;
 use crate::event::OrderEvent;
+use crate::outcome::{DeliveryOutcome, OutcomeStatus};
 use crate::settings::AmqpSettings;
 
 /// On shutdown, how long the runner keeps handling messages the broker already sent (and
@@ -136,9 +140,11 @@ impl<H: EventHandler> ConsumerSession<H> {
         span: &tracing::Span,
     ) -> Result<(), SessionError> {
         let prior_attempts = headers::count(&delivery.properties, ATTEMPTS).unwrap_or(0);
+        let attempts = prior_attempts.saturating_add(1);
+        let mut outcome = None;
         let disposition = match OrderEvent::decode(&delivery.data) {
             Err(error) => Some(Disposition::DeadLetter {
-                attempts: prior_attempts.saturating_add(1),
+                attempts,
                 reason: format!("undecodable message: {error}"),
             }),
             Ok(event) => {
@@ -147,17 +153,26 @@ impl<H: EventHandler> ConsumerSession<H> {
                 if let Some(traceparent) = &event.traceparent {
                     span.record("traceparent", traceparent.as_str());
                 }
-                match self.handler.handle(&event).await {
+                let handled = self.handler.handle(&event).await;
+                let disposition = match &handled {
                     Ok(handled) => {
                         tracing::debug!(?handled, "event handled");
                         None
                     }
                     Err(error) => Some(disposition::after_failure(
                         prior_attempts,
-                        &error,
+                        error,
                         &self.settings,
                     )),
-                }
+                };
+                outcome = Some(outcome_of(
+                    H::SERVICE,
+                    &event,
+                    handled,
+                    disposition.as_ref(),
+                    attempts,
+                ));
+                disposition
             }
         };
         let now = Utc::now();
@@ -193,6 +208,11 @@ impl<H: EventHandler> ConsumerSession<H> {
                 self.publisher.publish_envelopes(&[copy]).await?;
             }
         }
+        if let Some(outcome) = outcome {
+            self.publisher
+                .publish(&outcome_message(&self.topology, &outcome))
+                .await?;
+        }
         subscription
             .ack(
                 delivery,
@@ -216,5 +236,42 @@ impl<H: EventHandler> ConsumerSession<H> {
             }
         }
         subscription.close().await;
+    }
+}
+
+/// What the service reports for `event`, given the handler's result and what became of it.
+fn outcome_of(
+    service: &str,
+    event: &OrderEvent,
+    handled: Result<Handled, HandlerError>,
+    disposition: Option<&Disposition>,
+    attempts: u32,
+) -> DeliveryOutcome {
+    let (status, detail) = match (handled, disposition) {
+        (Ok(Handled::Applied), _) => (OutcomeStatus::Applied, None),
+        (Ok(Handled::Duplicate), _) => (OutcomeStatus::Duplicate, None),
+        (Ok(Handled::Skipped(reason)), _) => (OutcomeStatus::Skipped, Some(reason)),
+        (Err(_), Some(Disposition::Retry { error, .. })) => {
+            (OutcomeStatus::Retrying, Some(error.clone()))
+        }
+        (Err(_), Some(Disposition::DeadLetter { reason, .. })) => {
+            (OutcomeStatus::Failed, Some(reason.clone()))
+        }
+        (Err(error), None) => (OutcomeStatus::Failed, Some(error.to_string())),
+    };
+    DeliveryOutcome::of(service, event, status, detail, attempts)
+}
+
+/// The message that reports `outcome` to the order service.
+fn outcome_message(topology: &Topology, outcome: &DeliveryOutcome) -> OutgoingMessage {
+    OutgoingMessage {
+        exchange: topology.outcomes_exchange(),
+        routing_key: String::new(),
+        message_id: format!(
+            "{}:{}:{}",
+            outcome.event_id, outcome.service, outcome.attempts
+        ),
+        body: serde_json::to_vec(outcome).expect("an outcome is plain data with string keys"),
+        headers: Vec::new(),
     }
 }

@@ -71,7 +71,14 @@ pub async fn run_to(
     service: &str,
     out: &mut Vec<u8>,
 ) -> anyhow::Result<()> {
-    run_with(args, Replayer::Broker(settings), failure_log_path, service, out).await
+    run_with(
+        args,
+        Replayer::Broker(settings),
+        failure_log_path,
+        service,
+        out,
+    )
+    .await
 }
 
 /// [`run`], writing to `out` instead of standard output.
@@ -93,9 +100,7 @@ pub async fn run_with(
         ["list", "--json"] => list(failure_log_path, out, true)?,
         ["replay", "--all"] => {
             let log = open_existing(failure_log_path)?;
-            let published = replayer
-                .replay(service, &log, ReplaySelection::All)
-                .await?;
+            let published = replayer.replay(service, &log, ReplaySelection::All).await?;
             writeln!(out, "replayed {published} failure(s)")?;
         }
         ["replay", id] if !id.starts_with('-') => {

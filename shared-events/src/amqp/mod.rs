@@ -10,6 +10,7 @@
 //! - [`consumer`]: [`run_consumer`], which feeds a work queue to a handler and owns acks,
 //!   retries and dead-lettering.
 //! - [`failure_drain`]: [`run_failure_drain`], which moves dead letters into `failure.json`.
+//! - [`outcome_listener`]: the order service's consumer of the outcomes consumers report.
 //! - [`replay`](mod@replay): sends recorded failures again ([`replay()`]).
 //! - [`service`]: [`ConsumerService`], a consuming service's files, listener and lifecycle;
 //!   [`run_consumer_service`] runs its HTTP server, consumer and drain under one shutdown,
@@ -36,6 +37,7 @@ pub mod failures_cli;
 pub mod handler;
 pub mod headers;
 mod names;
+pub mod outcome_listener;
 pub mod publisher;
 pub mod replay;
 pub mod service;

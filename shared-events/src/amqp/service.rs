@@ -209,10 +209,14 @@ where
     let mut outcome = Ok(());
     tokio::select! {
         reason = stop_requested(&shutdown) => tracing::info!(reason, "stopping"),
-        Some((task, result)) = tasks.next() => {
-            let error = result.err().unwrap_or_else(|| anyhow::anyhow!("it stopped without being asked"));
-            tracing::error!(task, error = format!("{error:#}"), "stopped first; stopping the rest");
-            outcome = Err(error.context(format!("the {task} stopped")));
+        Some((task, result)) = tasks.next() => match result {
+            // Asked to stop, it was merely quicker than this select to notice.
+            Ok(()) if shutdown.is_cancelled() => tracing::info!(task, "stopped"),
+            result => {
+                let error = result.err().unwrap_or_else(|| anyhow::anyhow!("it stopped without being asked"));
+                tracing::error!(task, error = format!("{error:#}"), "stopped first; stopping the rest");
+                outcome = Err(error.context(format!("the {task} stopped")));
+            }
         }
     }
     shutdown.cancel();

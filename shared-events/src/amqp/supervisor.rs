@@ -41,6 +41,9 @@ pub(crate) enum SessionError {
     /// The failure log refused a record.
     #[error(transparent)]
     FailureLog(#[from] FailureLogError),
+    /// A store the session writes to (the delivery timeline) refused a write.
+    #[error("{0}")]
+    Store(String),
 }
 
 impl SessionError {
@@ -50,7 +53,7 @@ impl SessionError {
                 error.is_transient()
             }
             SessionError::Publish(PublishError::Invalid(_)) => false,
-            SessionError::Publish(_) | SessionError::FailureLog(_) => true,
+            SessionError::Publish(_) | SessionError::FailureLog(_) | SessionError::Store(_) => true,
         }
     }
 }

@@ -11,8 +11,8 @@ use crate::settings::AmqpSettings;
 /// The consuming services whose queues a namespace may hold.
 pub const SERVICES: [&str; 3] = ["inventory", "billing", "notification"];
 
-/// Deletes every queue (work, dead-letter, retry tiers) of `services` and both exchanges of the
-/// namespace in `settings`, messages included. Names that do not exist are skipped.
+/// Deletes every queue (work, dead-letter, retry tiers) of `services`, the outcomes queue, and
+/// the exchanges of the namespace in `settings`, messages included. Names that do not exist are skipped.
 pub async fn delete_namespace(settings: &AmqpSettings, services: &[&str]) -> Result<(), AmqpError> {
     let topology = Topology::new(&settings.namespace);
     let connection = connect(settings, "namespace-teardown").await?;
@@ -20,7 +20,7 @@ pub async fn delete_namespace(settings: &AmqpSettings, services: &[&str]) -> Res
         .create_channel()
         .await
         .map_err(AmqpError::channel("opening a channel to delete on"))?;
-    let mut queues = Vec::new();
+    let mut queues = vec![topology.outcomes_queue()];
     for service in services {
         queues.push(topology.work_queue(service));
         queues.push(topology.dead_letter_queue(service));
@@ -38,7 +38,11 @@ pub async fn delete_namespace(settings: &AmqpSettings, services: &[&str]) -> Res
             .await
             .map_err(AmqpError::channel("deleting a queue"))?;
     }
-    for exchange in [topology.exchange(), topology.dead_letter_exchange()] {
+    for exchange in [
+        topology.exchange(),
+        topology.dead_letter_exchange(),
+        topology.outcomes_exchange(),
+    ] {
         channel
             .exchange_delete(short(&exchange)?, ExchangeDeleteOptions::default())
             .await

@@ -69,14 +69,34 @@ impl Topology {
         format!("{}.{service}.retry.{delay_ms}ms", self.namespace)
     }
 
+    /// `NS.outcomes`: the fanout exchange consumers report what they did with each event to.
+    pub fn outcomes_exchange(&self) -> String {
+        format!("{}.outcomes", self.namespace)
+    }
+
+    /// `NS.order-outcomes`: the order service's queue of outcomes, for its delivery timeline.
+    pub fn outcomes_queue(&self) -> String {
+        format!("{}.order-outcomes", self.namespace)
+    }
+
+    /// Declares the outcomes exchange and the order service's queue bound to it, so that no
+    /// outcome reported before the order service first starts is dropped. Idempotent.
+    pub async fn declare_outcomes(&self, channel: &Channel) -> Result<(), AmqpError> {
+        let exchange = self.outcomes_exchange();
+        let queue = self.outcomes_queue();
+        declare_exchange(channel, &exchange, ExchangeKind::Fanout).await?;
+        declare_queue(channel, &queue, quorum()).await?;
+        bind(channel, &queue, &exchange, "").await
+    }
+
     /// Declares what a publisher needs: the fanout exchange. Idempotent.
     pub async fn declare_exchange(&self, channel: &Channel) -> Result<(), AmqpError> {
         declare_exchange(channel, &self.exchange(), ExchangeKind::Fanout).await
     }
 
     /// Declares everything `service` consumes with: the exchange, its work queue, the
-    /// dead-letter exchange and queue, and one retry queue per delay in
-    /// `settings.retry_delays_ms`. Idempotent.
+    /// dead-letter exchange and queue, one retry queue per delay in
+    /// `settings.retry_delays_ms`, and the outcomes it reports to. Idempotent.
     ///
     /// A declaration that conflicts with what the broker has (a queue with other arguments)
     /// fails and the broker closes `channel`: declare on a channel of its own.
@@ -116,7 +136,7 @@ impl Topology {
             arguments.insert("x-message-ttl".into(), AMQPValue::LongLongInt(ttl));
             declare_queue(channel, &retry_queue, arguments).await?;
         }
-        Ok(())
+        self.declare_outcomes(channel).await
     }
 
     /// [`Topology::declare_consumer`] on a channel of its own, closed afterwards: a failed
@@ -228,5 +248,7 @@ mod tests {
             topology.retry_queue("billing", 500),
             "ns.billing.retry.500ms"
         );
+        assert_eq!(topology.outcomes_exchange(), "ns.outcomes");
+        assert_eq!(topology.outcomes_queue(), "ns.order-outcomes");
     }
 }

@@ -169,35 +169,39 @@ impl<H: EventHandler> Runner<H> {
             Ok(Handled::Applied) => (OutcomeStatus::Applied, None),
             Ok(Handled::Duplicate) => (OutcomeStatus::Duplicate, None),
             Ok(Handled::Skipped(reason)) => (OutcomeStatus::Skipped, Some(reason)),
-            Err(error) => match disposition::after_failure(
-                delivery.attempts,
-                &error,
-                &self.link.delivery,
-            ) {
-                Disposition::Retry {
-                    attempts,
-                    delay_ms,
-                    error,
-                } => {
-                    tracing::warn!(attempts, delay_ms, %error, "handler failed; retrying later");
-                    self.report(&event, OutcomeStatus::Retrying, Some(error), attempts);
-                    delivery.attempts = attempts;
-                    delivery.first_failure_at.get_or_insert_with(Utc::now);
-                    self.wait(delivery, Duration::from_millis(delay_ms));
-                    return Ok(());
+            Err(error) => {
+                match disposition::after_failure(delivery.attempts, &error, &self.link.delivery) {
+                    Disposition::Retry {
+                        attempts,
+                        delay_ms,
+                        error,
+                    } => {
+                        tracing::warn!(attempts, delay_ms, %error, "handler failed; retrying later");
+                        self.report(&event, OutcomeStatus::Retrying, Some(error), attempts);
+                        delivery.attempts = attempts;
+                        delivery.first_failure_at.get_or_insert_with(Utc::now);
+                        self.wait(delivery, Duration::from_millis(delay_ms));
+                        return Ok(());
+                    }
+                    Disposition::DeadLetter { attempts, reason } => {
+                        tracing::error!(attempts, %reason, "giving up on the event; recording it in failure.json");
+                        self.dead_letter(&delivery, attempts, &reason).await?;
+                        (OutcomeStatus::Failed, Some(reason))
+                    }
                 }
-                Disposition::DeadLetter { attempts, reason } => {
-                    tracing::error!(attempts, %reason, "giving up on the event; recording it in failure.json");
-                    self.dead_letter(&delivery, attempts, &reason).await?;
-                    (OutcomeStatus::Failed, Some(reason))
-                }
-            },
+            }
         };
         self.report(&event, status, detail, attempts);
         self.finish(delivery.origin).await
     }
 
-    fn report(&self, event: &OrderEvent, status: OutcomeStatus, detail: Option<String>, attempts: u32) {
+    fn report(
+        &self,
+        event: &OrderEvent,
+        status: OutcomeStatus,
+        detail: Option<String>,
+        attempts: u32,
+    ) {
         self.link.outcomes.report(DeliveryOutcome::of(
             H::SERVICE,
             event,
@@ -328,9 +332,8 @@ impl<H: EventHandler> Runner<H> {
         if through <= self.saved {
             return Ok(());
         }
-        let due = now
-            || self.saved_at.elapsed() >= SAVE_INTERVAL
-            || through - self.saved >= BATCH as u64;
+        let due =
+            now || self.saved_at.elapsed() >= SAVE_INTERVAL || through - self.saved >= BATCH as u64;
         if !due {
             return Ok(());
         }

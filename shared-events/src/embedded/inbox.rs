@@ -37,7 +37,13 @@ impl Inbox {
     pub fn put(&self, name: &str, payload: &[u8]) -> io::Result<()> {
         let safe: String = name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         std::fs::create_dir_all(&self.dir)?;
         write_atomically(&self.dir.join(format!("{safe}.json")), |file| {
@@ -56,7 +62,10 @@ impl Inbox {
         for entry in listing {
             let path = entry?.path();
             // Temporary files of a put in progress end in `.tmp`.
-            if path.extension().is_some_and(|extension| extension == "json") {
+            if path
+                .extension()
+                .is_some_and(|extension| extension == "json")
+            {
                 paths.push(path);
             }
         }

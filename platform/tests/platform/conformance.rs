@@ -1,0 +1,272 @@
+//! The delivery promises, tested once and run on both transports, so that the embedded
+//! transport and RabbitMQ cannot drift apart: every change reaches every service once; a
+//! failing delivery is retried with backoff; one given up on is recorded in `failure.json` and
+//! can be replayed; nothing is lost across a restart. Emails go over real SMTP.
+
+use std::collections::HashSet;
+
+use order_platform::{PlatformSettings, TransportKind, failures};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestPlatform, delete_namespace, namespace, settings, wait_for};
+use crate::smtp_server::{Mode, SmtpServer};
+
+/// Runs each case as `embedded::<case>` and `rabbitmq::<case>`.
+macro_rules! on_both_transports {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(order_platform::TransportKind::Embedded).await;
+                }
+            )*
+        }
+        mod rabbitmq {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(order_platform::TransportKind::Amqp).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_transports!(
+    every_change_reaches_every_service_once,
+    a_failing_delivery_is_retried_until_it_succeeds,
+    a_delivery_given_up_on_is_recorded_and_can_be_replayed,
+    events_accepted_before_a_restart_are_delivered_after_it,
+);
+
+struct Case {
+    settings: PlatformSettings,
+    smtp: SmtpServer,
+    _dir: tempfile::TempDir,
+}
+
+async fn case(transport: TransportKind) -> Case {
+    let smtp = SmtpServer::start().await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let settings = settings(transport, dir.path(), &namespace(), &smtp.url());
+    Case {
+        settings,
+        smtp,
+        _dir: dir,
+    }
+}
+
+fn id(order: &Value) -> String {
+    order["order_id"].as_str().expect("an order id").to_owned()
+}
+
+async fn every_change_reaches_every_service_once(transport: TransportKind) {
+    // Arrange
+    let case = case(transport).await;
+    let platform = TestPlatform::start(case.settings.clone()).await;
+
+    // Act and assert, change by change.
+    let order = platform
+        .create("Ada", &[("pen", 2, "1.50"), ("ink", 1, "4.00")])
+        .await;
+    let order_id = id(&order);
+    platform.wait_applied(&order_id, 1).await;
+    assert_eq!(platform.stock("pen").await["reserved"], 2);
+    assert_eq!(platform.stock("ink").await["reserved"], 1);
+    assert_eq!(
+        platform.invoice(&order_id).await["amount"].to_string(),
+        "7.00"
+    );
+
+    platform
+        .patch(
+            &order_id,
+            json!({"items": [{"product": "pen", "quantity": 5, "amount": 1.50}]}),
+        )
+        .await;
+    platform.wait_applied(&order_id, 2).await;
+    assert_eq!(platform.stock("pen").await["reserved"], 5);
+    assert_eq!(platform.stock("ink").await["reserved"], 0);
+    assert_eq!(
+        platform.invoice(&order_id).await["amount"].to_string(),
+        "7.50"
+    );
+
+    platform
+        .patch(&order_id, json!({"status": "cancelled"}))
+        .await;
+    platform.wait_applied(&order_id, 3).await;
+    assert_eq!(platform.stock("pen").await["reserved"], 0);
+    assert_eq!(platform.invoice(&order_id).await["status"], "void");
+
+    let other = platform.create("Bob", &[("pen", 1, "1.50")]).await;
+    let other_id = id(&other);
+    platform.delete(&other_id).await;
+    platform.wait_applied(&other_id, 2).await;
+    assert_eq!(platform.stock("pen").await["reserved"], 0);
+    assert_eq!(platform.invoice(&other_id).await["status"], "void");
+
+    // One email per event, each once.
+    wait_for("five emails", || async { case.smtp.received().len() >= 5 }).await;
+    let ids: HashSet<String> = case
+        .smtp
+        .received()
+        .iter()
+        .filter_map(|mail| mail.header("Message-ID"))
+        .collect();
+    assert_eq!(ids.len(), 5, "one email per event");
+    assert_eq!(case.smtp.received().len(), 5, "no email twice");
+
+    let timeline = platform.timeline(&order_id).await;
+    let events = timeline["events"].as_array().expect("events");
+    assert_eq!(events.len(), 3, "{timeline}");
+    assert!(
+        events.iter().all(|event| !event["published_at"].is_null()),
+        "{timeline}"
+    );
+
+    platform.stop().await;
+    delete_namespace(&case.settings).await;
+}
+
+async fn a_failing_delivery_is_retried_until_it_succeeds(transport: TransportKind) {
+    // Arrange: the mail server says "try later"; enough attempts to outlast the test's pause.
+    let mut case = case(transport).await;
+    case.settings.notification.amqp.max_attempts = 30;
+    case.smtp.set_mode(Mode::RefuseMail);
+    let platform = TestPlatform::start(case.settings.clone()).await;
+
+    // Act
+    let order_id = id(&platform.create("Ada", &[("pen", 1, "1.50")]).await);
+    wait_for("the notification to be retrying", || async {
+        platform
+            .statuses(&order_id, 1)
+            .await
+            .contains(&("notification".to_owned(), "retrying".to_owned()))
+    })
+    .await;
+    case.smtp.set_mode(Mode::Accept);
+
+    // Assert
+    platform.wait_applied(&order_id, 1).await;
+    assert_eq!(case.smtp.received().len(), 1, "one email");
+    assert!(case.smtp.attempts().len() >= 2, "the email was tried again");
+    let timeline = platform.timeline(&order_id).await;
+    let notification = &timeline["events"][0]["services"][2];
+    assert_eq!(notification["service"], "notification");
+    let history: Vec<&str> = notification["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter_map(|attempt| attempt["status"].as_str())
+        .collect();
+    assert_eq!(history.first(), Some(&"retrying"), "{notification}");
+    assert_eq!(history.last(), Some(&"applied"), "{notification}");
+    assert!(
+        notification["history"][0]["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("451")),
+        "the reason is shown: {notification}"
+    );
+
+    platform.stop().await;
+    delete_namespace(&case.settings).await;
+}
+
+async fn a_delivery_given_up_on_is_recorded_and_can_be_replayed(transport: TransportKind) {
+    // Arrange: the mail server refuses the recipient for good.
+    let case = case(transport).await;
+    case.smtp.set_mode(Mode::RejectRecipient);
+    let platform = TestPlatform::start(case.settings.clone()).await;
+
+    // Act
+    let order = platform.create("Ada", &[("pen", 1, "1.50")]).await;
+    let order_id = id(&order);
+
+    // Assert: failed in the timeline with the reason, recorded in failure.json, the other
+    // services unaffected.
+    wait_for("the notification to fail", || async {
+        platform
+            .statuses(&order_id, 1)
+            .await
+            .contains(&("notification".to_owned(), "failed".to_owned()))
+    })
+    .await;
+    let failure_log = case.settings.notification.data_dir.join("failure.json");
+    let records = || {
+        std::fs::read(&failure_log)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Vec<Value>>(&bytes).ok())
+            .unwrap_or_default()
+    };
+    wait_for("the failure record", || async { records().len() == 1 }).await;
+    let record = &records()[0];
+    assert_eq!(record["order_id"], order_id.as_str());
+    assert!(
+        record["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("550")),
+        "{record}"
+    );
+    let statuses = platform.statuses(&order_id, 1).await;
+    assert!(
+        statuses[..2].iter().all(|(_, status)| status == "applied"),
+        "{statuses:?}"
+    );
+
+    // Act: the mail server takes mail again; replay.
+    case.smtp.set_mode(Mode::Accept);
+    let args = ["notification", "replay", "--all"].map(String::from);
+    failures::run(&args, &case.settings)
+        .await
+        .expect("the replay is queued");
+
+    // Assert
+    platform.wait_applied(&order_id, 1).await;
+    wait_for("the replayed email", || async {
+        case.smtp.received().len() == 1
+    })
+    .await;
+    let replays = &records()[0]["replays"];
+    assert_eq!(replays[0]["outcome"], "published", "{replays}");
+
+    platform.stop().await;
+    delete_namespace(&case.settings).await;
+}
+
+async fn events_accepted_before_a_restart_are_delivered_after_it(transport: TransportKind) {
+    // Arrange
+    let case = case(transport).await;
+    let platform = TestPlatform::start(case.settings.clone()).await;
+
+    // Act: stop right after the orders were accepted, whatever was delivered by then.
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        ids.push(id(&platform
+            .create(&format!("Customer{n}"), &[("pen", 1, "1.50")])
+            .await));
+    }
+    platform.stop().await;
+    let platform = TestPlatform::start(case.settings.clone()).await;
+
+    // Assert
+    for order_id in &ids {
+        platform.wait_applied(order_id, 1).await;
+    }
+    assert_eq!(platform.stock("pen").await["reserved"], 20);
+    wait_for("twenty emails", || async {
+        case.smtp.received().len() >= 20
+    })
+    .await;
+    let distinct: HashSet<String> = case
+        .smtp
+        .received()
+        .iter()
+        .filter_map(|mail| mail.header("Message-ID"))
+        .collect();
+    assert_eq!(distinct.len(), 20, "one email per order");
+
+    platform.stop().await;
+    delete_namespace(&case.settings).await;
+}

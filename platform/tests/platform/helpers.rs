@@ -1,0 +1,231 @@
+//! Starting the platform in process on either transport, and asking it questions over HTTP.
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use notification_service::settings::SmtpUrl;
+use order_platform::{Platform, PlatformSettings, TransportKind};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long a test waits for the pipeline to reach a state.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The settings of a test platform on `transport`, with data under `root`, the broker
+/// namespace `namespace` and emails going to the SMTP server at `smtp_url`.
+pub(crate) fn settings(
+    transport: TransportKind,
+    root: &Path,
+    namespace: &str,
+    smtp_url: &str,
+) -> PlatformSettings {
+    let mut settings = PlatformSettings::for_tests(root, transport);
+    for amqp in [
+        &mut settings.order.amqp,
+        &mut settings.inventory.amqp,
+        &mut settings.billing.amqp,
+        &mut settings.notification.amqp,
+    ] {
+        amqp.namespace = namespace.to_owned();
+    }
+    settings.notification.smtp.url = Some(SmtpUrl::new(smtp_url));
+    settings
+}
+
+/// A fresh namespace for a test.
+pub(crate) fn namespace() -> String {
+    format!("test-{}", uuid::Uuid::new_v4())
+}
+
+/// Deletes the namespace's queues and exchanges (quorum queues hold broker resources).
+pub(crate) async fn delete_namespace(settings: &PlatformSettings) {
+    if settings.transport == TransportKind::Amqp {
+        let services = shared_events::amqp::teardown::SERVICES;
+        if let Err(error) =
+            shared_events::amqp::teardown::delete_namespace(&settings.order.amqp, &services).await
+        {
+            eprintln!(
+                "could not delete namespace {}: {error}",
+                settings.namespace()
+            );
+        }
+    }
+}
+
+/// A running platform.
+pub(crate) struct TestPlatform {
+    pub(crate) url: String,
+    pub(crate) inventory_url: String,
+    pub(crate) billing_url: String,
+    pub(crate) client: reqwest::Client,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestPlatform {
+    /// Builds and runs the platform.
+    pub(crate) async fn start(settings: PlatformSettings) -> TestPlatform {
+        let platform = Platform::build(settings)
+            .await
+            .expect("the platform starts");
+        let test = TestPlatform {
+            url: platform.url(),
+            inventory_url: platform.inventory().url(),
+            billing_url: platform.billing().url(),
+            client: reqwest::Client::new(),
+            shutdown: platform.shutdown_token(),
+            task: tokio::spawn(platform.run_until_stopped()),
+        };
+        test
+    }
+
+    /// Stops the platform gracefully and checks that it stopped cleanly.
+    pub(crate) async fn stop(self) {
+        self.shutdown.cancel();
+        self.task
+            .await
+            .expect("the platform task")
+            .expect("the platform stops cleanly");
+    }
+
+    /// `POST /orders`; the created order.
+    pub(crate) async fn create(&self, customer: &str, items: &[(&str, u32, &str)]) -> Value {
+        let items: Vec<Value> = items
+            .iter()
+            .map(|(product, quantity, amount)| {
+                json!({"product": product, "quantity": quantity, "amount": amount.parse::<Value>().expect("a number")})
+            })
+            .collect();
+        let body = json!({
+            "customer_name": customer,
+            "customer_email": format!("{}@example.com", customer.to_lowercase()),
+            "items": items,
+        });
+        let response = self
+            .client
+            .post(format!("{}/orders", self.url))
+            .json(&body)
+            .send()
+            .await
+            .expect("POST /orders");
+        assert_eq!(response.status(), 201, "create {body}");
+        response.json().await.expect("an order")
+    }
+
+    /// `PATCH /orders/{id}` with `patch`; the changed order.
+    pub(crate) async fn patch(&self, order_id: &str, patch: Value) -> Value {
+        let response = self
+            .client
+            .patch(format!("{}/orders/{order_id}", self.url))
+            .json(&patch)
+            .send()
+            .await
+            .expect("PATCH");
+        assert_eq!(response.status(), 200, "patch {patch}");
+        response.json().await.expect("an order")
+    }
+
+    /// `DELETE /orders/{id}`.
+    pub(crate) async fn delete(&self, order_id: &str) {
+        let response = self
+            .client
+            .delete(format!("{}/orders/{order_id}", self.url))
+            .send()
+            .await
+            .expect("DELETE");
+        assert_eq!(response.status(), 200, "delete {order_id}");
+    }
+
+    /// `GET url`, as JSON, with its status.
+    pub(crate) async fn get(&self, url: &str) -> (u16, Value) {
+        let response = self.client.get(url).send().await.expect("GET");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The order's delivery timeline.
+    pub(crate) async fn timeline(&self, order_id: &str) -> Value {
+        let (status, timeline) = self
+            .get(&format!("{}/orders/{order_id}/deliveries", self.url))
+            .await;
+        assert_eq!(status, 200, "timeline of {order_id}");
+        timeline
+    }
+
+    /// The status each service shows for the order's event of version `sequence`, in the
+    /// timeline's order; empty while the event is unknown.
+    pub(crate) async fn statuses(&self, order_id: &str, sequence: u64) -> Vec<(String, String)> {
+        // A deleted order's timeline may not exist yet: a 404 until its first entry.
+        let (_, timeline) = self
+            .get(&format!("{}/orders/{order_id}/deliveries", self.url))
+            .await;
+        timeline["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|event| event["sequence"] == sequence)
+            .flat_map(|event| event["services"].as_array().cloned().unwrap_or_default())
+            .map(|service| {
+                (
+                    service["service"].as_str().unwrap_or_default().to_owned(),
+                    service["status"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Waits until every service has applied the order's events up to version `through`.
+    pub(crate) async fn wait_applied(&self, order_id: &str, through: u64) {
+        wait_for(
+            &format!("{order_id} v1..={through} applied everywhere"),
+            || async {
+                for sequence in 1..=through {
+                    let statuses = self.statuses(order_id, sequence).await;
+                    let applied = statuses.len() == 3
+                        && statuses.iter().all(|(_, status)| status == "applied");
+                    if !applied {
+                        return false;
+                    }
+                }
+                true
+            },
+        )
+        .await;
+    }
+
+    /// The stock of `product` in the inventory service.
+    pub(crate) async fn stock(&self, product: &str) -> Value {
+        let (status, stock) = self
+            .get(&format!("{}/stock/{product}", self.inventory_url))
+            .await;
+        assert_eq!(status, 200, "stock of {product}");
+        stock
+    }
+
+    /// The order's invoice in the billing service.
+    pub(crate) async fn invoice(&self, order_id: &str) -> Value {
+        let (status, invoice) = self
+            .get(&format!("{}/invoices/{order_id}", self.billing_url))
+            .await;
+        assert_eq!(status, 200, "invoice of {order_id}");
+        invoice
+    }
+}
+
+/// Polls `condition` until it holds; fails the test after [`PATIENCE`].
+pub(crate) async fn wait_for<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
