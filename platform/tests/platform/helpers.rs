@@ -70,15 +70,14 @@ impl TestPlatform {
         let platform = Platform::build(settings)
             .await
             .expect("the platform starts");
-        let test = TestPlatform {
+        TestPlatform {
             url: platform.url(),
             inventory_url: platform.inventory().url(),
             billing_url: platform.billing().url(),
             client: reqwest::Client::new(),
             shutdown: platform.shutdown_token(),
             task: tokio::spawn(platform.run_until_stopped()),
-        };
-        test
+        }
     }
 
     /// Stops the platform gracefully and checks that it stopped cleanly.
