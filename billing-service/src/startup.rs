@@ -7,8 +7,8 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use shared_events::amqp::service::{ConsumerService, Opened};
-use shared_events::embedded::EmbeddedLink;
 use shared_events::durable_state::DurableState;
+use shared_events::embedded::EmbeddedLink;
 use shared_events::settings::ConsumerSettings;
 use tokio_util::sync::CancellationToken;
 

@@ -19,6 +19,23 @@ use crate::settings::Settings;
 use crate::store::OrderStore;
 use crate::tls;
 
+/// Stops a running order service: ends the web page's live streams (which would otherwise hold
+/// a graceful stop for the whole shutdown timeout), then stops the server, letting in-flight
+/// requests finish when `graceful`.
+#[derive(Clone)]
+pub struct StopHandle {
+    stopping: CancellationToken,
+    server: ServerHandle,
+}
+
+impl StopHandle {
+    /// Stops the service; returns once the server has stopped.
+    pub async fn stop(&self, graceful: bool) {
+        self.stopping.cancel();
+        self.server.stop(graceful).await;
+    }
+}
+
 /// A bound, ready-to-run order service.
 pub struct Application {
     port: u16,
@@ -29,6 +46,7 @@ pub struct Application {
     deliveries: Deliveries,
     relay: Option<OutboxRelay>,
     amqp: AmqpSettings,
+    stopping: CancellationToken,
 }
 
 impl Application {
@@ -81,6 +99,8 @@ impl Application {
                 .unwrap_or_else(SharedRelayStatus::default),
         );
 
+        let stopping = CancellationToken::new();
+        let stopping_data = web::Data::new(Stopping(stopping.clone()));
         let store_data = web::Data::new(store.clone());
         let deliveries_data = web::Data::new(deliveries.clone());
         let limit = web::Data::new(BodyLimit(settings.http.max_body_bytes));
@@ -89,10 +109,13 @@ impl Application {
                 .wrap(from_fn(http::request_id))
                 .app_data(store_data.clone())
                 .app_data(deliveries_data.clone())
+                .app_data(stopping_data.clone())
                 .app_data(relay_status.clone())
                 .app_data(limit.clone())
                 .configure(http::routes)
         })
+        // Signals are handled in `run_until_stopped`, which ends the live streams first.
+        .disable_signals()
         .shutdown_timeout(10);
         if let Some(workers) = settings.http.workers {
             server = server.workers(workers);
@@ -118,6 +141,7 @@ impl Application {
             deliveries,
             relay,
             amqp: settings.amqp.clone(),
+            stopping,
         })
     }
 
@@ -136,9 +160,12 @@ impl Application {
         format!("{}://{}:{}", self.scheme, host, self.port)
     }
 
-    /// A handle that stops the server.
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    /// A handle that stops the service.
+    pub fn handle(&self) -> StopHandle {
+        StopHandle {
+            stopping: self.stopping.clone(),
+            server: self.server.handle(),
+        }
     }
 
     /// The order store the server uses.
@@ -151,12 +178,22 @@ impl Application {
         &self.deliveries
     }
 
-    /// Serves until SIGINT, SIGTERM or [`ServerHandle::stop`], with the outbox relay and the
-    /// outcome listener beside the server (when the relay is on); then lets in-flight requests finish, stops the relay and closes the store, so the
-    /// data directory is released.
+    /// Serves until SIGINT, SIGTERM or [`StopHandle::stop`], with the outbox relay and the
+    /// outcome listener beside the server (when the relay is on); then lets in-flight requests
+    /// finish, stops the relay and closes the store, so the data directory is released.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let shutdown = CancellationToken::new();
-        let handle = self.server.handle();
+        let handle = self.handle();
+        tokio::spawn({
+            let handle = handle.clone();
+            async move {
+                let signal = stop_signal(&handle.stopping).await;
+                if let Some(signal) = signal {
+                    tracing::info!(signal, "stopping");
+                    handle.stop(true).await;
+                }
+            }
+        });
         let deliveries = Arc::new(self.deliveries.clone());
         let relay = async {
             match self.relay {
@@ -190,7 +227,31 @@ impl Application {
                 relayed.and(served.context("the HTTP server failed"))
             }
         };
+        // Ends the signal listener whichever way the server stopped.
+        handle.stopping.cancel();
         self.store.shutdown().await;
         served
+    }
+}
+
+/// The live streams' signal that the service is stopping.
+pub(crate) struct Stopping(pub(crate) CancellationToken);
+
+/// Waits for SIGTERM or SIGINT (`Some`, naming it) or for the service to stop otherwise (`None`).
+async fn stop_signal(stopping: &CancellationToken) -> Option<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut terminate), Ok(mut interrupt)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without handlers the signals keep their default effect, which also stops us.
+        tracing::warn!("cannot listen for signals");
+        stopping.cancelled().await;
+        return None;
+    };
+    tokio::select! {
+        () = stopping.cancelled() => None,
+        _ = terminate.recv() => Some("SIGTERM"),
+        _ = interrupt.recv() => Some("SIGINT"),
     }
 }

@@ -1,6 +1,6 @@
 //! The HTTP API: routes, request parsing, errors as JSON, request ids.
 
-mod bodies;
+pub(crate) mod bodies;
 mod conditional;
 mod deliveries;
 mod error;
@@ -16,6 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 pub use self::error::ApiError;
 pub use self::json_body::BodyLimit;
+pub(crate) use self::orders::traceparent;
 pub use self::request_id::request_id;
 
 /// Registers every route of the service.

@@ -205,7 +205,7 @@ pub(crate) fn order_id(text: &str) -> Result<Uuid, ApiError> {
 }
 
 /// The request's trace context, which the change's event carries.
-fn traceparent(request: &HttpRequest) -> Option<String> {
+pub(crate) fn traceparent(request: &HttpRequest) -> Option<String> {
     request
         .extensions()
         .get::<TraceContext>()

@@ -1,6 +1,149 @@
 //! The web page: server-rendered HTML for people, beside the JSON API.
+//!
+//! Every page works without JavaScript; `assets/app.js` only adds and removes item rows in the
+//! order form and follows the delivery timeline live. Changes go through the same
+//! [`OrderStore`](crate::store::OrderStore) methods and the same body conversions as the API,
+//! as POST forms answered with a 303 redirect (Post/Redirect/Get).
+//!
+//! # Layout
+//!
+//! - `layout`: the page shell (head, header, main) and small shared pieces (times, statuses).
+//! - `error`: [`WebError`](self::error::WebError), every error as an HTML page.
+//! - `list`: `GET /ui/orders`, the paginated, filtered order list.
+//! - `order_page`: `GET /ui/orders/{id}`, one order with its items and delivery timeline.
+//! - `timeline`: the delivery timeline fragment, shared by the order page and the live stream.
+//! - `live`: `GET /ui/orders/{id}/live`, server-sent events carrying that fragment.
+//! - `form_data`: a submitted order form, and its conversion into `NewOrder` / `OrderPatch`.
+//! - `form`: the create and edit form, with errors beside their fields.
+//! - `edit`: the create and update routes.
+//! - `delete`: the delete confirmation and the deletion.
+//! - `assets`: `app.js` and `app.css`, embedded in the binary.
 
-use actix_web::web;
+mod assets;
+mod delete;
+mod edit;
+mod error;
+mod form;
+mod form_data;
+mod layout;
+mod list;
+mod live;
+mod order_page;
+mod timeline;
 
-/// Registers the page's routes.
-pub fn routes(_config: &mut web::ServiceConfig) {}
+use actix_web::http::header::{ALLOW, HeaderValue, LOCATION};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, guard, web};
+
+use self::error::WebError;
+
+/// Where the page lives.
+const PREFIX: &str = "/ui";
+
+/// Every page's assets come from this service and it runs no inline script or style, so the
+/// browser may refuse anything else: injected markup could not load or run code.
+const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
+
+/// Registers the page's routes: `GET /` and everything under `/ui/`.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            web::resource("/")
+                .route(read().to(to_the_list))
+                .default_service(allowing("GET, HEAD")),
+        )
+        .service(
+            web::scope(PREFIX)
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+                        .add(("X-Content-Type-Options", "nosniff")),
+                )
+                // The API answers a bad query in JSON; people get a page.
+                .app_data(
+                    web::QueryConfig::default().error_handler(|error, _| {
+                        WebError::Unprocessable(error.to_string()).into()
+                    }),
+                )
+                .configure(page_routes)
+                .default_service(web::to(no_such_page)),
+        );
+}
+
+fn page_routes(config: &mut web::ServiceConfig) {
+    let resource =
+        |path: &str, methods: &'static str| web::resource(path).default_service(allowing(methods));
+    config
+        .service(resource("", "GET, HEAD").route(read().to(to_the_list)))
+        .service(resource("/", "GET, HEAD").route(read().to(to_the_list)))
+        .service(
+            resource("/orders", "GET, HEAD, POST")
+                .route(read().to(list::list))
+                .route(web::post().to(edit::create)),
+        )
+        // Before `/orders/{id}`, which would otherwise take `new` for an id.
+        .service(resource("/orders/new", "GET, HEAD").route(read().to(edit::new_form)))
+        .service(
+            resource("/orders/{id}", "GET, HEAD, POST")
+                .route(read().to(order_page::show))
+                .route(web::post().to(edit::update)),
+        )
+        .service(resource("/orders/{id}/edit", "GET, HEAD").route(read().to(edit::edit_form)))
+        .service(
+            resource("/orders/{id}/delete", "GET, HEAD, POST")
+                .route(read().to(delete::confirm))
+                .route(web::post().to(delete::delete)),
+        )
+        // GET only: a HEAD would open a stream that never sends its body.
+        .service(resource("/orders/{id}/live", "GET").route(web::get().to(live::stream)))
+        .service(resource("/assets/app.js", "GET, HEAD").route(read().to(assets::script)))
+        .service(resource("/assets/app.css", "GET, HEAD").route(read().to(assets::stylesheet)));
+}
+
+/// A route for GET and HEAD (actix sends a HEAD the GET's headers without the body).
+fn read() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
+/// The path of the order list.
+fn list_path() -> String {
+    format!("{PREFIX}/orders")
+}
+
+/// The path of an order's page, or of one of its sub-pages (`suffix` such as `/edit`).
+fn order_path(id: uuid::Uuid, suffix: &str) -> String {
+    format!("{PREFIX}/orders/{id}{suffix}")
+}
+
+/// A 303 to `location`: after a POST, the browser fetches the result with a GET, so reloading
+/// it does not send the form again.
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, location))
+        .finish()
+}
+
+async fn to_the_list() -> HttpResponse {
+    see_other(&list_path())
+}
+
+async fn no_such_page(request: HttpRequest) -> HttpResponse {
+    WebError::NotFound(format!("There is no page at {}.", request.path())).error_response()
+}
+
+/// The fallback of a resource: an HTML 405 with the `Allow` header RFC 9110 asks for.
+fn allowing(methods: &'static str) -> actix_web::Route {
+    web::to(move |request: HttpRequest| async move {
+        let mut response = WebError::MethodNotAllowed(format!(
+            "{} is not allowed on {}.",
+            request.method(),
+            request.path()
+        ))
+        .error_response();
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(methods));
+        response
+    })
+}

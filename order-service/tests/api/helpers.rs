@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use actix_web::dev::ServerHandle;
 use order_service::settings::Settings;
 use order_service::startup::Application;
+use order_service::startup::StopHandle;
 use reqwest::Response;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -18,7 +18,7 @@ pub(crate) struct TestApp {
     pub(crate) client: reqwest::Client,
     /// The data directory; removed when the last owner drops it.
     pub(crate) data_dir: TempDir,
-    handle: ServerHandle,
+    handle: StopHandle,
     task: JoinHandle<anyhow::Result<()>>,
 }
 

@@ -4,8 +4,8 @@ use std::future::Future;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::ServerHandle;
 use order_service::settings::Settings as OrderSettings;
+use order_service::startup::StopHandle;
 use serde_json::{Value, json};
 use shared_events::settings::ConsumerSettings;
 use tempfile::TempDir;
@@ -26,7 +26,7 @@ pub(crate) struct Platform {
 pub(crate) struct Orders {
     pub(crate) url: String,
     pub(crate) data_dir: TempDir,
-    handle: ServerHandle,
+    handle: StopHandle,
     task: JoinHandle<anyhow::Result<()>>,
 }
 
