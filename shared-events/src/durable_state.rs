@@ -4,11 +4,18 @@
 //! fdatasync'd) before [`DurableState::transact`] returns, a torn last change is cut away at
 //! start-up, and the journal is folded into a new snapshot once it has grown as large as the
 //! last one, so a change costs O(1) amortised.
+//!
+//! Transactions commit in groups: each appends its change under the lock, then waits outside
+//! it for an fdatasync that covers its change. While one fsync runs, the transactions behind it
+//! append; the next fsync makes all of them durable at once. So concurrent callers (a consumer
+//! handling a batch of events for different orders) share fsyncs instead of queueing for one
+//! each. A reader may see a change a moment before it is durable; no caller is told it
+//! succeeded before it is.
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::de::DeserializeOwned;
@@ -34,6 +41,7 @@ pub struct DurableState<S: StateMachine> {
     inner: Arc<Mutex<Inner<S>>>,
     /// Set once a write failed; outside the lock, so health checks never wait on an fsync.
     failed: Arc<AtomicBool>,
+    syncer: Arc<Syncer>,
 }
 
 impl<S: StateMachine> Clone for DurableState<S> {
@@ -41,8 +49,21 @@ impl<S: StateMachine> Clone for DurableState<S> {
         DurableState {
             inner: Arc::clone(&self.inner),
             failed: Arc::clone(&self.failed),
+            syncer: Arc::clone(&self.syncer),
         }
     }
+}
+
+/// Group commit: which changes are written, and which are durable.
+struct Syncer {
+    /// The journal, opened a second time, to fsync without holding the state's lock.
+    file: fs::File,
+    path: PathBuf,
+    /// The last change appended to the journal (or folded into a snapshot).
+    written: AtomicU64,
+    /// The last change known durable; its lock is held across an fsync, so that the
+    /// transactions waiting behind it find their change durable when they get it.
+    durable: Mutex<u64>,
 }
 
 /// Why the state cannot be opened or changed.
@@ -147,6 +168,17 @@ impl<S: StateMachine> DurableState<S> {
             }
             Ok(())
         })?;
+        let syncer = Syncer {
+            file: journal
+                .sync_handle()
+                .map_err(|source| JournalError::Io {
+                    path: journal_path.clone(),
+                    source,
+                })?,
+            path: journal_path,
+            written: AtomicU64::new(last_seq),
+            durable: Mutex::new(last_seq),
+        };
         let inner = Inner {
             state,
             journal,
@@ -159,6 +191,7 @@ impl<S: StateMachine> DurableState<S> {
         Ok(DurableState {
             inner: Arc::new(Mutex::new(inner)),
             failed: Arc::new(AtomicBool::new(false)),
+            syncer: Arc::new(syncer),
         })
     }
 
@@ -191,13 +224,30 @@ impl<S: StateMachine> DurableState<S> {
         &self,
         decide: impl FnOnce(&S) -> (Option<S::Change>, R),
     ) -> Result<R, DurableStateError> {
+        let (result, through) = self.append(decide)?;
+        // Also without a change: the decision read state that must be durable before anyone
+        // acts on the answer.
+        if let Err(error) = self.syncer.sync_through(through) {
+            // The file's content is unknown after a failed fsync; stop rather than guess.
+            self.failed.store(true, Ordering::SeqCst);
+            return Err(error.into());
+        }
+        Ok(result)
+    }
+
+    /// Decides and, for a change, appends it (not yet durable) and applies it; returns the
+    /// result and the change up to which the journal must be durable before it is handed back.
+    fn append<R>(
+        &self,
+        decide: impl FnOnce(&S) -> (Option<S::Change>, R),
+    ) -> Result<(R, u64), DurableStateError> {
         let mut inner = self.lock();
         if self.failed.load(Ordering::SeqCst) {
             return Err(DurableStateError::Failed);
         }
         let (change, result) = decide(&inner.state);
         let Some(change) = change else {
-            return Ok(result);
+            return Ok((result, inner.last_seq));
         };
         let entry = Entry {
             seq: inner.last_seq + 1,
@@ -208,24 +258,22 @@ impl<S: StateMachine> DurableState<S> {
             path: inner.journal.path().to_owned(),
             source: io::Error::other(error),
         })?;
-        if let Err(error) = inner
-            .journal
-            .append(&line)
-            .and_then(|()| inner.journal.sync())
-        {
-            // The file's content is unknown after a failed write or fsync; stop rather than guess.
+        if let Err(error) = inner.journal.append(&line) {
             self.failed.store(true, Ordering::SeqCst);
             return Err(error.into());
         }
         inner.state.apply(&entry.change);
         inner.last_seq = entry.seq;
-        if inner.journal.len() >= inner.min_compact_bytes.max(inner.snapshot_bytes)
-            && let Err(error) = inner.compact()
-        {
-            // The journal still holds everything; compaction is tried again later.
-            tracing::warn!(error = %error, "compaction failed");
+        self.syncer.written.store(entry.seq, Ordering::SeqCst);
+        if inner.journal.len() >= inner.min_compact_bytes.max(inner.snapshot_bytes) {
+            match inner.compact() {
+                // The snapshot, fsync'd, holds every change so far.
+                Ok(()) => self.syncer.mark_durable(entry.seq),
+                // The journal still holds everything; compaction is tried again later.
+                Err(error) => tracing::warn!(error = %error, "compaction failed"),
+            }
         }
-        Ok(result)
+        Ok((result, entry.seq))
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<S>> {
@@ -233,6 +281,36 @@ impl<S: StateMachine> DurableState<S> {
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Syncer {
+    /// Returns once every change up to `through` is durable, with one fsync for every change
+    /// written so far if none has covered `through` yet.
+    fn sync_through(&self, through: u64) -> Result<(), JournalError> {
+        let mut durable = self
+            .durable
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *durable >= through {
+            return Ok(());
+        }
+        // Read before the fsync: what was written by now is certainly covered by it.
+        let written = self.written.load(Ordering::SeqCst);
+        self.file.sync_data().map_err(|source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        *durable = written;
+        Ok(())
+    }
+
+    fn mark_durable(&self, through: u64) {
+        let mut durable = self
+            .durable
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *durable = (*durable).max(through);
     }
 }
 
@@ -326,6 +404,27 @@ mod tests {
         fs::write(dir.path().join("counters-journal.jsonl"), journal).expect("restore");
         let state = DurableState::<Counters>::open(dir.path(), "counters").expect("reopens");
         assert_eq!(state.read(|counters| counters.0["a"]), 7);
+    }
+
+    #[test]
+    fn concurrent_transactions_all_commit() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = DurableState::<Counters>::open_with(dir.path(), "counters", 4096).expect("opens");
+        std::thread::scope(|scope| {
+            for thread in 0..8 {
+                let state = state.clone();
+                scope.spawn(move || {
+                    for _ in 0..100 {
+                        add(&state, &format!("t{thread}"), 1);
+                    }
+                });
+            }
+        });
+        drop(state);
+        let state = DurableState::<Counters>::open(dir.path(), "counters").expect("reopens");
+        let counters = state.read(|counters| counters.0.clone());
+        assert_eq!(counters.len(), 8);
+        assert!(counters.values().all(|count| *count == 100), "{counters:?}");
     }
 
     #[test]

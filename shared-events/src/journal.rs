@@ -153,6 +153,12 @@ impl Journal {
         })
     }
 
+    /// A second handle on the file, to fsync it without holding the journal: what group commit
+    /// needs (appends go on while one fsync makes all earlier ones durable).
+    pub fn sync_handle(&self) -> std::io::Result<File> {
+        self.file.try_clone()
+    }
+
     /// Empties the journal, durably: for callers whose records are all in a snapshot now.
     pub fn truncate(&mut self) -> std::io::Result<()> {
         self.file.set_len(0)?;

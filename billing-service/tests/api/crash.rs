@@ -46,18 +46,21 @@ async fn every_event_is_applied_once_across_a_sigkill() {
         broker.publish(chunk).await;
     }
     let (_child, url) = start_binary(dir.path(), &broker.settings).await;
-    // Whatever is still queued (a redelivery, say) is handled before a barrier of its own.
-    let barrier = TestOrder::new(BARRIER, &[("barrier", 1, "1.00")]);
-    broker.publish(&[barrier.created()]).await;
-    until("the barrier to be applied", || async {
-        let response = client
-            .get(format!("{url}/invoices/{}", barrier.id()))
-            .send()
-            .await
-            .ok()?;
-        (response.status().as_u16() == 200).then_some(())
-    })
-    .await;
+    // Whatever is still queued (a redelivery, say) is handled before a barrier of its own; the
+    // second barrier, sent once the first is applied, ends the batch the first came in.
+    for _ in 0..2 {
+        let barrier = TestOrder::new(BARRIER, &[("barrier", 1, "1.00")]);
+        broker.publish(&[barrier.created()]).await;
+        until("the barrier to be applied", || async {
+            let response = client
+                .get(format!("{url}/invoices/{}", barrier.id()))
+                .send()
+                .await
+                .ok()?;
+            (response.status().as_u16() == 200).then_some(())
+        })
+        .await;
+    }
 
     // Assert
     let invoices = invoices(&client, &url).await;

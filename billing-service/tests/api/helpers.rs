@@ -119,13 +119,18 @@ impl TestApp {
     /// Publishes an event of its own and waits until it is applied: what was published before
     /// it has been handled by then, as the consumer takes one queue in order.
     pub(crate) async fn settle(&self) {
-        let barrier = TestOrder::new(BARRIER, &[("barrier", 1, "1.00")]);
-        self.publish(&[barrier.created()]).await;
-        let id = barrier.id();
-        until(&format!("the barrier {id} to be applied"), || async {
-            self.invoice(&id).await
-        })
-        .await;
+        // The consumer handles what it has received as a batch, different orders side by side,
+        // so one barrier applied says only that its batch has started. A second barrier, sent
+        // after the first is applied, comes in a later batch: the first batch has ended.
+        for _ in 0..2 {
+            let barrier = TestOrder::new(BARRIER, &[("barrier", 1, "1.00")]);
+            self.publish(&[barrier.created()]).await;
+            let id = barrier.id();
+            until(&format!("the barrier {id} to be applied"), || async {
+                self.invoice(&id).await
+            })
+            .await;
+        }
     }
 
     /// Waits until the invoice of `order_id` satisfies `check`, and returns it.

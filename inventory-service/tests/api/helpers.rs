@@ -127,15 +127,20 @@ impl TestApp {
     /// Publishes an event of its own and waits until it is applied: what was published before
     /// it has been handled by then, as the consumer takes one queue in order.
     pub(crate) async fn settle(&self) {
-        let product = format!("barrier-{}", Uuid::new_v4());
-        self.publish(&[TestOrder::new(&[(&product, 1)]).created()])
+        // The consumer handles what it has received as a batch, different orders side by side,
+        // so one barrier applied says only that its batch has started. A second barrier, sent
+        // after the first is applied, comes in a later batch: the first batch has ended.
+        for _ in 0..2 {
+            let product = format!("barrier-{}", Uuid::new_v4());
+            self.publish(&[TestOrder::new(&[(&product, 1)]).created()])
+                .await;
+            until(&format!("the barrier {product} to be applied"), || async {
+                self.level(&product)
+                    .await
+                    .filter(|level| level.reserved == 1)
+            })
             .await;
-        until(&format!("the barrier {product} to be applied"), || async {
-            self.level(&product)
-                .await
-                .filter(|level| level.reserved == 1)
-        })
-        .await;
+        }
     }
 
     /// Waits until every `(product, reserved)` pair shows in the API.

@@ -1,5 +1,7 @@
-//! The consumer runner: feeds a service's work queue to its [`EventHandler`], one message at a
-//! time, and owns acks, retries and dead-lettering.
+//! The consumer runner: feeds a service's work queue to its [`EventHandler`] and owns acks,
+//! retries and dead-lettering. What the broker has already sent (up to the prefetch) is handled
+//! as one batch: one order's events in order, different orders concurrently, so that their
+//! durable writes share fsyncs; then one round of confirmed publishes and the acks.
 //!
 //! Per delivery: decode (undecodable: dead-letter at once), handle, then
 //! - `Ok` → ack;
@@ -15,10 +17,12 @@
 //! than losing it; nothing is ever requeued in a loop. The quorum queue's delivery limit catches
 //! messages that crash the consumer itself.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use futures_util::future::join_all;
 use lapin::Connection;
 use lapin::message::Delivery;
 use tokio::time::Instant;
@@ -32,7 +36,7 @@ use crate::amqp::publisher::{ConfirmedPublisher, OutgoingMessage};
 use crate::amqp::subscription::{Next, Subscription};
 use crate::amqp::supervisor::{Session, SessionError, set_up, supervise};
 use crate::amqp::topology::Topology;
-use crate::event::OrderEvent;
+use crate::event::{DecodeError, OrderEvent};
 use crate::outcome::{DeliveryOutcome, OutcomeStatus};
 use crate::settings::AmqpSettings;
 
@@ -101,21 +105,110 @@ impl<H: EventHandler> Session for ConsumerSession<H> {
             return Ok(());
         };
         tracing::info!(service, queue, "consuming");
-        while let Next::Delivery(delivery) = subscription.next(&self.shutdown).await? {
-            self.process(&subscription, &delivery).await?;
+        let batch_limit = usize::from(self.settings.prefetch).max(1);
+        while let Next::Delivery(first) = subscription.next(&self.shutdown).await? {
+            // What the broker has sent already is handled together: one fsync, one round of
+            // confirms and acks for all of it.
+            let mut batch = vec![first];
+            while batch.len() < batch_limit {
+                match subscription.next_prefetched(Instant::now()).await {
+                    Some(delivery) => batch.push(Box::new(delivery)),
+                    None => break,
+                }
+            }
+            self.process(&subscription, &batch).await?;
         }
         self.stop(subscription).await;
         Ok(())
     }
 }
 
+/// What became of one delivery.
+struct Handling {
+    /// A retry or a dead letter to publish, if the handler did not apply it.
+    disposition: Option<Disposition>,
+    /// The outcome to report, if the message was an event.
+    outcome: Option<DeliveryOutcome>,
+}
+
 impl<H: EventHandler> ConsumerSession<H> {
-    /// Handles one delivery to its end: applied and acked, or retried or dead-lettered and acked.
+    /// Handles a batch of deliveries to their end: the events of one order one after another in
+    /// the order they came, different orders side by side; then every retry, dead letter and
+    /// outcome is published (confirmed) and only then is every delivery acked.
     async fn process(
         &self,
         subscription: &Subscription<'_>,
-        delivery: &Delivery,
+        deliveries: &[Box<Delivery>],
     ) -> Result<(), SessionError> {
+        let decoded: Vec<_> = deliveries
+            .iter()
+            .map(|delivery| OrderEvent::decode(&delivery.data))
+            .collect();
+        let mut by_order: HashMap<Option<uuid::Uuid>, Vec<usize>> = HashMap::new();
+        for (index, event) in decoded.iter().enumerate() {
+            let key = event.as_ref().ok().map(|event| event.subject);
+            by_order.entry(key).or_default().push(index);
+        }
+        let handled = join_all(by_order.into_values().map(|indices| async {
+            let mut handled = Vec::with_capacity(indices.len());
+            for index in indices {
+                let handling = self.handle(&deliveries[index], &decoded[index]).await;
+                handled.push((index, handling));
+            }
+            handled
+        }))
+        .await;
+
+        let now = Utc::now();
+        let mut copies = Vec::new();
+        let mut outcomes = Vec::new();
+        for (index, handling) in handled.into_iter().flatten() {
+            let delivery = &deliveries[index];
+            match handling.disposition {
+                None => {}
+                Some(Disposition::Retry {
+                    attempts,
+                    delay_ms,
+                    error,
+                }) => copies.push(disposition::retry_copy(
+                    delivery,
+                    &self.topology,
+                    H::SERVICE,
+                    attempts,
+                    delay_ms,
+                    &error,
+                    now,
+                )?),
+                Some(Disposition::DeadLetter { attempts, reason }) => {
+                    copies.push(disposition::dead_letter_copy(
+                        delivery,
+                        &self.topology,
+                        H::SERVICE,
+                        attempts,
+                        &reason,
+                        now,
+                    )?);
+                }
+            }
+            outcomes.extend(handling.outcome.map(|outcome| outcome_message(&self.topology, &outcome)));
+        }
+        for message in &outcomes {
+            copies.push(message.envelope()?);
+        }
+        self.publisher.publish_envelopes(&copies).await?;
+        let ack_timeout = Duration::from_millis(self.settings.publish_timeout_ms);
+        for delivery in deliveries {
+            subscription.ack(delivery, ack_timeout).await?;
+        }
+        Ok(())
+    }
+
+    /// Hands one delivery to the handler, in a span of its own, and decides what becomes of it.
+    async fn handle(
+        &self,
+        delivery: &Delivery,
+        decoded: &Result<OrderEvent, DecodeError>,
+    ) -> Handling {
         let span = tracing::info_span!(
             "delivery",
             service = H::SERVICE,
@@ -128,98 +221,49 @@ impl<H: EventHandler> ConsumerSession<H> {
         if let Some(message_id) = delivery.properties.message_id() {
             span.record("message_id", message_id.as_str());
         }
-        self.process_in(subscription, delivery, &span)
-            .instrument(span.clone())
-            .await
-    }
-
-    async fn process_in(
-        &self,
-        subscription: &Subscription<'_>,
-        delivery: &Delivery,
-        span: &tracing::Span,
-    ) -> Result<(), SessionError> {
         let prior_attempts = headers::count(&delivery.properties, ATTEMPTS).unwrap_or(0);
         let attempts = prior_attempts.saturating_add(1);
-        let mut outcome = None;
-        let disposition = match OrderEvent::decode(&delivery.data) {
-            Err(error) => Some(Disposition::DeadLetter {
-                attempts,
-                reason: format!("undecodable message: {error}"),
-            }),
-            Ok(event) => {
-                span.record("event_id", field::display(event.id));
-                span.record("order_id", field::display(event.subject));
-                if let Some(traceparent) = &event.traceparent {
-                    span.record("traceparent", traceparent.as_str());
-                }
-                let handled = self.handler.handle(&event).await;
-                let disposition = match &handled {
-                    Ok(handled) => {
-                        tracing::debug!(?handled, "event handled");
-                        None
-                    }
-                    Err(error) => Some(disposition::after_failure(
-                        prior_attempts,
-                        error,
-                        &self.settings,
-                    )),
+        let event = match decoded {
+            Err(error) => {
+                let reason = format!("undecodable message: {error}");
+                span.in_scope(|| tracing::error!(attempts, %reason, "giving up on the message; dead-lettering it"));
+                return Handling {
+                    disposition: Some(Disposition::DeadLetter { attempts, reason }),
+                    outcome: None,
                 };
-                outcome = Some(outcome_of(
-                    H::SERVICE,
-                    &event,
-                    handled,
-                    disposition.as_ref(),
-                    attempts,
-                ));
-                disposition
+            }
+            Ok(event) => event,
+        };
+        span.record("event_id", field::display(event.id));
+        span.record("order_id", field::display(event.subject));
+        if let Some(traceparent) = &event.traceparent {
+            span.record("traceparent", traceparent.as_str());
+        }
+        let handled = self.handler.handle(event).instrument(span.clone()).await;
+        let _entered = span.enter();
+        let disposition = match &handled {
+            Ok(handled) => {
+                tracing::debug!(?handled, "event handled");
+                None
+            }
+            Err(error) => {
+                let disposition = disposition::after_failure(prior_attempts, error, &self.settings);
+                match &disposition {
+                    Disposition::Retry {
+                        attempts,
+                        delay_ms,
+                        error,
+                    } => tracing::warn!(attempts, delay_ms, %error, "handler failed; retrying later"),
+                    Disposition::DeadLetter { attempts, reason } => tracing::error!(attempts, %reason, "giving up on the message; dead-lettering it"),
+                }
+                Some(disposition)
             }
         };
-        let now = Utc::now();
-        match disposition {
-            None => {}
-            Some(Disposition::Retry {
-                attempts,
-                delay_ms,
-                error,
-            }) => {
-                tracing::warn!(attempts, delay_ms, %error, "handler failed; retrying later");
-                let copy = disposition::retry_copy(
-                    delivery,
-                    &self.topology,
-                    H::SERVICE,
-                    attempts,
-                    delay_ms,
-                    &error,
-                    now,
-                )?;
-                self.publisher.publish_envelopes(&[copy]).await?;
-            }
-            Some(Disposition::DeadLetter { attempts, reason }) => {
-                tracing::error!(attempts, %reason, "giving up on the message; dead-lettering it");
-                let copy = disposition::dead_letter_copy(
-                    delivery,
-                    &self.topology,
-                    H::SERVICE,
-                    attempts,
-                    &reason,
-                    now,
-                )?;
-                self.publisher.publish_envelopes(&[copy]).await?;
-            }
+        let outcome = outcome_of(H::SERVICE, event, handled, disposition.as_ref(), attempts);
+        Handling {
+            disposition,
+            outcome: Some(outcome),
         }
-        if let Some(outcome) = outcome {
-            self.publisher
-                .publish(&outcome_message(&self.topology, &outcome))
-                .await?;
-        }
-        subscription
-            .ack(
-                delivery,
-                Duration::from_millis(self.settings.publish_timeout_ms),
-            )
-            .await?;
-        Ok(())
     }
 
     /// Stops cleanly: cancels the consumer, handles what the broker had already sent (for up to
@@ -229,7 +273,7 @@ impl<H: EventHandler> ConsumerSession<H> {
         if subscription.cancel().await {
             let deadline = Instant::now() + SHUTDOWN_DRAIN;
             while let Some(delivery) = subscription.next_prefetched(deadline).await {
-                if let Err(error) = self.process(&subscription, &delivery).await {
+                if let Err(error) = self.process(&subscription, &[Box::new(delivery)]).await {
                     tracing::warn!(%error, "stopped handling prefetched messages");
                     break;
                 }

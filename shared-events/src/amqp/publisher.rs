@@ -131,7 +131,7 @@ impl OutgoingMessage {
         }
     }
 
-    fn envelope(&self) -> Result<Envelope<'_>, AmqpError> {
+    pub(crate) fn envelope(&self) -> Result<Envelope<'_>, AmqpError> {
         let mut headers = FieldTable::default();
         for (key, value) in &self.headers {
             headers.insert(
