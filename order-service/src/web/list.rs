@@ -155,9 +155,13 @@ fn table(page: &Page) -> Markup {
                                 a href=(order_path(order.order_id, "")) { code.id { (order.order_id) } }
                             }
                             td data-label="Customer" {
-                                (order.customer_name)
-                                @if let Some(email) = &order.customer_email {
-                                    br; span.muted { (email) }
+                                // One box, so that on a phone (where a cell is a flex row) the
+                                // name and the email stack and wrap beside the label.
+                                span.value {
+                                    (order.customer_name)
+                                    @if let Some(email) = &order.customer_email {
+                                        br; span.muted { (email) }
+                                    }
                                 }
                             }
                             td data-label="Status" { (layout::status_badge(order.status)) }

@@ -1,0 +1,70 @@
+//! The platform under test: every service in this process on the embedded transport, with a
+//! fresh data directory, and a plain HTTP client for the JSON API.
+
+use order_platform::{Platform, PlatformSettings, TransportKind};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A running platform.
+pub(crate) struct TestPlatform {
+    /// The order service's base URL (the JSON API and the web page).
+    pub(crate) url: String,
+    /// A client for the JSON API.
+    pub(crate) client: reqwest::Client,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+    _data: TempDir,
+}
+
+impl TestPlatform {
+    /// Builds and runs the platform on the embedded transport.
+    pub(crate) async fn start() -> TestPlatform {
+        let data = tempfile::tempdir().expect("a data directory");
+        let settings = PlatformSettings::for_tests(data.path(), TransportKind::Embedded);
+        let platform = Platform::build(settings)
+            .await
+            .expect("the platform starts");
+        TestPlatform {
+            url: platform.url(),
+            client: reqwest::Client::new(),
+            shutdown: platform.shutdown_token(),
+            task: tokio::spawn(platform.run_until_stopped()),
+            _data: data,
+        }
+    }
+
+    /// Stops the platform gracefully and checks that it stopped cleanly.
+    pub(crate) async fn stop(self) {
+        self.shutdown.cancel();
+        self.task
+            .await
+            .expect("the platform task")
+            .expect("the platform stops cleanly");
+    }
+
+    /// `POST /orders` with `body`; the created order.
+    pub(crate) async fn create(&self, body: &Value) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/orders", self.url))
+            .json(body)
+            .send()
+            .await
+            .expect("POST /orders");
+        assert_eq!(response.status(), 201, "creating {body}");
+        response.json().await.expect("an order")
+    }
+
+    /// The status of `GET /orders/{id}`.
+    pub(crate) async fn order_status(&self, order_id: &str) -> u16 {
+        self.client
+            .get(format!("{}/orders/{order_id}", self.url))
+            .send()
+            .await
+            .expect("GET /orders/{id}")
+            .status()
+            .as_u16()
+    }
+}
