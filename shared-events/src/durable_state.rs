@@ -169,12 +169,10 @@ impl<S: StateMachine> DurableState<S> {
             Ok(())
         })?;
         let syncer = Syncer {
-            file: journal
-                .sync_handle()
-                .map_err(|source| JournalError::Io {
-                    path: journal_path.clone(),
-                    source,
-                })?,
+            file: journal.sync_handle().map_err(|source| JournalError::Io {
+                path: journal_path.clone(),
+                source,
+            })?,
             path: journal_path,
             written: AtomicU64::new(last_seq),
             durable: Mutex::new(last_seq),
@@ -409,7 +407,8 @@ mod tests {
     #[test]
     fn concurrent_transactions_all_commit() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let state = DurableState::<Counters>::open_with(dir.path(), "counters", 4096).expect("opens");
+        let state =
+            DurableState::<Counters>::open_with(dir.path(), "counters", 4096).expect("opens");
         std::thread::scope(|scope| {
             for thread in 0..8 {
                 let state = state.clone();

@@ -190,7 +190,11 @@ impl<H: EventHandler> ConsumerSession<H> {
                     )?);
                 }
             }
-            outcomes.extend(handling.outcome.map(|outcome| outcome_message(&self.topology, &outcome)));
+            outcomes.extend(
+                handling
+                    .outcome
+                    .map(|outcome| outcome_message(&self.topology, &outcome)),
+            );
         }
         for message in &outcomes {
             copies.push(message.envelope()?);
@@ -253,8 +257,12 @@ impl<H: EventHandler> ConsumerSession<H> {
                         attempts,
                         delay_ms,
                         error,
-                    } => tracing::warn!(attempts, delay_ms, %error, "handler failed; retrying later"),
-                    Disposition::DeadLetter { attempts, reason } => tracing::error!(attempts, %reason, "giving up on the message; dead-lettering it"),
+                    } => {
+                        tracing::warn!(attempts, delay_ms, %error, "handler failed; retrying later")
+                    }
+                    Disposition::DeadLetter { attempts, reason } => {
+                        tracing::error!(attempts, %reason, "giving up on the message; dead-lettering it")
+                    }
                 }
                 Some(disposition)
             }

@@ -5,19 +5,20 @@
 //! the events after it go on, as with the broker's delay queues; the saved offset stops just
 //! before the oldest event still waiting, so a crash hands it (and what followed) over again.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::amqp::disposition::{self, Disposition};
-use crate::amqp::handler::{EventHandler, Handled};
+use crate::amqp::handler::{EventHandler, Handled, HandlerError};
 use crate::embedded::EmbeddedLink;
 use crate::embedded::inbox::Inbox;
 use crate::embedded::offset::OffsetFile;
@@ -122,16 +123,19 @@ impl<H: EventHandler> Runner<H> {
             }
             let batch = self.link.log.events_after(self.read, BATCH);
             let full = batch.len() == BATCH;
-            for logged in batch {
-                self.read = logged.seq;
-                let delivery = Delivery {
+            if let Some(last) = batch.last() {
+                self.read = last.seq;
+            }
+            let deliveries = batch
+                .into_iter()
+                .map(|logged| Delivery {
                     event: logged.event,
                     origin: Origin::Log(logged.seq),
                     attempts: 0,
                     first_failure_at: None,
-                };
-                self.attempt(delivery).await?;
-            }
+                })
+                .collect();
+            self.attempt_all(deliveries).await?;
             self.save(false).await?;
             if full {
                 continue;
@@ -152,18 +156,52 @@ impl<H: EventHandler> Runner<H> {
         }
     }
 
-    /// Hands one delivery to the handler and deals with the result.
-    async fn attempt(&mut self, mut delivery: Delivery) -> anyhow::Result<()> {
+    /// Hands deliveries to the handler: one order's events one after another, in order,
+    /// different orders side by side (so that their durable writes share fsyncs); then deals
+    /// with each result in the order the deliveries came.
+    async fn attempt_all(&mut self, deliveries: Vec<Delivery>) -> anyhow::Result<()> {
+        let mut by_order: HashMap<uuid::Uuid, Vec<usize>> = HashMap::new();
+        for (index, delivery) in deliveries.iter().enumerate() {
+            by_order
+                .entry(delivery.event.subject)
+                .or_default()
+                .push(index);
+        }
+        let handler = &self.handler;
+        let handled = join_all(by_order.into_values().map(|indices| {
+            let deliveries = &deliveries;
+            async move {
+                let mut handled = Vec::with_capacity(indices.len());
+                for index in indices {
+                    let event = &deliveries[index].event;
+                    let span = delivery_span::<H>(event);
+                    let result = handler.handle(event).instrument(span.clone()).await;
+                    handled.push((index, result, span));
+                }
+                handled
+            }
+        }))
+        .await;
+        let mut results: Vec<_> = handled.into_iter().flatten().collect();
+        results.sort_by_key(|(index, _, _)| *index);
+        let mut results = results.into_iter();
+        for delivery in deliveries {
+            let Some((_, result, span)) = results.next() else {
+                break;
+            };
+            self.settle(delivery, result).instrument(span).await?;
+        }
+        Ok(())
+    }
+
+    /// Deals with the handler's result for `delivery`: reports it, then finishes the delivery,
+    /// schedules its retry, or records it as failed.
+    async fn settle(
+        &mut self,
+        mut delivery: Delivery,
+        result: Result<Handled, HandlerError>,
+    ) -> anyhow::Result<()> {
         let event = Arc::clone(&delivery.event);
-        let span = tracing::info_span!(
-            "embedded delivery",
-            service = H::SERVICE,
-            event_id = %event.id,
-            order_id = %event.subject,
-            traceparent = event.traceparent.as_deref().unwrap_or(""),
-        );
-        let result = self.handler.handle(&event).instrument(span.clone()).await;
-        let _entered = span.enter();
         let attempts = delivery.attempts.saturating_add(1);
         let (status, detail) = match result {
             Ok(Handled::Applied) => (OutcomeStatus::Applied, None),
@@ -222,6 +260,7 @@ impl<H: EventHandler> Runner<H> {
     }
 
     async fn retry_due(&mut self) -> anyhow::Result<()> {
+        let mut due = Vec::new();
         while let Some(entry) = self.waiting.first_entry() {
             if entry.key().0 > Instant::now() {
                 break;
@@ -230,9 +269,9 @@ impl<H: EventHandler> Runner<H> {
             if let Origin::Log(seq) = delivery.origin {
                 self.waiting_seqs.remove(&seq);
             }
-            self.attempt(delivery).await?;
+            due.push(delivery);
         }
-        Ok(())
+        self.attempt_all(due).await
     }
 
     /// The event's fate is final: a replayed event leaves the inbox.
@@ -304,7 +343,7 @@ impl<H: EventHandler> Runner<H> {
                         attempts: 0,
                         first_failure_at: None,
                     };
-                    self.attempt(delivery).await?;
+                    self.attempt_all(vec![delivery]).await?;
                 }
                 Err(error) => {
                     tracing::error!(path = %entry.path.display(), %error, "not an event; setting it aside");
@@ -347,4 +386,15 @@ impl<H: EventHandler> Runner<H> {
         self.link.saved_offset.send_replace(through);
         Ok(())
     }
+}
+
+/// The span one delivery is handled in.
+fn delivery_span<H: EventHandler>(event: &OrderEvent) -> tracing::Span {
+    tracing::info_span!(
+        "embedded delivery",
+        service = H::SERVICE,
+        event_id = %event.id,
+        order_id = %event.subject,
+        traceparent = event.traceparent.as_deref().unwrap_or(""),
+    )
 }
