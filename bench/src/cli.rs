@@ -13,6 +13,7 @@ ceiling), in one run on one machine, and prints one Markdown table.
 Usage: order-bench [--quick] [--connections N] [--duration SECS] [--sizes N,N,...]
                    [--skip creates|json-server|broker|pipeline|startup]... [--out FILE]
                    [--no-build]
+       order-bench seed DIR N   (a data directory with N orders, kept, to profile by hand)
 
   --quick            the short mode (under two minutes): 3 s per measurement, sizes 0,100000,
                      a short rate search for the pipeline
