@@ -58,7 +58,7 @@ pub async fn seed(dir: &Path, count: usize) -> anyhow::Result<Duration> {
     while let Some(created) = creates.next().await {
         created.context("a seeding create failed")?;
         done += 1;
-        if done % DELIVER_EVERY == 0 {
+        if done.is_multiple_of(DELIVER_EVERY) {
             deliver_all(&store).await?;
         }
         if last_report.elapsed() >= Duration::from_secs(5) {
