@@ -61,9 +61,11 @@ struct Syncer {
     path: PathBuf,
     /// The last change appended to the journal (or folded into a snapshot).
     written: AtomicU64,
-    /// The last change known durable; its lock is held across an fsync, so that the
-    /// transactions waiting behind it find their change durable when they get it.
-    durable: Mutex<u64>,
+    /// The last change known durable; read without waiting.
+    durable: AtomicU64,
+    /// Held across an fsync, so that the transactions waiting behind it find their change
+    /// durable when they get it.
+    syncing: Mutex<()>,
 }
 
 /// Why the state cannot be opened or changed.
@@ -175,7 +177,8 @@ impl<S: StateMachine> DurableState<S> {
             })?,
             path: journal_path,
             written: AtomicU64::new(last_seq),
-            durable: Mutex::new(last_seq),
+            durable: AtomicU64::new(last_seq),
+            syncing: Mutex::new(()),
         };
         let inner = Inner {
             state,
@@ -205,16 +208,58 @@ impl<S: StateMachine> DurableState<S> {
 
     /// Decides on a change from the current state and makes it durable, atomically with respect
     /// to every other transaction. `decide` returns the change to make (if any) and the result
-    /// to hand back, which the caller sees only once the change is durable. Runs on a blocking
-    /// thread, since it fsyncs.
+    /// to hand back, which the caller sees only once the change is durable.
+    ///
+    /// Deciding and appending take microseconds, so they run on the caller's thread when the lock
+    /// is free; only an fsync (unless another one has already covered the change) or a
+    /// compaction goes to a blocking thread. Handing every transaction to another thread cost
+    /// more than the work itself under load.
     pub async fn transact<R: Send + 'static>(
         &self,
         decide: impl FnOnce(&S) -> (Option<S::Change>, R) + Send + 'static,
     ) -> Result<R, DurableStateError> {
+        let appended = match self.try_append(decide) {
+            Ok(appended) => appended,
+            // Held, perhaps by a compaction: wait for it on a blocking thread, not here.
+            Err(decide) => {
+                let this = self.clone();
+                return tokio::task::spawn_blocking(move || this.transact_blocking(decide))
+                    .await
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()));
+            }
+        };
+        let Appended {
+            result,
+            through,
+            compact,
+        } = appended?;
+        if !compact && self.syncer.is_durable(through) {
+            return Ok(result);
+        }
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.transact_blocking(decide))
-            .await
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+        tokio::task::spawn_blocking(move || {
+            if compact {
+                this.lock().compact_if_due(&this.syncer);
+            }
+            this.sync_through(through)
+        })
+        .await
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))?;
+        Ok(result)
+    }
+
+    /// Appends with [`DurableState::append_locked`] if the lock is free; hands `decide` back if
+    /// it is not.
+    fn try_append<R, F>(&self, decide: F) -> Result<Result<Appended<R>, DurableStateError>, F>
+    where
+        F: FnOnce(&S) -> (Option<S::Change>, R),
+    {
+        let mut inner = match self.inner.try_lock() {
+            Ok(inner) => inner,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Err(decide),
+        };
+        Ok(self.append_locked(&mut inner, decide))
     }
 
     /// [`DurableState::transact`] for callers that are already on a blocking thread.
@@ -222,30 +267,49 @@ impl<S: StateMachine> DurableState<S> {
         &self,
         decide: impl FnOnce(&S) -> (Option<S::Change>, R),
     ) -> Result<R, DurableStateError> {
-        let (result, through) = self.append(decide)?;
-        // Also without a change: the decision read state that must be durable before anyone
-        // acts on the answer.
+        let Appended {
+            result, through, ..
+        } = {
+            let mut inner = self.lock();
+            let appended = self.append_locked(&mut inner, decide)?;
+            if appended.compact {
+                inner.compact_if_due(&self.syncer);
+            }
+            appended
+        };
+        self.sync_through(through)?;
+        Ok(result)
+    }
+
+    /// Makes every change up to `through` durable. Also without a change of its own: a decision
+    /// read state that must be durable before anyone acts on the answer.
+    fn sync_through(&self, through: u64) -> Result<(), DurableStateError> {
         if let Err(error) = self.syncer.sync_through(through) {
             // The file's content is unknown after a failed fsync; stop rather than guess.
             self.failed.store(true, Ordering::SeqCst);
             return Err(error.into());
         }
-        Ok(result)
+        Ok(())
     }
 
-    /// Decides and, for a change, appends it (not yet durable) and applies it; returns the
-    /// result and the change up to which the journal must be durable before it is handed back.
-    fn append<R>(
+    /// Decides and, for a change, appends it (not yet durable) and applies it. The result says
+    /// up to which change the journal must be durable before the answer is handed back, and
+    /// whether the journal has grown enough to compact.
+    fn append_locked<R>(
         &self,
+        inner: &mut Inner<S>,
         decide: impl FnOnce(&S) -> (Option<S::Change>, R),
-    ) -> Result<(R, u64), DurableStateError> {
-        let mut inner = self.lock();
+    ) -> Result<Appended<R>, DurableStateError> {
         if self.failed.load(Ordering::SeqCst) {
             return Err(DurableStateError::Failed);
         }
         let (change, result) = decide(&inner.state);
         let Some(change) = change else {
-            return Ok((result, inner.last_seq));
+            return Ok(Appended {
+                result,
+                through: inner.last_seq,
+                compact: false,
+            });
         };
         let entry = Entry {
             seq: inner.last_seq + 1,
@@ -263,15 +327,11 @@ impl<S: StateMachine> DurableState<S> {
         inner.state.apply(&entry.change);
         inner.last_seq = entry.seq;
         self.syncer.written.store(entry.seq, Ordering::SeqCst);
-        if inner.journal.len() >= inner.min_compact_bytes.max(inner.snapshot_bytes) {
-            match inner.compact() {
-                // The snapshot, fsync'd, holds every change so far.
-                Ok(()) => self.syncer.mark_durable(entry.seq),
-                // The journal still holds everything; compaction is tried again later.
-                Err(error) => tracing::warn!(error = %error, "compaction failed"),
-            }
-        }
-        Ok((result, entry.seq))
+        Ok(Appended {
+            result,
+            through: entry.seq,
+            compact: inner.compaction_due(),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<S>> {
@@ -282,15 +342,29 @@ impl<S: StateMachine> DurableState<S> {
     }
 }
 
+/// A transaction's change, appended but perhaps not yet durable.
+struct Appended<R> {
+    result: R,
+    /// The journal must be durable up to this change before `result` is handed back.
+    through: u64,
+    /// The journal has grown as large as the last snapshot.
+    compact: bool,
+}
+
 impl Syncer {
+    /// Whether every change up to `through` is durable already.
+    fn is_durable(&self, through: u64) -> bool {
+        self.durable.load(Ordering::SeqCst) >= through
+    }
+
     /// Returns once every change up to `through` is durable, with one fsync for every change
     /// written so far if none has covered `through` yet.
     fn sync_through(&self, through: u64) -> Result<(), JournalError> {
-        let mut durable = self
-            .durable
+        let _syncing = self
+            .syncing
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if *durable >= through {
+        if self.is_durable(through) {
             return Ok(());
         }
         // Read before the fsync: what was written by now is certainly covered by it.
@@ -299,20 +373,33 @@ impl Syncer {
             path: self.path.clone(),
             source,
         })?;
-        *durable = written;
+        self.durable.fetch_max(written, Ordering::SeqCst);
         Ok(())
     }
 
     fn mark_durable(&self, through: u64) {
-        let mut durable = self
-            .durable
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *durable = (*durable).max(through);
+        self.durable.fetch_max(through, Ordering::SeqCst);
     }
 }
 
 impl<S: StateMachine> Inner<S> {
+    fn compaction_due(&self) -> bool {
+        self.journal.len() >= self.min_compact_bytes.max(self.snapshot_bytes)
+    }
+
+    /// Compacts if the journal is (still) due for it; a failure is logged, and the journal,
+    /// which still holds everything, is compacted again later.
+    fn compact_if_due(&mut self, syncer: &Syncer) {
+        if !self.compaction_due() {
+            return;
+        }
+        match self.compact() {
+            // The snapshot, fsync'd, holds every change so far.
+            Ok(()) => syncer.mark_durable(self.last_seq),
+            Err(error) => tracing::warn!(error = %error, "compaction failed"),
+        }
+    }
+
     /// Writes the snapshot, then empties the journal; replay skips what the snapshot holds, so a
     /// crash between the two loses and repeats nothing.
     fn compact(&mut self) -> io::Result<()> {
@@ -424,6 +511,36 @@ mod tests {
         let counters = state.read(|counters| counters.0.clone());
         assert_eq!(counters.len(), 8);
         assert!(counters.values().all(|count| *count == 100), "{counters:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_async_transactions_all_commit_across_compactions() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state =
+            DurableState::<Counters>::open_with(dir.path(), "counters", 2048).expect("opens");
+        let tasks: Vec<_> = (0..8)
+            .map(|task| {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    for _ in 0..50 {
+                        let change = Add(format!("t{task}"), 1);
+                        state
+                            .transact(move |_| (Some(change), ()))
+                            .await
+                            .expect("durable");
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("a task");
+        }
+        drop(state);
+        let state = DurableState::<Counters>::open(dir.path(), "counters").expect("reopens");
+        let counters = state.read(|counters| counters.0.clone());
+        assert_eq!(counters.len(), 8);
+        assert!(counters.values().all(|count| *count == 50), "{counters:?}");
+        assert!(dir.path().join("counters.json").exists(), "compaction ran");
     }
 
     #[test]
