@@ -9,8 +9,8 @@
 //!   the original; after `max_attempts` failures dead-letter instead;
 //! - `Permanent` → dead-letter.
 //!
-//! Whatever the result, the service's outcome goes to the outcomes exchange (confirmed) before
-//! the ack, for the order service's delivery timeline.
+//! Whatever the result, the service's outcomes (one message per batch) go to the outcomes
+//! exchange (confirmed) before the ack, for the order service's delivery timeline.
 //!
 //! Dead-lettering publishes a copy (confirmed) to the dead-letter exchange and then acks. The ack
 //! always follows the handler and the copy, so a crash in between redelivers the message rather
@@ -190,14 +190,11 @@ impl<H: EventHandler> ConsumerSession<H> {
                     )?);
                 }
             }
-            outcomes.extend(
-                handling
-                    .outcome
-                    .map(|outcome| outcome_message(&self.topology, &outcome)),
-            );
+            outcomes.extend(handling.outcome);
         }
-        for message in &outcomes {
-            copies.push(message.envelope()?);
+        let report = (!outcomes.is_empty()).then(|| outcome_message(&self.topology, &outcomes));
+        if let Some(report) = &report {
+            copies.push(report.envelope()?);
         }
         self.publisher.publish_envelopes(&copies).await?;
         let ack_timeout = Duration::from_millis(self.settings.publish_timeout_ms);
@@ -314,16 +311,14 @@ fn outcome_of(
     DeliveryOutcome::of(service, event, status, detail, attempts)
 }
 
-/// The message that reports `outcome` to the order service.
-fn outcome_message(topology: &Topology, outcome: &DeliveryOutcome) -> OutgoingMessage {
+/// The message that reports a batch's `outcomes` to the order service: one JSON array, so the
+/// broker carries one message per batch rather than one per event.
+fn outcome_message(topology: &Topology, outcomes: &[DeliveryOutcome]) -> OutgoingMessage {
     OutgoingMessage {
         exchange: topology.outcomes_exchange(),
         routing_key: String::new(),
-        message_id: format!(
-            "{}:{}:{}",
-            outcome.event_id, outcome.service, outcome.attempts
-        ),
-        body: serde_json::to_vec(outcome).expect("an outcome is plain data with string keys"),
+        message_id: uuid::Uuid::now_v7().to_string(),
+        body: serde_json::to_vec(outcomes).expect("outcomes are plain data with string keys"),
         headers: Vec::new(),
     }
 }

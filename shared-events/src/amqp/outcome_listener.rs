@@ -1,5 +1,6 @@
-//! The order service's side of the outcomes: consumes `NS.order-outcomes` into its delivery
-//! timeline, acking each outcome once it is recorded.
+//! The order service's side of the outcomes: consumes `NS.order-outcomes` (each message a
+//! consumer's batch of outcomes) into its delivery timeline, acking each message once its
+//! outcomes are recorded.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,13 +79,7 @@ impl<S: OutcomeStore> Session for ListenerSession<S> {
             }
             let outcomes: Vec<DeliveryOutcome> = deliveries
                 .iter()
-                .filter_map(|delivery| match serde_json::from_slice(&delivery.data) {
-                    Ok(outcome) => Some(outcome),
-                    Err(error) => {
-                        tracing::warn!(%error, "dropping an outcome that does not decode");
-                        None
-                    }
-                })
+                .flat_map(|delivery| decode(&delivery.data))
                 .collect();
             if let Err(error) = self.store.record(outcomes).await {
                 // Unacked, they come back after the reconnect.
@@ -98,4 +93,15 @@ impl<S: OutcomeStore> Session for ListenerSession<S> {
         subscription.close().await;
         Ok(())
     }
+}
+
+/// A message's outcomes: a consumer sends a batch's as one JSON array (a single object is read
+/// too). What does not decode is logged and dropped.
+fn decode(body: &[u8]) -> Vec<DeliveryOutcome> {
+    serde_json::from_slice::<Vec<DeliveryOutcome>>(body)
+        .or_else(|_| serde_json::from_slice::<DeliveryOutcome>(body).map(|outcome| vec![outcome]))
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "dropping outcomes that do not decode");
+            Vec::new()
+        })
 }
