@@ -7,7 +7,7 @@ mod error;
 mod health;
 mod idempotency;
 mod json_body;
-mod orders;
+pub(crate) mod orders;
 mod request_id;
 mod trace_context;
 

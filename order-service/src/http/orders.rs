@@ -15,12 +15,22 @@ use crate::http::trace_context::TraceContext;
 use crate::http::{ApiError, idempotency};
 use crate::store::{ListQuery, OrderStore, WriteError};
 
-/// The cursors of `GET /orders`: the id of the last order shown.
-const CURSOR: PageCursor = PageCursor::new("o1:");
+/// The cursors of `GET /orders` and of the web page's list: the id of the last order shown,
+/// so a cursor from one continues the other.
+pub(crate) const CURSOR: PageCursor = PageCursor::new("o1:");
 
-/// The default and the largest page size of `GET /orders`.
+/// The default page size of `GET /orders`, and the largest of any order list.
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
+
+/// An order list's parameters as text, as the API's query and the web page's both carry them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ListText<'a> {
+    pub(crate) limit: Option<&'a str>,
+    pub(crate) cursor: Option<&'a str>,
+    pub(crate) status: Option<&'a str>,
+    pub(crate) customer: Option<&'a str>,
+}
 
 /// `POST /orders`: 201 with the order, `Location` and `ETag`, once it is durable.
 pub(crate) async fn create(
@@ -74,38 +84,48 @@ pub(crate) async fn list(
 }
 
 fn list_query(params: ListParams) -> Result<ListQuery, ApiError> {
-    let invalid = |message: String| ApiError::Unprocessable {
+    let text = ListText {
+        limit: params.limit.as_deref(),
+        cursor: params.cursor.as_deref(),
+        status: params.status.as_deref(),
+        customer: params.customer.as_deref(),
+    };
+    parse_list_query(text, DEFAULT_LIMIT).map_err(|message| ApiError::Unprocessable {
         code: "invalid_query",
         message,
-    };
-    let limit = match params.limit.as_deref() {
-        None => DEFAULT_LIMIT,
+    })
+}
+
+/// The store's query for `text` (`default_limit` when it names none); the error says which
+/// parameter is wrong. An empty cursor, status or customer means none.
+pub(crate) fn parse_list_query(
+    text: ListText<'_>,
+    default_limit: usize,
+) -> Result<ListQuery, String> {
+    let limit = match text.limit {
+        None => default_limit,
         Some(text) => text
             .parse::<usize>()
             .ok()
             .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-            .ok_or_else(|| {
-                invalid(format!(
-                    "limit must be a whole number from 1 to {MAX_LIMIT}"
-                ))
-            })?,
+            .ok_or_else(|| format!("limit must be a whole number from 1 to {MAX_LIMIT}"))?,
     };
-    let before = match params.cursor.as_deref().filter(|text| !text.is_empty()) {
+    let before = match text.cursor.filter(|text| !text.is_empty()) {
         None => None,
         Some(text) => Some(
             CURSOR
                 .decode(text)
-                .ok_or_else(|| invalid("cursor is not one this service gave out".to_owned()))?,
+                .ok_or_else(|| "cursor is not one this service gave out".to_owned())?,
         ),
     };
-    let status = match params.status.as_deref().filter(|text| !text.is_empty()) {
+    let status = match text.status.filter(|text| !text.is_empty()) {
         None => None,
         Some(text) => Some(
             text.parse::<OrderStatus>()
-                .map_err(|error| invalid(format!("status: {error}")))?,
+                .map_err(|error| format!("status: {error}"))?,
         ),
     };
-    let customer = params
+    let customer = text
         .customer
         .map(|text| text.trim().to_owned())
         .filter(|text| !text.is_empty());

@@ -5,20 +5,15 @@ use actix_web::web;
 use maud::{Markup, html};
 use serde::Deserialize;
 use shared_events::OrderStatus;
-use shared_events::page_cursor::PageCursor;
 use uuid::Uuid;
 
+use crate::http::orders::{CURSOR, ListText, parse_list_query};
 use crate::store::{ListQuery, OrderStore, Page};
 use crate::web::error::WebError;
 use crate::web::{layout, list_path, order_path};
 
-/// The same cursors as `GET /orders`: both lists walk the same ids, so a cursor from one
-/// continues the other.
-const CURSOR: PageCursor = PageCursor::new("o1:");
-
-/// Orders on a page unless `limit` says otherwise, and the most `limit` may ask for.
+/// Orders on a page unless `limit` says otherwise.
 const DEFAULT_LIMIT: usize = 25;
-const MAX_LIMIT: usize = 500;
 
 /// The list's query. Unlike the API, unknown parameters are ignored: people follow links that
 /// carry other things.
@@ -60,43 +55,15 @@ pub(crate) async fn list(
 }
 
 fn list_query(params: &ListParams) -> Result<ListQuery, WebError> {
-    let limit = match params.limit.as_deref().filter(|text| !text.is_empty()) {
-        None => DEFAULT_LIMIT,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-            .ok_or_else(|| {
-                WebError::Unprocessable(format!(
-                    "limit must be a whole number from 1 to {MAX_LIMIT}."
-                ))
-            })?,
+    let text = ListText {
+        // A blank limit (an emptied field) is the default, not a mistake.
+        limit: params.limit.as_deref().filter(|text| !text.is_empty()),
+        cursor: params.cursor.as_deref(),
+        status: params.status.as_deref(),
+        customer: params.customer.as_deref(),
     };
-    let before = match params.cursor.as_deref().filter(|text| !text.is_empty()) {
-        None => None,
-        Some(text) => Some(CURSOR.decode(text).ok_or_else(|| {
-            WebError::Unprocessable("That page link is not one this service gave out.".to_owned())
-        })?),
-    };
-    let status = match params.status.as_deref().filter(|text| !text.is_empty()) {
-        None => None,
-        Some(text) => Some(
-            text.parse::<OrderStatus>()
-                .map_err(|error| WebError::Unprocessable(format!("status: {error}.")))?,
-        ),
-    };
-    let customer = params
-        .customer
-        .as_deref()
-        .map(str::trim)
-        .filter(|text| !text.is_empty())
-        .map(str::to_owned);
-    Ok(ListQuery {
-        limit,
-        before,
-        status,
-        customer,
-    })
+    parse_list_query(text, DEFAULT_LIMIT)
+        .map_err(|message| WebError::Unprocessable(format!("{message}.")))
 }
 
 /// The filter form: a GET form, so a filtered list is a link that can be shared.
