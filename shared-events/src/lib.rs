@@ -35,6 +35,7 @@ pub mod money;
 pub mod order;
 pub mod outcome;
 pub mod page_cursor;
+mod per_order;
 pub mod settings;
 pub mod telemetry;
 

@@ -17,12 +17,10 @@
 //! than losing it; nothing is ever requeued in a loop. The quorum queue's delivery limit catches
 //! messages that crash the consumer itself.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures_util::future::join_all;
 use lapin::Connection;
 use lapin::message::Delivery;
 use tokio::time::Instant;
@@ -30,14 +28,15 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, field};
 
 use crate::amqp::disposition::{self, Disposition};
-use crate::amqp::handler::{EventHandler, Handled, HandlerError};
+use crate::amqp::handler::EventHandler;
 use crate::amqp::headers::{self, ATTEMPTS};
 use crate::amqp::publisher::{ConfirmedPublisher, OutgoingMessage};
 use crate::amqp::subscription::{Next, Subscription};
 use crate::amqp::supervisor::{Session, SessionError, set_up, supervise};
 use crate::amqp::topology::Topology;
 use crate::event::{DecodeError, OrderEvent};
-use crate::outcome::{DeliveryOutcome, OutcomeStatus};
+use crate::outcome::DeliveryOutcome;
+use crate::per_order::per_order;
 use crate::settings::AmqpSettings;
 
 /// On shutdown, how long the runner keeps handling messages the broker already sent (and
@@ -144,26 +143,17 @@ impl<H: EventHandler> ConsumerSession<H> {
             .iter()
             .map(|delivery| OrderEvent::decode(&delivery.data))
             .collect();
-        let mut by_order: HashMap<Option<uuid::Uuid>, Vec<usize>> = HashMap::new();
-        for (index, event) in decoded.iter().enumerate() {
-            let key = event.as_ref().ok().map(|event| event.subject);
-            by_order.entry(key).or_default().push(index);
-        }
-        let handled = join_all(by_order.into_values().map(|indices| async {
-            let mut handled = Vec::with_capacity(indices.len());
-            for index in indices {
-                let handling = self.handle(&deliveries[index], &decoded[index]).await;
-                handled.push((index, handling));
-            }
-            handled
-        }))
+        let handled = per_order(
+            deliveries.len(),
+            |index| decoded[index].as_ref().ok().map(|event| event.subject),
+            |index| self.handle(&deliveries[index], &decoded[index]),
+        )
         .await;
 
         let now = Utc::now();
         let mut copies = Vec::new();
         let mut outcomes = Vec::new();
-        for (index, handling) in handled.into_iter().flatten() {
-            let delivery = &deliveries[index];
+        for (delivery, handling) in deliveries.iter().zip(handled) {
             match handling.disposition {
                 None => {}
                 Some(Disposition::Retry {
@@ -264,7 +254,8 @@ impl<H: EventHandler> ConsumerSession<H> {
                 Some(disposition)
             }
         };
-        let outcome = outcome_of(H::SERVICE, event, handled, disposition.as_ref(), attempts);
+        let outcome =
+            disposition::outcome(H::SERVICE, event, handled, disposition.as_ref(), attempts);
         Handling {
             disposition,
             outcome: Some(outcome),
@@ -286,29 +277,6 @@ impl<H: EventHandler> ConsumerSession<H> {
         }
         subscription.close().await;
     }
-}
-
-/// What the service reports for `event`, given the handler's result and what became of it.
-fn outcome_of(
-    service: &str,
-    event: &OrderEvent,
-    handled: Result<Handled, HandlerError>,
-    disposition: Option<&Disposition>,
-    attempts: u32,
-) -> DeliveryOutcome {
-    let (status, detail) = match (handled, disposition) {
-        (Ok(Handled::Applied), _) => (OutcomeStatus::Applied, None),
-        (Ok(Handled::Duplicate), _) => (OutcomeStatus::Duplicate, None),
-        (Ok(Handled::Skipped(reason)), _) => (OutcomeStatus::Skipped, Some(reason)),
-        (Err(_), Some(Disposition::Retry { error, .. })) => {
-            (OutcomeStatus::Retrying, Some(error.clone()))
-        }
-        (Err(_), Some(Disposition::DeadLetter { reason, .. })) => {
-            (OutcomeStatus::Failed, Some(reason.clone()))
-        }
-        (Err(error), None) => (OutcomeStatus::Failed, Some(error.to_string())),
-    };
-    DeliveryOutcome::of(service, event, status, detail, attempts)
 }
 
 /// The message that reports a batch's `outcomes` to the order service: one JSON array, so the

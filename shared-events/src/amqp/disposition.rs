@@ -1,11 +1,12 @@
 //! What becomes of a delivery the handler did not apply: a delayed retry or a dead letter, and
-//! the copy of the message that carries it there.
+//! the copy of the message that carries it there; and the outcome a service reports, on either
+//! transport.
 
 use chrono::{DateTime, Utc};
 use lapin::message::Delivery;
 
 use crate::amqp::error::AmqpError;
-use crate::amqp::handler::HandlerError;
+use crate::amqp::handler::{Handled, HandlerError};
 use crate::amqp::headers::{
     self, ATTEMPTS, DELIVERY_COUNT, FAILURE_ID, FAILURE_REASON, FIRST_FAILURE_AT,
 };
@@ -13,6 +14,8 @@ use crate::amqp::headers::{LAST_ERROR, LAST_FAILURE_AT, ORIGINAL_QUEUE};
 use crate::amqp::names::short;
 use crate::amqp::publisher::Envelope;
 use crate::amqp::topology::Topology;
+use crate::event::OrderEvent;
+use crate::outcome::{DeliveryOutcome, OutcomeStatus};
 use crate::settings::AmqpSettings;
 
 /// Header texts are cut to this many bytes: headers must fit in one AMQP frame.
@@ -151,6 +154,29 @@ fn truncate(text: &str) -> &str {
         end -= 1;
     }
     &text[..end]
+}
+
+/// What the service reports for `event`, given the handler's result and what became of it.
+pub(crate) fn outcome(
+    service: &str,
+    event: &OrderEvent,
+    handled: Result<Handled, HandlerError>,
+    disposition: Option<&Disposition>,
+    attempts: u32,
+) -> DeliveryOutcome {
+    let (status, detail) = match (handled, disposition) {
+        (Ok(Handled::Applied), _) => (OutcomeStatus::Applied, None),
+        (Ok(Handled::Duplicate), _) => (OutcomeStatus::Duplicate, None),
+        (Ok(Handled::Skipped(reason)), _) => (OutcomeStatus::Skipped, Some(reason)),
+        (Err(_), Some(Disposition::Retry { error, .. })) => {
+            (OutcomeStatus::Retrying, Some(error.clone()))
+        }
+        (Err(_), Some(Disposition::DeadLetter { reason, .. })) => {
+            (OutcomeStatus::Failed, Some(reason.clone()))
+        }
+        (Err(error), None) => (OutcomeStatus::Failed, Some(error.to_string())),
+    };
+    DeliveryOutcome::of(service, event, status, detail, attempts)
 }
 
 #[cfg(test)]

@@ -5,14 +5,13 @@
 //! the events after it go on, as with the broker's delay queues; the saved offset stops just
 //! before the oldest event still waiting, so a crash hands it (and what followed) over again.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use futures_util::future::join_all;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -24,7 +23,7 @@ use crate::embedded::inbox::Inbox;
 use crate::embedded::offset::OffsetFile;
 use crate::event::OrderEvent;
 use crate::failure_log::{FailureLog, FailureRecord};
-use crate::outcome::{DeliveryOutcome, OutcomeStatus};
+use crate::per_order::per_order;
 
 /// Events read from the log at a time.
 const BATCH: usize = 256;
@@ -160,35 +159,18 @@ impl<H: EventHandler> Runner<H> {
     /// different orders side by side (so that their durable writes share fsyncs); then deals
     /// with each result in the order the deliveries came.
     async fn attempt_all(&mut self, deliveries: Vec<Delivery>) -> anyhow::Result<()> {
-        let mut by_order: HashMap<uuid::Uuid, Vec<usize>> = HashMap::new();
-        for (index, delivery) in deliveries.iter().enumerate() {
-            by_order
-                .entry(delivery.event.subject)
-                .or_default()
-                .push(index);
-        }
         let handler = &self.handler;
-        let handled = join_all(by_order.into_values().map(|indices| {
-            let deliveries = &deliveries;
-            async move {
-                let mut handled = Vec::with_capacity(indices.len());
-                for index in indices {
-                    let event = &deliveries[index].event;
-                    let span = delivery_span::<H>(event);
-                    let result = handler.handle(event).instrument(span.clone()).await;
-                    handled.push((index, result, span));
-                }
-                handled
-            }
-        }))
+        let handled = per_order(
+            deliveries.len(),
+            |index| Some(deliveries[index].event.subject),
+            |index| {
+                let event = &deliveries[index].event;
+                let span = delivery_span::<H>(event);
+                async move { (handler.handle(event).instrument(span.clone()).await, span) }
+            },
+        )
         .await;
-        let mut results: Vec<_> = handled.into_iter().flatten().collect();
-        results.sort_by_key(|(index, _, _)| *index);
-        let mut results = results.into_iter();
-        for delivery in deliveries {
-            let Some((_, result, span)) = results.next() else {
-                break;
-            };
+        for (delivery, (result, span)) in deliveries.into_iter().zip(handled) {
             self.settle(delivery, result).instrument(span).await?;
         }
         Ok(())
@@ -202,51 +184,34 @@ impl<H: EventHandler> Runner<H> {
         result: Result<Handled, HandlerError>,
     ) -> anyhow::Result<()> {
         let event = Arc::clone(&delivery.event);
+        let disposition = result
+            .as_ref()
+            .err()
+            .map(|error| disposition::after_failure(delivery.attempts, error, &self.link.delivery));
         let attempts = delivery.attempts.saturating_add(1);
-        let (status, detail) = match result {
-            Ok(Handled::Applied) => (OutcomeStatus::Applied, None),
-            Ok(Handled::Duplicate) => (OutcomeStatus::Duplicate, None),
-            Ok(Handled::Skipped(reason)) => (OutcomeStatus::Skipped, Some(reason)),
-            Err(error) => {
-                match disposition::after_failure(delivery.attempts, &error, &self.link.delivery) {
-                    Disposition::Retry {
-                        attempts,
-                        delay_ms,
-                        error,
-                    } => {
-                        tracing::warn!(attempts, delay_ms, %error, "handler failed; retrying later");
-                        self.report(&event, OutcomeStatus::Retrying, Some(error), attempts);
-                        delivery.attempts = attempts;
-                        delivery.first_failure_at.get_or_insert_with(Utc::now);
-                        self.wait(delivery, Duration::from_millis(delay_ms));
-                        return Ok(());
-                    }
-                    Disposition::DeadLetter { attempts, reason } => {
-                        tracing::error!(attempts, %reason, "giving up on the event; recording it in failure.json");
-                        self.dead_letter(&delivery, attempts, &reason).await?;
-                        (OutcomeStatus::Failed, Some(reason))
-                    }
-                }
+        let outcome =
+            disposition::outcome(H::SERVICE, &event, result, disposition.as_ref(), attempts);
+        match disposition {
+            None => {}
+            Some(Disposition::Retry {
+                attempts,
+                delay_ms,
+                error,
+            }) => {
+                tracing::warn!(attempts, delay_ms, %error, "handler failed; retrying later");
+                self.link.outcomes.report(outcome);
+                delivery.attempts = attempts;
+                delivery.first_failure_at.get_or_insert_with(Utc::now);
+                self.wait(delivery, Duration::from_millis(delay_ms));
+                return Ok(());
             }
-        };
-        self.report(&event, status, detail, attempts);
+            Some(Disposition::DeadLetter { attempts, reason }) => {
+                tracing::error!(attempts, %reason, "giving up on the event; recording it in failure.json");
+                self.dead_letter(&delivery, attempts, &reason).await?;
+            }
+        }
+        self.link.outcomes.report(outcome);
         self.finish(delivery.origin).await
-    }
-
-    fn report(
-        &self,
-        event: &OrderEvent,
-        status: OutcomeStatus,
-        detail: Option<String>,
-        attempts: u32,
-    ) {
-        self.link.outcomes.report(DeliveryOutcome::of(
-            H::SERVICE,
-            event,
-            status,
-            detail,
-            attempts,
-        ));
     }
 
     fn wait(&mut self, delivery: Delivery, delay: Duration) {
