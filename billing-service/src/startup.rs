@@ -94,9 +94,13 @@ impl Application {
     /// is finished and acknowledged, and in-flight requests are answered.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let server_handle = self.server.handle();
+        let ledger = self.ledger.clone();
         let handler = Arc::new(InvoiceHandler::new(self.ledger));
         let stop_server = move || async move { server_handle.stop(true).await };
-        self.service.run(handler, self.server, stop_server).await
+        let result = self.service.run(handler, self.server, stop_server).await;
+        // Releases the data directory even if a clone of the ledger outlives the service.
+        ledger.close();
+        result
     }
 }
 

@@ -98,8 +98,13 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let server_handle = self.server.handle();
         let stop_server = move || async move { server_handle.stop(true).await };
-        self.service
+        let notifier = Arc::clone(&self.notifier);
+        let result = self
+            .service
             .run(self.notifier, self.server, stop_server)
-            .await
+            .await;
+        // Releases the data directory even if a clone of the ledger outlives the service.
+        notifier.ledger().close();
+        result
     }
 }

@@ -180,7 +180,8 @@ impl Application {
 
     /// Serves until SIGINT, SIGTERM or [`StopHandle::stop`], with the outbox relay and the
     /// outcome listener beside the server (when the relay is on); then lets in-flight requests
-    /// finish, stops the relay and closes the store, so the data directory is released.
+    /// finish, stops the relay and closes the store and the timelines, so their directories are
+    /// released.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let shutdown = CancellationToken::new();
         let handle = self.handle();
@@ -230,6 +231,7 @@ impl Application {
         // Ends the signal listener whichever way the server stopped.
         handle.stopping.cancel();
         self.store.shutdown().await;
+        self.deliveries.close().await;
         served
     }
 }

@@ -8,6 +8,9 @@ use tokio_util::sync::CancellationToken;
 use crate::embedded::Retention;
 use crate::settings::{PlatformSettings, TransportKind};
 
+/// The order service's name among the platform's tasks.
+const ORDER_SERVICE: &str = "order service";
+
 /// The order service and the three consumers, bound and ready to run.
 pub struct Platform {
     transport: TransportKind,
@@ -112,8 +115,8 @@ impl Platform {
     }
 
     /// Runs every service until SIGTERM, SIGINT, the shutdown token, or one of them stopping
-    /// on its own; then stops the others: the order server first (no new changes), then the
-    /// consumers, each finishing the event in hand.
+    /// on its own; then stops the others: the consumers first, each finishing the events in
+    /// hand, then the order service.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Platform {
             order,
@@ -131,7 +134,7 @@ impl Platform {
             notification.shutdown_token(),
         ];
         let mut tasks = JoinSet::new();
-        tasks.spawn(named("order service", order.run_until_stopped()));
+        tasks.spawn(named(ORDER_SERVICE, order.run_until_stopped()));
         tasks.spawn(named("inventory service", inventory.run_until_stopped()));
         tasks.spawn(named("billing service", billing.run_until_stopped()));
         tasks.spawn(named(
@@ -146,10 +149,12 @@ impl Platform {
         }
 
         let mut outcome = Ok(());
+        let mut order_running = true;
         tokio::select! {
             () = shutdown.cancelled() => tracing::info!("stopping the platform"),
             Some(ended) = tasks.join_next() => {
                 let (name, result) = ended.context("a service panicked")?;
+                order_running = name != ORDER_SERVICE;
                 match result {
                     Ok(()) => tracing::info!(service = name, "stopped; stopping the platform"),
                     Err(error) => {
@@ -159,22 +164,34 @@ impl Platform {
                 }
             }
         }
+        // The consumers stop first, each finishing the events in hand, so that their outcomes
+        // still reach the order service's timeline; the order service stops last.
         shutdown.cancel();
-        order_handle.stop(true).await;
         for token in consumer_tokens {
             token.cancel();
         }
-        while let Some(ended) = tasks.join_next().await {
+        loop {
+            if order_running && tasks.len() == 1 {
+                order_handle.stop(true).await;
+            }
+            let Some(ended) = tasks.join_next().await else {
+                break;
+            };
             match ended {
-                Ok((_, Ok(()))) => {}
-                Ok((name, Err(error))) => {
-                    tracing::error!(
-                        service = name,
-                        error = format!("{error:#}"),
-                        "failed while stopping"
-                    );
-                    if outcome.is_ok() {
-                        outcome = Err(error.context(format!("the {name} failed while stopping")));
+                Ok((name, result)) => {
+                    if name == ORDER_SERVICE {
+                        order_running = false;
+                    }
+                    if let Err(error) = result {
+                        tracing::error!(
+                            service = name,
+                            error = format!("{error:#}"),
+                            "failed while stopping"
+                        );
+                        if outcome.is_ok() {
+                            outcome =
+                                Err(error.context(format!("the {name} failed while stopping")));
+                        }
                     }
                 }
                 Err(panic) => {

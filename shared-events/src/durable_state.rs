@@ -89,6 +89,9 @@ pub enum DurableStateError {
     /// A write failed earlier; the state refuses changes until the service restarts.
     #[error("an earlier write failed; restart the service to recover from disk")]
     Failed,
+    /// The state was closed: the service is stopping.
+    #[error("the state is closed: the service is stopping")]
+    Closed,
 }
 
 struct Inner<S> {
@@ -98,7 +101,8 @@ struct Inner<S> {
     last_seq: u64,
     snapshot_bytes: u64,
     min_compact_bytes: u64,
-    _lock: DataDirLock,
+    /// Held while open; dropped by [`DurableState::close`].
+    lock: Option<DataDirLock>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -187,13 +191,20 @@ impl<S: StateMachine> DurableState<S> {
             last_seq,
             snapshot_bytes,
             min_compact_bytes,
-            _lock: lock,
+            lock: Some(lock),
         };
         Ok(DurableState {
             inner: Arc::new(Mutex::new(inner)),
             failed: Arc::new(AtomicBool::new(false)),
             syncer: Arc::new(syncer),
         })
+    }
+
+    /// Refuses further changes and releases the data directory, so that the same process can
+    /// open it again (a restart in place) while clones of this handle still exist. Reads go on
+    /// seeing the state as it was.
+    pub fn close(&self) {
+        self.lock().lock = None;
     }
 
     /// False once a write has failed: the state then refuses changes until a restart.
@@ -302,6 +313,9 @@ impl<S: StateMachine> DurableState<S> {
     ) -> Result<Appended<R>, DurableStateError> {
         if self.failed.load(Ordering::SeqCst) {
             return Err(DurableStateError::Failed);
+        }
+        if inner.lock.is_none() {
+            return Err(DurableStateError::Closed);
         }
         let (change, result) = decide(&inner.state);
         let Some(change) = change else {
@@ -541,6 +555,22 @@ mod tests {
         assert_eq!(counters.len(), 8);
         assert!(counters.values().all(|count| *count == 50), "{counters:?}");
         assert!(dir.path().join("counters.json").exists(), "compaction ran");
+    }
+
+    #[test]
+    fn closing_releases_the_directory_and_refuses_changes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = DurableState::<Counters>::open(dir.path(), "counters").expect("opens");
+        add(&state, "a", 1);
+        let kept = state.clone();
+        state.close();
+        let change = Add("a".to_owned(), 1);
+        assert!(matches!(
+            kept.transact_blocking(|_| (Some(change), ())),
+            Err(DurableStateError::Closed)
+        ));
+        let reopened = DurableState::<Counters>::open(dir.path(), "counters").expect("reopens");
+        assert_eq!(reopened.read(|counters| counters.0["a"]), 1);
     }
 
     #[test]

@@ -92,6 +92,15 @@ impl Deliveries {
         self.send(entries, None);
     }
 
+    /// Waits until everything sent so far is written, then closes the timelines and releases
+    /// their directory; later entries are refused (and logged).
+    pub async fn close(&self) {
+        let (done, written) = oneshot::channel();
+        self.send(Vec::new(), Some(done));
+        let _ = written.await;
+        self.state.close();
+    }
+
     /// Records `outcomes` and waits until they are durable.
     pub async fn record(&self, outcomes: Vec<DeliveryOutcome>) -> Result<(), String> {
         let (done, written) = oneshot::channel();
