@@ -3,6 +3,7 @@
 
 mod conformance;
 mod crash;
+mod embedded;
 mod helpers;
 #[path = "../../../notification-service/tests/api/smtp_server.rs"]
 #[allow(dead_code)]
