@@ -7,6 +7,7 @@ mod concurrency;
 mod crash;
 mod create;
 mod delete;
+mod deliveries;
 mod get;
 mod health;
 mod https;
