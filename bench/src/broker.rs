@@ -15,9 +15,9 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Confirmation};
-use shared_events::amqp::teardown::{SERVICES, delete_namespace};
-use shared_events::amqp::{Topology, connect};
-use shared_events::settings::{AmqpSettings, AmqpUrl};
+use shared_events::app::settings::{AmqpSettings, AmqpUrl};
+use shared_events::runtime::amqp::teardown::{SERVICES, delete_namespace};
+use shared_events::runtime::amqp::{Topology, connect};
 use tokio::time::Instant;
 
 /// Publishes awaiting their confirm at most.

@@ -19,8 +19,8 @@ use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use hyper::{Method, StatusCode};
 use serde::Deserialize;
-use shared_events::amqp::teardown::{SERVICES, delete_namespace};
-use shared_events::settings::AmqpSettings;
+use shared_events::app::settings::AmqpSettings;
+use shared_events::runtime::amqp::teardown::{SERVICES, delete_namespace};
 use tokio::time::Instant;
 use uuid::Uuid;
 

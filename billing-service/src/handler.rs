@@ -1,8 +1,8 @@
 //! The billing's business logic for one order event: open, amend or void its invoice.
 
 use shared_events::OrderEvent;
-use shared_events::amqp::{EventHandler, Handled, HandlerError};
-use shared_events::durable_state::DurableState;
+use shared_events::runtime::{EventHandler, Handled, HandlerError};
+use shared_events::storage::durable_state::DurableState;
 
 use crate::ledger::{EntryKind, InvoiceLedger, InvoiceTarget, Outcome};
 

@@ -1,18 +1,51 @@
 //! The billing service: an invoice per order, opened on create, amended on update and voided
-//! on delete or cancel, fed by the order events, with an HTTP API to read the invoices.
+//! on delete or cancel, fed by the order events, with an HTTP API to read invoices.
+//!
+//! It is the one consumer application ([`shared_events::app::consumer`]) made of these parts:
 //!
 //! # Layout
 //!
-//! - [`ledger`]: the invoice ledger as a pure state machine: per order the invoice, its last
-//!   applied version and its history.
+//! - [`ledger`]: the invoice ledger as a pure state machine: per order its invoice, the history
+//!   of its amounts, and the last applied version.
 //! - [`handler`]: [`handler::InvoiceHandler`], which applies one order event to the ledger.
-//! - [`routes`]: `GET /invoices` (paginated), `GET /invoices/{order_id}`, and the probes.
-//! - [`error`]: errors as JSON, `{"error": {"code", "message"}}`.
-//! - [`startup`]: [`startup::Application`], which opens the ledger, binds, and runs the HTTP
-//!   server, the consumer and the failure drain until stopped.
+//! - [`routes`]: `GET /invoices`, `GET /invoices/{order_id}`, and the probes.
 
-pub mod error;
 pub mod handler;
 pub mod ledger;
 pub mod routes;
-pub mod startup;
+
+use actix_web::web;
+use shared_events::app::consumer::{Consumer, ConsumerApplication};
+use shared_events::app::settings::ConsumerSettings;
+use shared_events::storage::durable_state::DurableState;
+
+use crate::handler::InvoiceHandler;
+use crate::ledger::InvoiceLedger;
+
+/// The billing service's parts.
+pub struct Billing;
+
+/// A bound, ready-to-run billing service.
+pub type Application = ConsumerApplication<Billing>;
+
+impl Consumer for Billing {
+    type Handler = InvoiceHandler;
+    type Ledger = InvoiceLedger;
+    type Settings = ConsumerSettings;
+
+    const LEDGER: &'static str = "invoices";
+    const DEFAULT_ADDR: &'static str = "127.0.0.1:8082";
+    const ABOUT: &'static str = "The order platform's invoices: consumes order events and serves \
+        GET /invoices and GET /invoices/{order_id}";
+
+    fn handler(
+        ledger: DurableState<InvoiceLedger>,
+        _settings: &ConsumerSettings,
+    ) -> anyhow::Result<InvoiceHandler> {
+        Ok(InvoiceHandler::new(ledger))
+    }
+
+    fn routes(config: &mut web::ServiceConfig) {
+        routes::configure(config);
+    }
+}

@@ -1,13 +1,14 @@
 //! The HTTP API: invoices, one page or one order at a time, and the probes.
 
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shared_events::durable_state::{DurableState, DurableStateError};
-use shared_events::page_cursor::PageCursor;
+use shared_events::app::api_error::ApiError;
+use shared_events::app::routes::{allowing, probes};
+use shared_events::contract::page_cursor::PageCursor;
+use shared_events::storage::durable_state::{DurableState, DurableStateError};
 use uuid::Uuid;
 
-use crate::error::ApiError;
 use crate::ledger::{Invoice, InvoiceLedger};
 
 /// The cursors of `GET /invoices`: the order id of the last invoice shown.
@@ -47,16 +48,14 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/invoices")
                 .route(web::get().to(list))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(allowing("GET")),
         )
         .service(
             web::resource("/invoices/{order_id}")
                 .route(web::get().to(get))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(allowing("GET")),
         )
-        .service(web::resource("/health/live").route(web::get().to(live)))
-        .service(web::resource("/health/ready").route(web::get().to(ready)))
-        .default_service(web::to(not_found));
+        .configure(|config| probes(config, ready));
 }
 
 /// `GET /invoices?limit=&cursor=`: a page of invoices, newest order first.
@@ -83,11 +82,6 @@ async fn get(
         .read(|ledger| ledger.get(id).cloned())
         .ok_or_else(not_found)?;
     Ok(HttpResponse::Ok().json(invoice))
-}
-
-/// `GET /health/live`: the process answers.
-async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "live" }))
 }
 
 /// `GET /health/ready`: the ledger can take changes.
@@ -128,22 +122,4 @@ fn page_query(params: ListParams) -> Result<(Option<Uuid>, usize), ApiError> {
         ),
     };
     Ok((before, limit))
-}
-
-async fn not_found(request: HttpRequest) -> HttpResponse {
-    ApiError::NotFound(format!(
-        "no route for {} {}",
-        request.method(),
-        request.path()
-    ))
-    .error_response()
-}
-
-async fn method_not_allowed(request: HttpRequest) -> HttpResponse {
-    ApiError::MethodNotAllowed(format!(
-        "{} is not allowed on {}",
-        request.method(),
-        request.path()
-    ))
-    .error_response()
 }

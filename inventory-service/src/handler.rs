@@ -1,8 +1,8 @@
 //! The inventory's business logic for one order event: reserve, adjust or release stock.
 
 use shared_events::OrderEvent;
-use shared_events::amqp::{EventHandler, Handled, HandlerError};
-use shared_events::durable_state::DurableState;
+use shared_events::runtime::{EventHandler, Handled, HandlerError};
+use shared_events::storage::durable_state::DurableState;
 
 use crate::ledger::{OrderTarget, Outcome, StockLedger};
 

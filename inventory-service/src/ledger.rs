@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use shared_events::durable_state::StateMachine;
+use shared_events::storage::durable_state::StateMachine;
 use shared_events::{EventType, OrderEvent};
 use uuid::Uuid;
 

@@ -1,12 +1,13 @@
 //! The HTTP API: stock levels, counts of stock on hand, and the probes.
 
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use shared_events::durable_state::{DurableState, DurableStateError};
+use shared_events::app::api_error::ApiError;
+use shared_events::app::routes::{allowing, probes};
+use shared_events::storage::durable_state::{DurableState, DurableStateError};
 
-use crate::error::ApiError;
 use crate::ledger::{OnHand, StockLedger, StockLevel};
 
 /// The largest accepted request body, in bytes: a count is a few dozen.
@@ -28,25 +29,19 @@ struct StockList {
 /// Registers every route of the service.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
-        .app_data(
-            web::JsonConfig::default()
-                .limit(BODY_LIMIT)
-                .error_handler(|error, _| ApiError::from_json(&error, BODY_LIMIT).into()),
-        )
+        .app_data(shared_events::app::routes::json_config(BODY_LIMIT))
         .service(
             web::resource("/stock")
                 .route(web::get().to(list))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(allowing("GET")),
         )
         .service(
             web::resource("/stock/{product}")
                 .route(web::get().to(get))
                 .route(web::put().to(count))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(allowing("GET, PUT")),
         )
-        .service(web::resource("/health/live").route(web::get().to(live)))
-        .service(web::resource("/health/ready").route(web::get().to(ready)))
-        .default_service(web::to(not_found));
+        .configure(|config| probes(config, ready));
 }
 
 /// `GET /stock`: every product the ledger has heard of, sorted by name.
@@ -92,11 +87,6 @@ async fn count(
     Ok(HttpResponse::Ok().json(level))
 }
 
-/// `GET /health/live`: the process answers.
-async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "live" }))
-}
-
 /// `GET /health/ready`: the ledger can take changes.
 async fn ready(ledger: web::Data<DurableState<StockLedger>>) -> Result<HttpResponse, ApiError> {
     if !ledger.is_writable() {
@@ -107,22 +97,4 @@ async fn ready(ledger: web::Data<DurableState<StockLedger>>) -> Result<HttpRespo
     }
     let products = ledger.read(StockLedger::product_count);
     Ok(HttpResponse::Ok().json(json!({ "status": "ready", "products": products })))
-}
-
-async fn not_found(request: HttpRequest) -> HttpResponse {
-    ApiError::NotFound(format!(
-        "no route for {} {}",
-        request.method(),
-        request.path()
-    ))
-    .error_response()
-}
-
-async fn method_not_allowed(request: HttpRequest) -> HttpResponse {
-    ApiError::MethodNotAllowed(format!(
-        "{} is not allowed on {}",
-        request.method(),
-        request.path()
-    ))
-    .error_response()
 }

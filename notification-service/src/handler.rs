@@ -6,8 +6,8 @@ use chrono::Utc;
 use lettre::Message;
 use lettre::message::Mailbox;
 use serde::Serialize;
-use shared_events::amqp::{EventHandler, Handled, HandlerError};
-use shared_events::durable_state::{DurableState, DurableStateError};
+use shared_events::runtime::{EventHandler, Handled, HandlerError};
+use shared_events::storage::durable_state::{DurableState, DurableStateError};
 use shared_events::{Order, OrderEvent};
 
 use crate::ledger::{Ledger, LedgerChange, Notification, Status};

@@ -1,6 +1,6 @@
 //! The notification ledger: every notification decided on, and what became of it.
 //!
-//! Kept as a [`DurableState`](shared_events::durable_state::DurableState), so a decision is on
+//! Kept as a [`DurableState`](shared_events::storage::durable_state::DurableState), so a decision is on
 //! disk before the email goes out, and "sent" is on disk before the event is acknowledged.
 
 use std::collections::HashMap;
@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 use shared_events::EventType;
-use shared_events::durable_state::StateMachine;
+use shared_events::storage::durable_state::StateMachine;
 use uuid::Uuid;
 
 /// Every notification, in the order they were decided on, with indexes by event and order.

@@ -7,12 +7,13 @@
 //! - [`message`]: the subject, body and RFC 5322 message about an event (pure functions).
 //! - [`ledger`]: every notification and its status, and each order's last applied version.
 //! - [`mailer`]: sending over SMTP (lettre) or writing into the outbox folder.
-//! - [`handler`]: [`handler::Notifier`], the [`shared_events::amqp::EventHandler`]: decide, send,
+//! - [`handler`]: [`handler::Notifier`], the [`shared_events::runtime::EventHandler`]: decide, send,
 //!   record.
 //! - [`routes`]: `GET /notifications`, health probes, errors as JSON.
 //! - [`settings`]: layered configuration (defaults, file, `ORDERS__...` environment).
-//! - [`startup`]: [`startup::Application`], which runs the HTTP server, the consumer and the
-//!   failure drain together and stops them together.
+//!
+//! [`Notification`] puts them together as the one consumer application
+//! ([`shared_events::app::consumer`]).
 
 pub mod handler;
 pub mod ledger;
@@ -20,4 +21,47 @@ pub mod mailer;
 pub mod message;
 pub mod routes;
 pub mod settings;
-pub mod startup;
+
+use actix_web::web;
+use shared_events::app::consumer::{Consumer, ConsumerApplication};
+use shared_events::storage::durable_state::DurableState;
+
+use crate::handler::Notifier;
+use crate::ledger::Ledger;
+use crate::mailer::Mailer;
+use crate::settings::Settings;
+
+/// The notification service's parts.
+pub struct Notification;
+
+/// A bound, ready-to-run notification service.
+pub type Application = ConsumerApplication<Notification>;
+
+impl Consumer for Notification {
+    type Handler = Notifier;
+    type Ledger = Ledger;
+    type Settings = Settings;
+
+    const LEDGER: &'static str = "notifications";
+    const DEFAULT_ADDR: &'static str = "127.0.0.1:8083";
+    const ABOUT: &'static str = "The order platform's emails: one to the customer for every \
+        order change, over SMTP (ORDERS__SMTP__URL) or as .eml files in DATA_DIR/outbox; serves \
+        GET /notifications";
+
+    fn defaults(
+        builder: config::builder::ConfigBuilder<config::builder::DefaultState>,
+    ) -> Result<config::builder::ConfigBuilder<config::builder::DefaultState>, config::ConfigError>
+    {
+        Settings::defaults(builder)
+    }
+
+    fn handler(ledger: DurableState<Ledger>, settings: &Settings) -> anyhow::Result<Notifier> {
+        let mailer = Mailer::from_settings(&settings.smtp, &settings.data_dir)?;
+        tracing::info!("emails go to {mailer}");
+        Ok(Notifier::new(ledger, mailer, settings.smtp.from.clone()))
+    }
+
+    fn routes(config: &mut web::ServiceConfig) {
+        routes::routes(config);
+    }
+}

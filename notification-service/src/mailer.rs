@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use shared_events::atomic_file::{sync_parent, write_atomically};
+use shared_events::storage::atomic_file::{sync_parent, write_atomically};
 use uuid::Uuid;
 
 use crate::settings::SmtpSettings;

@@ -1,15 +1,18 @@
 //! Configuration: built-in defaults, then an optional file, then `ORDERS__...` variables.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use config::ConfigError;
+use config::builder::DefaultState;
+use config::{ConfigBuilder, ConfigError};
 use lettre::message::Mailbox;
 use serde::{Deserialize, Deserializer};
 
-use shared_events::settings::{AmqpSettings, LogSettings, layered};
+use shared_events::app::consumer::ServiceSettings;
+use shared_events::app::settings::{
+    AmqpSettings, ConsumerSettings, HttpSettings, LogSettings, load,
+};
 
 /// The `From` used when none is configured.
 pub const DEFAULT_FROM: &str = "Orders <orders@localhost>";
@@ -27,15 +30,6 @@ pub struct Settings {
     pub amqp: AmqpSettings,
     /// Where emails go.
     pub smtp: SmtpSettings,
-}
-
-/// The HTTP server (`ORDERS__HTTP__...`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct HttpSettings {
-    /// Address to bind (`ORDERS__HTTP__ADDR`); port 0 picks a free port.
-    pub addr: SocketAddr,
-    /// Worker threads; the API is small, so a few are plenty.
-    pub workers: usize,
 }
 
 /// The mail server (`ORDERS__SMTP__...`).
@@ -102,20 +96,20 @@ impl SmtpSettings {
 }
 
 impl Settings {
-    /// Loads the layers: defaults, then `file` if given, then the environment.
-    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
-        layered(
-            |builder| {
-                builder
-                    .set_default("http.addr", "127.0.0.1:8083")?
-                    .set_default("http.workers", 2)?
-                    .set_default("data_dir", "./data/notification-service")?
-                    .set_default("smtp.from", DEFAULT_FROM)?
-                    .set_default("smtp.timeout_ms", 30_000)
-            },
-            file,
-        )?
-        .try_deserialize()
+    /// The built-in defaults.
+    pub fn defaults(
+        builder: ConfigBuilder<DefaultState>,
+    ) -> Result<ConfigBuilder<DefaultState>, ConfigError> {
+        ConsumerSettings::defaults("notification", "127.0.0.1:8083", builder)?
+            .set_default("http.workers", 2)?
+            .set_default("smtp.from", DEFAULT_FROM)?
+            .set_default("smtp.timeout_ms", 30_000)
+    }
+
+    /// Loads the layers: defaults, then `file` if given, then the environment; refuses keys it
+    /// does not know.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        load(Settings::defaults, file)
     }
 
     /// A service on a free loopback port with `data_dir`, the local broker under `namespace`,
@@ -123,8 +117,8 @@ impl Settings {
     pub fn for_tests(data_dir: &Path, namespace: &str) -> Settings {
         Settings {
             http: HttpSettings {
-                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-                workers: 1,
+                workers: Some(1),
+                ..HttpSettings::for_tests()
             },
             data_dir: data_dir.to_owned(),
             log: LogSettings::for_tests(),
@@ -138,10 +132,20 @@ impl Settings {
             },
         }
     }
+}
 
-    /// Where dead-lettered events are kept: `<data_dir>/failure.json`.
-    pub fn failure_log_path(&self) -> PathBuf {
-        self.data_dir.join("failure.json")
+impl ServiceSettings for Settings {
+    fn http(&self) -> &HttpSettings {
+        &self.http
+    }
+    fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+    fn log(&self) -> &LogSettings {
+        &self.log
+    }
+    fn amqp(&self) -> &AmqpSettings {
+        &self.amqp
     }
 }
 
@@ -189,5 +193,6 @@ mod tests {
         );
         assert_eq!(settings.smtp.from.to_string(), DEFAULT_FROM);
         assert_eq!(settings.amqp.namespace, "orders");
+        assert_eq!(settings.http.workers, Some(2));
     }
 }

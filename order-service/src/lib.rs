@@ -6,18 +6,20 @@
 //! - [`store`]: the order store: in-memory state, the fsync'd journal, snapshots, compaction.
 //! - [`deliveries`]: each order's delivery timeline (published; applied or failed per service).
 //! - [`outbox_relay`]: publishes the journal's events to RabbitMQ, confirmed, in order.
+//! - [`outcome_listener`]: consumes the outcomes the consumers report over RabbitMQ into the
+//!   delivery timelines.
 //! - [`http`]: routes, request parsing, errors as JSON, request ids.
 //! - [`settings`]: layered configuration (defaults, file, `ORDERS__...` environment).
-//! - [`tls`]: the rustls server configuration for HTTPS.
 //! - [`web`]: the web page (order list, order page with live delivery timeline, forms).
-//! - [`startup`]: [`startup::Application`], which binds, serves and shuts down.
+//! - [`startup`]: [`startup::Application`], which binds, then serves, publishes and listens until
+//!   its shutdown token is cancelled.
 
 pub mod deliveries;
 pub mod domain;
 pub mod http;
 pub mod outbox_relay;
+pub mod outcome_listener;
 pub mod settings;
 pub mod startup;
 pub mod store;
-pub mod tls;
 pub mod web;

@@ -15,19 +15,22 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use shared_events::amqp::replay::OUTBOX;
-use shared_events::amqp::{ConfirmedPublisher, OutgoingMessage, Topology};
-use shared_events::failure_log::{FailureLog, FailureLogError, FailureRecord};
-use shared_events::settings::AmqpSettings;
+use shared_events::app::settings::AmqpSettings;
+use shared_events::runtime::amqp::{ConfirmedPublisher, OutgoingMessage, Topology};
+use shared_events::storage::failure_log::{FailureLog, FailureLogError, FailureRecord};
 use tokio_util::sync::CancellationToken;
 
 use crate::deliveries::Deliveries;
 use crate::store::{OrderStore, PendingEvent};
 
+/// The queue name the relay records its publishing failures under in `failure.json`; a replay
+/// of these goes to the fanout exchange, to every consumer.
+pub const OUTBOX: &str = "outbox";
+
 /// Outbox tuning (`ORDERS__OUTBOX__...`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct OutboxSettings {
-    /// Whether the relay runs; off only for tests of the HTTP API alone.
+    /// Whether events are published at all (with the broker as the transport).
     pub enabled: bool,
     /// Events published per confirmed batch.
     pub batch_size: usize,

@@ -1,51 +1,31 @@
-//! Building and running the service: open the store, bind, serve, shut down cleanly.
+//! Building and running the service: open the store, bind, then serve, publish and listen for
+//! outcomes until told to stop.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use anyhow::Context;
-use shared_events::amqp::outcome_listener::run_outcome_listener;
-use shared_events::failure_log::FailureLog;
-use shared_events::settings::AmqpSettings;
+use shared_events::app::server::{self, BoundServer};
+use shared_events::runtime::Tasks;
+use shared_events::storage::failure_log::FailureLog;
 use tokio_util::sync::CancellationToken;
 
 use crate::deliveries::Deliveries;
 use crate::http::{self, BodyLimit};
 use crate::outbox_relay::{OutboxRelay, SharedRelayStatus};
-use crate::settings::Settings;
+use crate::outcome_listener::run_outcome_listener;
+use crate::settings::{Settings, TransportKind};
 use crate::store::OrderStore;
-use crate::tls;
-
-/// Stops a running order service: ends the web page's live streams (which would otherwise hold
-/// a graceful stop for the whole shutdown timeout), then stops the server, letting in-flight
-/// requests finish when `graceful`.
-#[derive(Clone)]
-pub struct StopHandle {
-    stopping: CancellationToken,
-    server: ServerHandle,
-}
-
-impl StopHandle {
-    /// Stops the service; returns once the server has stopped.
-    pub async fn stop(&self, graceful: bool) {
-        self.stopping.cancel();
-        self.server.stop(graceful).await;
-    }
-}
 
 /// A bound, ready-to-run order service.
 pub struct Application {
-    port: u16,
-    scheme: &'static str,
-    host: String,
-    server: Server,
+    server: BoundServer,
     store: OrderStore,
     deliveries: Deliveries,
     relay: Option<OutboxRelay>,
-    amqp: AmqpSettings,
+    settings: Settings,
     stopping: CancellationToken,
 }
 
@@ -72,18 +52,14 @@ impl Application {
         .await
         .context("the delivery timeline opener panicked")?
         .context("failed to open the delivery timelines")?;
-        let listener = TcpListener::bind(settings.http.addr)
-            .with_context(|| format!("failed to bind {}", settings.http.addr))?;
-        let address = listener
-            .local_addr()
-            .context("failed to read the bound address")?;
 
         let failure_path = settings.data_dir.join("failure.json");
         let failures = tokio::task::spawn_blocking(move || FailureLog::open(&failure_path))
             .await
             .context("the failure log opener panicked")?
             .context("failed to open failure.json")?;
-        let relay = settings.outbox.enabled.then(|| {
+        let publishes = settings.transport == TransportKind::Amqp && settings.outbox.enabled;
+        let relay = publishes.then(|| {
             OutboxRelay::new(
                 store.clone(),
                 &settings.amqp,
@@ -104,7 +80,7 @@ impl Application {
         let store_data = web::Data::new(store.clone());
         let deliveries_data = web::Data::new(deliveries.clone());
         let limit = web::Data::new(BodyLimit(settings.http.max_body_bytes));
-        let mut server = HttpServer::new(move || {
+        let server = server::bind(&settings.http, move || {
             App::new()
                 .wrap(from_fn(http::request_id))
                 .app_data(store_data.clone())
@@ -113,59 +89,25 @@ impl Application {
                 .app_data(relay_status.clone())
                 .app_data(limit.clone())
                 .configure(http::routes)
-        })
-        // Signals are handled in `run_until_stopped`, which ends the live streams first.
-        .disable_signals()
-        .shutdown_timeout(10);
-        if let Some(workers) = settings.http.workers {
-            server = server.workers(workers);
-        }
-        let (server, scheme) = match (&settings.http.tls.cert_file, &settings.http.tls.key_file) {
-            (Some(cert), Some(key)) => {
-                let config = tls::server_config(cert, key)?;
-                (
-                    server
-                        .listen_rustls_0_23(listener, config)
-                        .context("failed to listen with TLS")?,
-                    "https",
-                )
-            }
-            _ => (server.listen(listener).context("failed to listen")?, "http"),
-        };
+        })?;
         Ok(Application {
-            port: address.port(),
-            scheme,
-            host: address.ip().to_string(),
-            server: server.run(),
+            server,
             store,
             deliveries,
             relay,
-            amqp: settings.amqp.clone(),
+            settings,
             stopping,
         })
     }
 
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
-        self.port
+        self.server.port
     }
 
     /// The base URL, such as `http://127.0.0.1:8080`.
     pub fn url(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        format!("{}://{}:{}", self.scheme, host, self.port)
-    }
-
-    /// A handle that stops the service.
-    pub fn handle(&self) -> StopHandle {
-        StopHandle {
-            stopping: self.stopping.clone(),
-            server: self.server.handle(),
-        }
+        self.server.url.clone()
     }
 
     /// The order store the server uses.
@@ -178,82 +120,55 @@ impl Application {
         &self.deliveries
     }
 
-    /// Serves until SIGINT, SIGTERM or [`StopHandle::stop`], with the outbox relay and the
-    /// outcome listener beside the server (when the relay is on); then lets in-flight requests
-    /// finish, stops the relay and closes the store and the timelines, so their directories are
-    /// released.
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let shutdown = CancellationToken::new();
-        let handle = self.handle();
-        tokio::spawn({
-            let handle = handle.clone();
-            async move {
-                let signal = stop_signal(&handle.stopping).await;
-                if let Some(signal) = signal {
-                    tracing::info!(signal, "stopping");
-                    handle.stop(true).await;
-                }
-            }
+    /// Serves until `shutdown` is cancelled, with the outbox relay and the outcome listener
+    /// beside the server when the broker is the transport; if any of them stops on its own, the
+    /// rest are stopped too and that is the result. Then ends the page's live streams, lets
+    /// in-flight requests finish, stops the relay, and closes the store and the timelines so
+    /// that their directories are released.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let Application {
+            server,
+            store,
+            deliveries,
+            relay,
+            settings,
+            stopping,
+        } = self;
+        let handle = server.server.handle();
+        let mut tasks = Tasks::default();
+        let http = server.server;
+        tasks.spawn("HTTP server", async move {
+            http.await.context("the HTTP server failed")
         });
-        let deliveries = Arc::new(self.deliveries.clone());
-        let relay = async {
-            match self.relay {
-                // With the broker, the consumers' outcomes come back over it.
-                Some(relay) => tokio::try_join!(
-                    relay.run(shutdown.clone()),
-                    run_outcome_listener(self.amqp, deliveries, shutdown.clone()),
-                )
-                .map(drop),
-                None => {
-                    shutdown.cancelled().await;
-                    Ok(())
-                }
-            }
-        };
-        tokio::pin!(relay);
-        let mut server = self.server;
-        let served = tokio::select! {
-            served = &mut server => {
-                tracing::info!("the HTTP server stopped");
-                shutdown.cancel();
-                if let Err(error) = relay.await {
-                    tracing::error!(error = %error, "the outbox relay failed while stopping");
-                }
-                served.context("the HTTP server failed")
-            }
-            relayed = &mut relay => {
-                tracing::error!(result = ?relayed, "the outbox relay stopped; stopping the service");
-                handle.stop(true).await;
-                let served = server.await;
-                relayed.and(served.context("the HTTP server failed"))
-            }
-        };
-        // Ends the signal listener whichever way the server stopped.
-        handle.stopping.cancel();
-        self.store.shutdown().await;
-        self.deliveries.close().await;
-        served
+        if let Some(relay) = relay {
+            tasks.spawn("outbox relay", relay.run(shutdown.clone()));
+        }
+        if settings.transport == TransportKind::Amqp {
+            // With the broker, the consumers' outcomes come back over it.
+            tasks.spawn(
+                "outcome listener",
+                run_outcome_listener(
+                    settings.amqp.clone(),
+                    Arc::new(deliveries.clone()),
+                    shutdown.clone(),
+                ),
+            );
+        }
+        let result = tasks
+            .run_until_stopped(shutdown, || stop_server(&stopping, &handle))
+            .await;
+        store.shutdown().await;
+        deliveries.close().await;
+        result
     }
+}
+
+/// Ends the web page's live streams (which would otherwise hold a graceful stop for the whole
+/// shutdown timeout), then stops the server, letting in-flight requests finish.
+async fn stop_server(stopping: &CancellationToken, server: &ServerHandle) {
+    stopping.cancel();
+    server.stop(true).await;
 }
 
 /// The live streams' signal that the service is stopping.
 pub(crate) struct Stopping(pub(crate) CancellationToken);
-
-/// Waits for SIGTERM or SIGINT (`Some`, naming it) or for the service to stop otherwise (`None`).
-async fn stop_signal(stopping: &CancellationToken) -> Option<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut terminate), Ok(mut interrupt)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without handlers the signals keep their default effect, which also stops us.
-        tracing::warn!("cannot listen for signals");
-        stopping.cancelled().await;
-        return None;
-    };
-    tokio::select! {
-        () = stopping.cancelled() => None,
-        _ = terminate.recv() => Some("SIGTERM"),
-        _ = interrupt.recv() => Some("SIGINT"),
-    }
-}

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use order_service::deliveries::Deliveries;
 use order_service::store::OrderStore;
-use shared_events::embedded::EmbeddedLink;
-use shared_events::settings::AmqpSettings;
+use shared_events::runtime::RetryPolicy;
+use shared_events::runtime::embedded::EmbeddedLink;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -23,21 +23,21 @@ pub struct Retention {
 
 impl Retention {
     /// A link for each consumer, reading `store` and reporting to `deliveries`, retrying as
-    /// that consumer's settings in `delivery` say; and the retention that follows their
+    /// that consumer's policy in `retries` says; and the retention that follows their
     /// offsets.
     pub fn links<const N: usize>(
         store: &OrderStore,
         deliveries: &Deliveries,
-        delivery: [&AmqpSettings; N],
+        retries: [&RetryPolicy; N],
     ) -> ([EmbeddedLink; N], Retention) {
         let mut offsets = Vec::with_capacity(N);
-        let links = delivery.map(|delivery| {
+        let links = retries.map(|retry| {
             let (saved_offset, offset) = watch::channel(0);
             offsets.push(offset);
             EmbeddedLink {
                 log: Arc::new(store.clone()),
                 outcomes: Arc::new(deliveries.clone()),
-                delivery: delivery.clone(),
+                retry: retry.clone(),
                 saved_offset,
             }
         });

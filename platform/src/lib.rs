@@ -2,7 +2,7 @@
 //! inventory, billing and notification consumers, composed from their libraries.
 //!
 //! Without a broker configured, events travel over the embedded transport
-//! ([`shared_events::embedded`]): the order journal is the log and each consumer keeps a
+//! ([`shared_events::runtime::embedded`]): the order journal is the log and each consumer keeps a
 //! durable offset into it. With `ORDERS__AMQP__URL` set, every service uses RabbitMQ exactly as
 //! the separate binaries do.
 //!

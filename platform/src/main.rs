@@ -1,49 +1,69 @@
 //! The `order-platform` binary: the whole platform in one process.
 
+use std::path::PathBuf;
+use std::process::ExitCode;
+
 use anyhow::Context;
+use clap::{Parser, Subcommand};
 use order_platform::{Platform, PlatformSettings, TransportKind, failures};
-use shared_events::cli::{Cli, Command};
-use shared_events::telemetry;
+use shared_events::app::{cli, telemetry};
+use shared_events::runtime::failures::FailuresCommand;
 
-const USAGE: &str = "\
-order-platform: the whole order platform in one process (API, web page, inventory, billing,
-notification)
+const ABOUT: &str = "The whole order platform in one process: the API and web page (default \
+    http://127.0.0.1:8080), inventory, billing and notification. Events travel in process (the \
+    order journal is the log) unless ORDERS__AMQP__URL is set, in which case every service uses \
+    that RabbitMQ broker. Data lives in ORDERS__DATA_DIR (default ./data/platform), one folder \
+    per service.";
 
-Usage: order-platform [--config FILE]
-       order-platform [--config FILE] failures <order|inventory|billing|notification> list [--json]
-       order-platform [--config FILE] failures <order|inventory|billing|notification> replay <id>|--all
-
-Without a command, runs the platform and prints the URL of its web page (default
-http://127.0.0.1:8080). Events travel in process (the order journal is the log) unless
-ORDERS__AMQP__URL is set, in which case every service uses that RabbitMQ broker.
-Data lives in ORDERS__DATA_DIR (default ./data/platform), one folder per service.
-`failures` lists what a service gave up on (its failure.json) or hands it over again.
-
-Configuration comes from built-in defaults, then FILE (TOML), then ORDERS__* environment
-variables; see the README.";
-
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let Some(cli) = Cli::from_env(USAGE)? else {
-        return Ok(());
-    };
-    let settings = PlatformSettings::load(cli.config_file.as_deref())
-        .context("failed to load the configuration")?;
-    match cli.command {
-        Command::Serve => serve(settings).await,
-        Command::Failures(args) => failures::run(&args, &settings).await,
-    }
+/// The platform's command line.
+#[derive(Debug, Parser)]
+struct PlatformCli {
+    /// A TOML file layered over the built-in defaults (the environment still wins).
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<PlatformCommand>,
 }
 
-async fn serve(settings: PlatformSettings) -> anyhow::Result<()> {
-    telemetry::init(&settings.order.log);
-    let platform = Platform::build(settings).await?;
-    let transport = match platform.transport() {
-        TransportKind::Embedded => "embedded (in process)",
-        TransportKind::Amqp => "RabbitMQ",
-    };
-    tracing::info!(url = %platform.url(), transport, "order platform listening on {}", platform.url());
-    platform.run_until_stopped().await?;
-    tracing::info!("order platform stopped");
-    Ok(())
+#[derive(Debug, Subcommand)]
+enum PlatformCommand {
+    /// List what a service gave up on (its failure.json), or hand it over again.
+    Failures {
+        /// The service whose failures these are.
+        #[arg(value_parser = failures::SERVICES)]
+        service: String,
+        #[command(subcommand)]
+        command: FailuresCommand,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli: PlatformCli = cli::parse("order-platform", env!("CARGO_PKG_VERSION"), ABOUT);
+    cli::exit_code(run(cli).await)
+}
+
+async fn run(cli: PlatformCli) -> anyhow::Result<()> {
+    let settings = PlatformSettings::load(cli.config.as_deref())
+        .context("failed to load the configuration")?;
+    match cli.command {
+        Some(PlatformCommand::Failures { service, command }) => {
+            failures::run_command(&service, &command, &settings).await
+        }
+        None => {
+            telemetry::init(&settings.order.log);
+            let transport = match settings.transport {
+                TransportKind::Embedded => "embedded (in process)",
+                TransportKind::Amqp => "RabbitMQ",
+            };
+            tracing::info!(transport, "events travel {transport}");
+            cli::serve_until_signalled(
+                "order platform",
+                Platform::build(settings),
+                Platform::url,
+                Platform::run,
+            )
+            .await
+        }
+    }
 }

@@ -1,25 +1,20 @@
 //! The four services composed in one process, and their shared lifecycle.
 
 use anyhow::Context;
-use shared_events::amqp::EventHandler;
-use tokio::task::JoinSet;
+use shared_events::runtime::{EventHandler, Tasks};
 use tokio_util::sync::CancellationToken;
 
 use crate::embedded::Retention;
 use crate::settings::{PlatformSettings, TransportKind};
 
-/// The order service's name among the platform's tasks.
-const ORDER_SERVICE: &str = "order service";
-
 /// The order service and the three consumers, bound and ready to run.
 pub struct Platform {
     transport: TransportKind,
     order: order_service::startup::Application,
-    inventory: inventory_service::startup::Application,
-    billing: billing_service::startup::Application,
-    notification: notification_service::startup::Application,
+    inventory: inventory_service::Application,
+    billing: billing_service::Application,
+    notification: notification_service::Application,
     retention: Option<Retention>,
-    shutdown: CancellationToken,
 }
 
 impl Platform {
@@ -28,23 +23,22 @@ impl Platform {
     /// broker as it does on its own.
     pub async fn build(settings: PlatformSettings) -> anyhow::Result<Platform> {
         let retries = [
-            settings.inventory.amqp.clone(),
-            settings.billing.amqp.clone(),
-            settings.notification.amqp.clone(),
+            settings.inventory.amqp.retry_policy(),
+            settings.billing.amqp.retry_policy(),
+            settings.notification.amqp.retry_policy(),
         ];
         let order = order_service::startup::Application::build(settings.order.clone())
             .await
             .context("failed to start the order service")?;
-        let mut inventory = inventory_service::startup::Application::build(settings.inventory)
+        let mut inventory = inventory_service::Application::build(settings.inventory)
             .await
             .context("failed to start the inventory service")?;
-        let mut billing = billing_service::startup::Application::build(settings.billing)
+        let mut billing = billing_service::Application::build(settings.billing)
             .await
             .context("failed to start the billing service")?;
-        let mut notification =
-            notification_service::startup::Application::build(settings.notification)
-                .await
-                .context("failed to start the notification service")?;
+        let mut notification = notification_service::Application::build(settings.notification)
+            .await
+            .context("failed to start the notification service")?;
         let retention = match settings.transport {
             TransportKind::Amqp => None,
             TransportKind::Embedded => {
@@ -66,7 +60,6 @@ impl Platform {
             billing,
             notification,
             retention,
-            shutdown: CancellationToken::new(),
         })
     }
 
@@ -86,17 +79,17 @@ impl Platform {
     }
 
     /// The inventory service.
-    pub fn inventory(&self) -> &inventory_service::startup::Application {
+    pub fn inventory(&self) -> &inventory_service::Application {
         &self.inventory
     }
 
     /// The billing service.
-    pub fn billing(&self) -> &billing_service::startup::Application {
+    pub fn billing(&self) -> &billing_service::Application {
         &self.billing
     }
 
     /// The notification service.
-    pub fn notification(&self) -> &notification_service::startup::Application {
+    pub fn notification(&self) -> &notification_service::Application {
         &self.notification
     }
 
@@ -109,105 +102,65 @@ impl Platform {
         ]
     }
 
-    /// The token that stops the whole platform when cancelled, as SIGTERM and SIGINT do.
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
-    }
-
-    /// Runs every service until SIGTERM, SIGINT, the shutdown token, or one of them stopping
-    /// on its own; then stops the others: the consumers first, each finishing the events in
-    /// hand, then the order service.
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+    /// Runs every service until `shutdown` is cancelled or one of them stops on its own; then
+    /// stops the rest in order: the consumers first, each finishing the events in hand, so that
+    /// their last outcomes still reach the order service's timeline; the order service last.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Platform {
             order,
             inventory,
             billing,
             notification,
             retention,
-            shutdown,
             ..
         } = self;
-        let order_handle = order.handle();
-        let consumer_tokens = [
-            inventory.shutdown_token(),
-            billing.shutdown_token(),
-            notification.shutdown_token(),
-        ];
-        let mut tasks = JoinSet::new();
-        tasks.spawn(named(ORDER_SERVICE, order.run_until_stopped()));
-        tasks.spawn(named("inventory service", inventory.run_until_stopped()));
-        tasks.spawn(named("billing service", billing.run_until_stopped()));
-        tasks.spawn(named(
+        let consumers_stop = CancellationToken::new();
+        let mut consumers = Tasks::default();
+        consumers.spawn("inventory service", inventory.run(consumers_stop.clone()));
+        consumers.spawn("billing service", billing.run(consumers_stop.clone()));
+        consumers.spawn(
             "notification service",
-            notification.run_until_stopped(),
-        ));
+            notification.run(consumers_stop.clone()),
+        );
         if let Some(retention) = retention {
-            tasks.spawn(named(
+            consumers.spawn(
                 "embedded log retention",
-                retention.run(shutdown.clone()),
-            ));
+                retention.run(consumers_stop.clone()),
+            );
         }
+        let order_stop = CancellationToken::new();
+        let mut order_task = tokio::spawn(order.run(order_stop.clone()));
 
-        let mut outcome = Ok(());
-        let mut order_running = true;
-        tokio::select! {
-            () = shutdown.cancelled() => tracing::info!("stopping the platform"),
-            Some(ended) = tasks.join_next() => {
-                let (name, result) = ended.context("a service panicked")?;
-                order_running = name != ORDER_SERVICE;
-                match result {
-                    Ok(()) => tracing::info!(service = name, "stopped; stopping the platform"),
-                    Err(error) => {
-                        tracing::error!(service = name, error = format!("{error:#}"), "failed; stopping the platform");
-                        outcome = Err(error.context(format!("the {name} failed")));
-                    }
-                }
+        // The consumers stop when the platform is asked to, when one of them ends, or when the
+        // order service ends; the order service only once they have stopped.
+        let consumers_done = consumers.run_until_stopped(consumers_stop.clone(), || async {});
+        tokio::pin!(consumers_done);
+        let (consumed, ordered) = tokio::select! {
+            consumed = &mut consumers_done => (consumed, None),
+            () = shutdown.cancelled() => {
+                tracing::info!("stopping the platform: the consumers first");
+                consumers_stop.cancel();
+                (consumers_done.await, None)
             }
-        }
-        // The consumers stop first, each finishing the events in hand, so that their outcomes
-        // still reach the order service's timeline; the order service stops last.
-        shutdown.cancel();
-        for token in consumer_tokens {
-            token.cancel();
-        }
-        loop {
-            if order_running && tasks.len() == 1 {
-                order_handle.stop(true).await;
+            ordered = &mut order_task => {
+                consumers_stop.cancel();
+                (consumers_done.await, Some(ordered))
             }
-            let Some(ended) = tasks.join_next().await else {
-                break;
-            };
-            match ended {
-                Ok((name, result)) => {
-                    if name == ORDER_SERVICE {
-                        order_running = false;
-                    }
-                    if let Err(error) = result {
-                        tracing::error!(
-                            service = name,
-                            error = format!("{error:#}"),
-                            "failed while stopping"
-                        );
-                        if outcome.is_ok() {
-                            outcome =
-                                Err(error.context(format!("the {name} failed while stopping")));
-                        }
-                    }
-                }
-                Err(panic) => {
-                    if outcome.is_ok() {
-                        outcome = Err(anyhow::anyhow!("a service panicked: {panic}"));
-                    }
-                }
-            }
+        };
+        order_stop.cancel();
+        let ordered = match ordered {
+            Some(ordered) => ordered,
+            None => order_task.await,
+        };
+        let ordered = ordered
+            .context("the order service panicked")
+            .and_then(|result| result.context("the order service failed"));
+        match (consumed, ordered) {
+            (Err(error), _) | (Ok(()), Err(error)) => Err(error),
+            (Ok(()), Ok(())) if shutdown.is_cancelled() => Ok(()),
+            (Ok(()), Ok(())) => Err(anyhow::anyhow!(
+                "the order service stopped without being asked"
+            )),
         }
-        outcome
     }
-}
-
-async fn named(
-    name: &'static str,
-    run: impl Future<Output = anyhow::Result<()>>,
-) -> (&'static str, anyhow::Result<()>) {
-    (name, run.await)
 }

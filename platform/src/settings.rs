@@ -1,24 +1,18 @@
 //! The platform's configuration: each service's own settings, loaded from the same layers
 //! (defaults, `--config FILE`, `ORDERS__...`), with one data directory holding a folder per
-//! service and the transport chosen by whether a broker is configured.
+//! service and the transport chosen in one place (`transport`, or whether a broker is
+//! configured).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use shared_events::settings::{ConsumerSettings, configured};
+use serde::Deserialize;
+use shared_events::app::settings::{ConsumerSettings, KeyCheck, configured, layered};
+pub use shared_events::runtime::TransportKind;
 
 /// Where the platform keeps its files unless `ORDERS__DATA_DIR` says otherwise.
 pub const DEFAULT_DATA_DIR: &str = "./data/platform";
-
-/// How events travel between the services.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportKind {
-    /// In this process: the order journal is the log, each consumer keeps a durable offset.
-    Embedded,
-    /// Through RabbitMQ, exactly as the separate services do.
-    Amqp,
-}
 
 /// Everything the all-in-one platform runs with.
 #[derive(Debug, Clone)]
@@ -35,40 +29,77 @@ pub struct PlatformSettings {
     pub notification: notification_service::settings::Settings,
 }
 
+/// The keys only the platform reads (`ORDERS__PLATFORM__...`, `ORDERS__TRANSPORT`).
+#[derive(Debug, Default, Deserialize)]
+struct PlatformKeys {
+    #[serde(default)]
+    transport: Option<TransportKind>,
+    #[serde(default)]
+    platform: ConsumerAddresses,
+}
+
+/// Where the consumers' HTTP servers listen in the platform.
+#[derive(Debug, Default, Deserialize)]
+struct ConsumerAddresses {
+    inventory_addr: Option<SocketAddr>,
+    billing_addr: Option<SocketAddr>,
+    notification_addr: Option<SocketAddr>,
+}
+
 impl PlatformSettings {
-    /// Loads the layers. RabbitMQ is used when `amqp.url` is configured (`ORDERS__AMQP__URL`
-    /// or the file); otherwise the embedded transport. The consumers' HTTP servers listen on
-    /// `platform.inventory_addr`, `platform.billing_addr` and `platform.notification_addr`
-    /// (`ORDERS__PLATFORM__...`; defaults 127.0.0.1:8081, :8082, :8083).
+    /// Loads the layers into each service's settings; a key that no service (nor the platform)
+    /// knows is refused. The transport is `transport` if configured, else RabbitMQ when
+    /// `amqp.url` is configured (`ORDERS__AMQP__URL` or the file), else the embedded one. The
+    /// consumers' HTTP servers listen on `platform.inventory_addr`, `platform.billing_addr` and
+    /// `platform.notification_addr` (`ORDERS__PLATFORM__...`; defaults 127.0.0.1:8081, :8082,
+    /// :8083).
     pub fn load(file: Option<&Path>) -> anyhow::Result<PlatformSettings> {
         let explicit = configured(file).context("failed to read the configuration")?;
-        let transport = match explicit.get_string("amqp.url") {
-            Ok(url) if !url.is_empty() => TransportKind::Amqp,
-            _ => TransportKind::Embedded,
-        };
+        let amqp_configured = matches!(explicit.get_string("amqp.url"), Ok(url) if !url.is_empty());
         let root = explicit
             .get_string("data_dir")
             .map_or_else(|_| PathBuf::from(DEFAULT_DATA_DIR), PathBuf::from);
-        let address = |key: &str, default: &str| -> anyhow::Result<SocketAddr> {
-            let text = explicit
-                .get_string(&format!("platform.{key}"))
-                .unwrap_or_else(|_| default.to_owned());
-            text.parse()
-                .with_context(|| format!("platform.{key} `{text}` is not an address"))
-        };
 
-        let order = order_service::settings::Settings::load(file)
+        let mut check = KeyCheck::default();
+        let own: PlatformKeys = check.read(explicit)?;
+        let order: order_service::settings::Settings = check
+            .read(layered(order_service::settings::Settings::defaults, file)?)
             .context("failed to load the order service's settings")?;
-        let mut inventory = ConsumerSettings::load("inventory", "127.0.0.1:8081", file)
-            .context("failed to load the inventory service's settings")?;
-        inventory.http.addr = address("inventory_addr", "127.0.0.1:8081")?;
-        let mut billing = ConsumerSettings::load("billing", "127.0.0.1:8082", file)
-            .context("failed to load the billing service's settings")?;
-        billing.http.addr = address("billing_addr", "127.0.0.1:8082")?;
-        let mut notification = notification_service::settings::Settings::load(file)
+        order.validate()?;
+        let consumer = |check: &mut KeyCheck, name: &str, addr: &str| {
+            check
+                .read::<ConsumerSettings>(layered(
+                    |builder| ConsumerSettings::defaults(name, addr, builder),
+                    file,
+                )?)
+                .with_context(|| format!("failed to load the {name} service's settings"))
+        };
+        let mut inventory = consumer(&mut check, "inventory", "127.0.0.1:8081")?;
+        let mut billing = consumer(&mut check, "billing", "127.0.0.1:8082")?;
+        let mut notification: notification_service::settings::Settings = check
+            .read(layered(
+                notification_service::settings::Settings::defaults,
+                file,
+            )?)
             .context("failed to load the notification service's settings")?;
-        notification.http.addr = address("notification_addr", "127.0.0.1:8083")?;
+        check.finish()?;
 
+        let addresses = own.platform;
+        let default = |addr: &str| addr.parse().expect("a default address parses");
+        inventory.http.addr = addresses
+            .inventory_addr
+            .unwrap_or_else(|| default("127.0.0.1:8081"));
+        billing.http.addr = addresses
+            .billing_addr
+            .unwrap_or_else(|| default("127.0.0.1:8082"));
+        notification.http.addr = addresses
+            .notification_addr
+            .unwrap_or_else(|| default("127.0.0.1:8083"));
+        let transport = own.transport.unwrap_or(if amqp_configured {
+            TransportKind::Amqp
+        } else {
+            TransportKind::Embedded
+        });
         Ok(PlatformSettings {
             transport,
             order,
@@ -100,14 +131,14 @@ impl PlatformSettings {
         &self.order.amqp.namespace
     }
 
-    /// Puts each service's files in its folder under `root`, and turns the order service's
-    /// relay on only when the broker carries the events.
+    /// Puts each service's files in its folder under `root`, and tells the order service how
+    /// events travel.
     fn rooted_at(mut self, root: &Path) -> PlatformSettings {
         self.order.data_dir = root.join("order");
         self.inventory.data_dir = root.join("inventory");
         self.billing.data_dir = root.join("billing");
         self.notification.data_dir = root.join("notification");
-        self.order.outbox.enabled = self.transport == TransportKind::Amqp;
+        self.order.transport = self.transport;
         self
     }
 }

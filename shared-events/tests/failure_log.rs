@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use serde_json::Value;
-use shared_events::failure_log::{
+use shared_events::storage::failure_log::{
     FailureLog, FailureLogError, FailureRecord, Replay, ReplayOutcome,
 };
 

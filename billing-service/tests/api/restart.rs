@@ -1,7 +1,7 @@
 //! The invoices survive a graceful restart, and one data directory serves one process.
 
-use billing_service::startup::Application;
-use shared_events::settings::ConsumerSettings;
+use billing_service::Application;
+use shared_events::app::settings::ConsumerSettings;
 
 use crate::helpers::{TestOrder, spawn_app};
 

@@ -7,15 +7,15 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use inventory_service::Application;
 use inventory_service::handler::StockHandler;
-use inventory_service::startup::Application;
 use reqwest::Response;
 use serde_json::Value;
-use shared_events::amqp::EventHandler;
-use shared_events::amqp::connection::connect;
-use shared_events::amqp::publisher::{ConfirmedPublisher, OutgoingMessage};
-use shared_events::amqp::topology::Topology;
-use shared_events::settings::{AmqpSettings, ConsumerSettings};
+use shared_events::app::settings::{AmqpSettings, ConsumerSettings};
+use shared_events::runtime::EventHandler;
+use shared_events::runtime::amqp::connection::connect;
+use shared_events::runtime::amqp::publisher::{ConfirmedPublisher, OutgoingMessage};
+use shared_events::runtime::amqp::topology::Topology;
 use shared_events::{EventType, Money, Order, OrderEvent, OrderLine, OrderStatus};
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -89,8 +89,8 @@ pub(crate) async fn spawn_app_in(data_dir: TempDir, broker: TestBroker) -> TestA
         .await
         .expect("the service starts");
     let address = application.url();
-    let shutdown = application.shutdown_token();
-    let task = tokio::spawn(application.run_until_stopped());
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(application.run(shutdown.clone()));
     TestApp {
         address,
         client: reqwest::Client::new(),
@@ -302,7 +302,7 @@ impl Drop for TestBroker {
 
 async fn delete_namespace(settings: &AmqpSettings) {
     // Best effort: a test that already failed should report its own failure, not this one.
-    let _ = shared_events::amqp::teardown::delete_namespace(settings, &[SERVICE]).await;
+    let _ = shared_events::runtime::amqp::teardown::delete_namespace(settings, &[SERVICE]).await;
 }
 
 impl TestOrder {

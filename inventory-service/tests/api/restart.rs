@@ -1,8 +1,8 @@
 //! The ledger survives a graceful restart, and one data directory serves one process.
 
-use inventory_service::startup::Application;
+use inventory_service::Application;
 use serde_json::json;
-use shared_events::settings::ConsumerSettings;
+use shared_events::app::settings::ConsumerSettings;
 
 use crate::helpers::{TestOrder, spawn_app};
 

@@ -3,15 +3,10 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use shared_events::durable_state::DurableStateError;
+use shared_events::storage::durable_state::DurableStateError;
 
 use crate::handler::Notifier;
-use crate::routes::ApiError;
-
-/// `GET /health/live`: the process answers.
-pub(crate) async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "live" }))
-}
+use shared_events::app::api_error::ApiError;
 
 /// `GET /health/ready`: the ledger can record notifications; with what was handled since start.
 pub(crate) async fn ready(notifier: web::Data<Notifier>) -> Result<HttpResponse, ApiError> {

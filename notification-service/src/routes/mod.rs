@@ -1,12 +1,10 @@
-//! The HTTP API: the notification list, health probes, errors as JSON.
+//! The HTTP API: the notification list and the health probes.
 
-mod error;
 mod health;
 mod notifications;
 
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-
-pub use self::error::ApiError;
+use actix_web::web;
+use shared_events::app::routes::{allowing, probes};
 
 /// Registers every route of the service.
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -15,27 +13,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/notifications")
                 .route(web::get().to(notifications::list))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(allowing("GET")),
         )
-        .service(web::resource("/health/live").route(web::get().to(health::live)))
-        .service(web::resource("/health/ready").route(web::get().to(health::ready)))
-        .default_service(web::to(not_found));
-}
-
-async fn not_found(request: HttpRequest) -> HttpResponse {
-    ApiError::NotFound(format!(
-        "no route for {} {}",
-        request.method(),
-        request.path()
-    ))
-    .error_response()
-}
-
-async fn method_not_allowed(request: HttpRequest) -> HttpResponse {
-    ApiError::MethodNotAllowed(format!(
-        "{} is not allowed on {}",
-        request.method(),
-        request.path()
-    ))
-    .error_response()
+        .configure(|config| probes(config, health::ready));
 }

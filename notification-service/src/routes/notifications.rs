@@ -2,12 +2,12 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use shared_events::page_cursor::PageCursor;
+use shared_events::contract::page_cursor::PageCursor;
 use uuid::Uuid;
 
 use crate::handler::Notifier;
 use crate::ledger::{Notification, PageQuery, Position};
-use crate::routes::ApiError;
+use shared_events::app::api_error::ApiError;
 
 /// The cursors of `GET /notifications`: the position of the last notification shown.
 const CURSOR: PageCursor = PageCursor::new("n1:");
@@ -52,22 +52,23 @@ fn page_query(params: ListParams) -> Result<PageQuery, ApiError> {
             .ok()
             .filter(|limit| (1..=MAX_LIMIT).contains(limit))
             .ok_or_else(|| {
-                ApiError::InvalidQuery(format!(
+                invalid_query(format!(
                     "limit must be a whole number from 1 to {MAX_LIMIT}"
                 ))
             })?,
     };
-    let before = match params.cursor.as_deref().filter(|text| !text.is_empty()) {
-        None => None,
-        Some(text) => Some(CURSOR.decode(text).map(Position).ok_or_else(|| {
-            ApiError::InvalidQuery("cursor is not one this service gave out".to_owned())
-        })?),
-    };
+    let before =
+        match params.cursor.as_deref().filter(|text| !text.is_empty()) {
+            None => None,
+            Some(text) => Some(CURSOR.decode(text).map(Position).ok_or_else(|| {
+                invalid_query("cursor is not one this service gave out".to_owned())
+            })?),
+        };
     let order_id = match params.order_id.as_deref().filter(|text| !text.is_empty()) {
         None => None,
         Some(text) => Some(
             text.parse::<Uuid>()
-                .map_err(|_| ApiError::InvalidQuery(format!("order_id `{text}` is not a UUID")))?,
+                .map_err(|_| invalid_query(format!("order_id `{text}` is not a UUID")))?,
         ),
     };
     Ok(PageQuery {
@@ -79,6 +80,13 @@ fn page_query(params: ListParams) -> Result<PageQuery, ApiError> {
 
 /// Query errors (`?limit=1&limit=2`, unknown parameters) are 422 like other bad parameters.
 pub(crate) fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default()
-        .error_handler(|error, _| ApiError::InvalidQuery(error.to_string()).into())
+    web::QueryConfig::default().error_handler(|error, _| invalid_query(error.to_string()).into())
+}
+
+/// A 422 for a query parameter that breaks a rule.
+fn invalid_query(message: String) -> ApiError {
+    ApiError::Unprocessable {
+        code: "invalid_query",
+        message,
+    }
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use shared_events::failure_log::FailureRecord;
+use shared_events::storage::failure_log::FailureRecord;
 
 use crate::helpers::{TestApp, created, eventually, new_order, spawn_app, spawn_app_in};
 use crate::smtp_server::{Mode, SmtpServer};

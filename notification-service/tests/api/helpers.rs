@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use notification_service::Application;
 use notification_service::handler::{Counts, Notifier};
 use notification_service::settings::{Settings, SmtpUrl};
-use notification_service::startup::Application;
 use reqwest::Response;
 use serde_json::Value;
-use shared_events::amqp::{ConfirmedPublisher, OutgoingMessage, PublishError, Topology};
-use shared_events::failure_log::{FailureLog, FailureRecord};
+use shared_events::app::consumer::ServiceSettings;
+use shared_events::runtime::amqp::{ConfirmedPublisher, OutgoingMessage, PublishError, Topology};
+use shared_events::storage::failure_log::{FailureLog, FailureRecord};
 use shared_events::{EventType, Money, Order, OrderEvent, OrderLine, OrderStatus};
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
@@ -64,9 +65,9 @@ pub(crate) async fn spawn_app_in(
         .await
         .expect("the service starts");
     let address = application.url();
-    let notifier = application.notifier();
-    let shutdown = application.shutdown_token();
-    let task = tokio::spawn(application.run_until_stopped());
+    let notifier = application.handler();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(application.run(shutdown.clone()));
     let publisher = ConfirmedPublisher::new(settings.amqp.clone(), "notification-tests");
     TestApp {
         address,
@@ -194,9 +195,9 @@ impl TestApp {
 }
 
 /// Removes what the service declared in its namespace, so test runs leave the broker clean.
-async fn delete_namespace(settings: &shared_events::settings::AmqpSettings) {
-    let service = <Notifier as shared_events::amqp::EventHandler>::SERVICE;
-    shared_events::amqp::teardown::delete_namespace(settings, &[service])
+async fn delete_namespace(settings: &shared_events::app::settings::AmqpSettings) {
+    let service = <Notifier as shared_events::runtime::EventHandler>::SERVICE;
+    shared_events::runtime::amqp::teardown::delete_namespace(settings, &[service])
         .await
         .expect("namespace deleted");
 }
@@ -278,8 +279,8 @@ pub(crate) fn deleted(order: &Order) -> OrderEvent {
 /// Logs to the test output when `TEST_LOG` is set.
 fn init_test_logging() {
     if std::env::var_os("TEST_LOG").is_some() {
-        shared_events::telemetry::init(&shared_events::settings::LogSettings {
-            format: shared_events::settings::LogFormat::Text,
+        shared_events::app::telemetry::init(&shared_events::app::settings::LogSettings {
+            format: shared_events::app::settings::LogFormat::Text,
             level: "info".to_owned(),
         });
     }

@@ -14,8 +14,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use shared_events::OrderEvent;
-use shared_events::durable_state::{DurableState, DurableStateError};
-use shared_events::outcome::{DeliveryOutcome, OutcomeSink, OutcomeStore};
+use shared_events::contract::outcome::DeliveryOutcome;
+use shared_events::runtime::OutcomeSink;
+use shared_events::storage::durable_state::{DurableState, DurableStateError};
+
+use crate::outcome_listener::OutcomeStore;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared_events::EventType;
-use shared_events::durable_state::StateMachine;
-use shared_events::outcome::{DeliveryOutcome, OutcomeStatus};
+use shared_events::contract::outcome::{DeliveryOutcome, OutcomeStatus};
+use shared_events::storage::durable_state::StateMachine;
 use uuid::Uuid;
 
 /// One thing learnt about an event's delivery.

@@ -3,7 +3,7 @@
 use actix_web::http::header::{ETAG, LOCATION};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use shared_events::page_cursor::PageCursor;
+use shared_events::contract::page_cursor::PageCursor;
 use shared_events::{Order, OrderStatus};
 use uuid::Uuid;
 

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
-use shared_events::atomic_file::sync_dir;
+use shared_events::storage::atomic_file::sync_dir;
 
 use crate::store::Shared;
 use crate::store::files::StoreFiles;

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use shared_events::embedded::{EventLog, LoggedEvent};
+use shared_events::runtime::embedded::{EventLog, LoggedEvent};
 
 use crate::store::OrderStore;
 

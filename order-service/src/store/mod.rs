@@ -23,9 +23,9 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use shared_events::Order;
-use shared_events::atomic_file::temporary_path;
-use shared_events::data_dir::{DataDirError, DataDirLock};
-use shared_events::journal::{Journal, JournalError};
+use shared_events::storage::atomic_file::temporary_path;
+use shared_events::storage::data_dir::{DataDirError, DataDirLock};
+use shared_events::storage::journal::{Journal, JournalError};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use shared_events::Order;
-use shared_events::atomic_file::write_atomically;
+use shared_events::storage::atomic_file::write_atomically;
 
 use crate::store::record::{IdempotencyEntry, PendingEvent};
 use crate::store::state::StoreState;

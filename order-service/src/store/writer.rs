@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 use chrono::{DateTime, Utc};
-use shared_events::data_dir::DataDirLock;
-use shared_events::journal::{Journal, encode_line};
+use shared_events::storage::data_dir::DataDirLock;
+use shared_events::storage::journal::{Journal, encode_line};
 use shared_events::{EventType, Order, OrderEvent};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;

@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 
 use order_service::settings::Settings;
 use order_service::startup::Application;
-use order_service::startup::StopHandle;
 use reqwest::Response;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// A running order service on a free port with its own data directory.
 pub(crate) struct TestApp {
@@ -18,7 +18,7 @@ pub(crate) struct TestApp {
     pub(crate) client: reqwest::Client,
     /// The data directory; removed when the last owner drops it.
     pub(crate) data_dir: TempDir,
-    handle: StopHandle,
+    handle: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
 
@@ -37,8 +37,8 @@ pub(crate) async fn spawn_app_in(data_dir: TempDir, adjust: impl FnOnce(&mut Set
         .await
         .expect("the service starts");
     let address = application.url();
-    let handle = application.handle();
-    let task = tokio::spawn(application.run_until_stopped());
+    let handle = CancellationToken::new();
+    let task = tokio::spawn(application.run(handle.clone()));
     TestApp {
         address,
         client: reqwest::Client::new(),
@@ -51,7 +51,7 @@ pub(crate) async fn spawn_app_in(data_dir: TempDir, adjust: impl FnOnce(&mut Set
 impl TestApp {
     /// Stops the service gracefully and hands back its data directory.
     pub(crate) async fn stop(self) -> TempDir {
-        self.handle.stop(true).await;
+        self.handle.cancel();
         self.task
             .await
             .expect("the server task")

@@ -5,9 +5,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use order_service::settings::Settings as OrderSettings;
-use order_service::startup::StopHandle;
 use serde_json::{Value, json};
-use shared_events::settings::ConsumerSettings;
+use shared_events::app::settings::ConsumerSettings;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -26,7 +25,7 @@ pub(crate) struct Platform {
 pub(crate) struct Orders {
     pub(crate) url: String,
     pub(crate) data_dir: TempDir,
-    handle: StopHandle,
+    handle: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
 
@@ -210,7 +209,7 @@ impl Platform {
 impl Orders {
     /// Stops the order service gracefully; hands back its data directory.
     pub(crate) async fn stop(self) -> TempDir {
-        self.handle.stop(true).await;
+        self.handle.cancel();
         self.task
             .await
             .expect("task")
@@ -233,7 +232,7 @@ impl Consumer {
 
 /// The order service with its relay on, in `namespace`, reaching the broker at `amqp_url`.
 pub(crate) async fn start_orders(namespace: &str, amqp_url: &str, data_dir: TempDir) -> Orders {
-    let consumers = shared_events::amqp::teardown::SERVICES;
+    let consumers = shared_events::runtime::amqp::teardown::SERVICES;
     start_orders_declaring(namespace, amqp_url, data_dir, &consumers).await
 }
 
@@ -255,8 +254,8 @@ pub(crate) async fn start_orders_declaring(
         .await
         .expect("order service starts");
     let url = application.url();
-    let handle = application.handle();
-    let task = tokio::spawn(application.run_until_stopped());
+    let handle = CancellationToken::new();
+    let task = tokio::spawn(application.run(handle.clone()));
     Orders {
         url,
         data_dir,
@@ -271,29 +270,29 @@ pub(crate) async fn start_inventory(
     data_dir: TempDir,
 ) -> Consumer {
     let settings = consumer_settings(data_dir.path(), namespace, amqp_url);
-    let application = inventory_service::startup::Application::build(settings)
+    let application = inventory_service::Application::build(settings)
         .await
         .expect("inventory starts");
-    let (url, shutdown) = (application.url(), application.shutdown_token());
+    let (url, shutdown) = (application.url(), CancellationToken::new());
     Consumer {
         url,
         data_dir,
-        shutdown,
-        task: tokio::spawn(application.run_until_stopped()),
+        shutdown: shutdown.clone(),
+        task: tokio::spawn(application.run(shutdown)),
     }
 }
 
 pub(crate) async fn start_billing(namespace: &str, amqp_url: &str, data_dir: TempDir) -> Consumer {
     let settings = consumer_settings(data_dir.path(), namespace, amqp_url);
-    let application = billing_service::startup::Application::build(settings)
+    let application = billing_service::Application::build(settings)
         .await
         .expect("billing starts");
-    let (url, shutdown) = (application.url(), application.shutdown_token());
+    let (url, shutdown) = (application.url(), CancellationToken::new());
     Consumer {
         url,
         data_dir,
-        shutdown,
-        task: tokio::spawn(application.run_until_stopped()),
+        shutdown: shutdown.clone(),
+        task: tokio::spawn(application.run(shutdown)),
     }
 }
 
@@ -307,15 +306,15 @@ pub(crate) async fn start_notification(
         notification_service::settings::Settings::for_tests(data_dir.path(), namespace);
     settings.amqp = amqp(namespace, amqp_url);
     settings.smtp.url = smtp_url.map(notification_service::settings::SmtpUrl::new);
-    let application = notification_service::startup::Application::build(settings)
+    let application = notification_service::Application::build(settings)
         .await
         .expect("notification starts");
-    let (url, shutdown) = (application.url(), application.shutdown_token());
+    let (url, shutdown) = (application.url(), CancellationToken::new());
     Consumer {
         url,
         data_dir,
-        shutdown,
-        task: tokio::spawn(application.run_until_stopped()),
+        shutdown: shutdown.clone(),
+        task: tokio::spawn(application.run(shutdown)),
     }
 }
 
@@ -325,9 +324,9 @@ fn consumer_settings(data_dir: &Path, namespace: &str, amqp_url: &str) -> Consum
     settings
 }
 
-fn amqp(namespace: &str, amqp_url: &str) -> shared_events::settings::AmqpSettings {
-    let mut amqp = shared_events::settings::AmqpSettings::for_tests(namespace);
-    amqp.url = shared_events::settings::AmqpUrl::new(amqp_url);
+fn amqp(namespace: &str, amqp_url: &str) -> shared_events::app::settings::AmqpSettings {
+    let mut amqp = shared_events::app::settings::AmqpSettings::for_tests(namespace);
+    amqp.url = shared_events::app::settings::AmqpUrl::new(amqp_url);
     amqp
 }
 
@@ -388,9 +387,10 @@ pub(crate) fn init_test_logging() {
 
 /// Deletes every queue and exchange of `namespace` (quorum queues hold broker resources).
 pub(crate) async fn delete_namespace(namespace: &str) {
-    let settings = shared_events::settings::AmqpSettings::for_tests(namespace);
-    let services = shared_events::amqp::teardown::SERVICES;
-    if let Err(error) = shared_events::amqp::teardown::delete_namespace(&settings, &services).await
+    let settings = shared_events::app::settings::AmqpSettings::for_tests(namespace);
+    let services = shared_events::runtime::amqp::teardown::SERVICES;
+    if let Err(error) =
+        shared_events::runtime::amqp::teardown::delete_namespace(&settings, &services).await
     {
         eprintln!("could not delete namespace {namespace}: {error}");
     }

@@ -3,13 +3,13 @@
 use order_service::deliveries::Deliveries;
 use order_service::settings::Settings;
 use order_service::startup::Application;
-use order_service::startup::StopHandle;
 use order_service::store::OrderStore;
 use reqwest::Response;
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// A running order service on a free port with its own data directory.
 pub(crate) struct TestApp {
@@ -21,7 +21,7 @@ pub(crate) struct TestApp {
     pub(crate) deliveries: Deliveries,
     /// The service's order store.
     pub(crate) store: OrderStore,
-    handle: StopHandle,
+    handle: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
     _data_dir: TempDir,
 }
@@ -33,10 +33,10 @@ pub(crate) async fn spawn_app() -> TestApp {
         .await
         .expect("the service starts");
     let address = application.url();
-    let handle = application.handle();
+    let handle = CancellationToken::new();
     let deliveries = application.deliveries().clone();
     let store = application.store().clone();
-    let task = tokio::spawn(application.run_until_stopped());
+    let task = tokio::spawn(application.run(handle.clone()));
     let client = reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
@@ -55,7 +55,7 @@ pub(crate) async fn spawn_app() -> TestApp {
 impl TestApp {
     /// Stops the service gracefully.
     pub(crate) async fn stop(self) {
-        self.handle.stop(true).await;
+        self.handle.cancel();
         self.task
             .await
             .expect("the server task")

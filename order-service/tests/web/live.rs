@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use reqwest::Response;
-use shared_events::outcome::{DeliveryOutcome, OutcomeStatus};
+use shared_events::contract::outcome::{DeliveryOutcome, OutcomeStatus};
 use uuid::Uuid;
 
 use crate::helpers::{spawn_app, tag};

@@ -23,14 +23,15 @@ impl TestPlatform {
     pub(crate) async fn start() -> TestPlatform {
         let data = tempfile::tempdir().expect("a data directory");
         let settings = PlatformSettings::for_tests(data.path(), TransportKind::Embedded);
+        let platform_stop = CancellationToken::new();
         let platform = Platform::build(settings)
             .await
             .expect("the platform starts");
         TestPlatform {
             url: platform.url(),
             client: reqwest::Client::new(),
-            shutdown: platform.shutdown_token(),
-            task: tokio::spawn(platform.run_until_stopped()),
+            shutdown: platform_stop.clone(),
+            task: tokio::spawn(platform.run(platform_stop)),
             _data: data,
         }
     }

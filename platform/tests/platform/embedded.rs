@@ -6,6 +6,7 @@ use order_platform::{Platform, TransportKind};
 
 use crate::helpers::{TestPlatform, namespace, settings, wait_for};
 use crate::smtp_server::SmtpServer;
+use tokio_util::sync::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_file_that_is_not_an_event_is_set_aside() {
@@ -56,7 +57,7 @@ async fn a_damaged_offset_stops_the_platform_with_a_clear_error() {
         .expect("the platform builds");
     let result = tokio::time::timeout(
         std::time::Duration::from_secs(30),
-        platform.run_until_stopped(),
+        platform.run(CancellationToken::new()),
     )
     .await
     .expect("the platform stops by itself");

@@ -42,9 +42,12 @@ pub(crate) fn namespace() -> String {
 /// Deletes the namespace's queues and exchanges (quorum queues hold broker resources).
 pub(crate) async fn delete_namespace(settings: &PlatformSettings) {
     if settings.transport == TransportKind::Amqp {
-        let services = shared_events::amqp::teardown::SERVICES;
-        if let Err(error) =
-            shared_events::amqp::teardown::delete_namespace(&settings.order.amqp, &services).await
+        let services = shared_events::runtime::amqp::teardown::SERVICES;
+        if let Err(error) = shared_events::runtime::amqp::teardown::delete_namespace(
+            &settings.order.amqp,
+            &services,
+        )
+        .await
         {
             eprintln!(
                 "could not delete namespace {}: {error}",
@@ -67,6 +70,7 @@ pub(crate) struct TestPlatform {
 impl TestPlatform {
     /// Builds and runs the platform.
     pub(crate) async fn start(settings: PlatformSettings) -> TestPlatform {
+        let platform_stop = CancellationToken::new();
         let platform = Platform::build(settings)
             .await
             .expect("the platform starts");
@@ -75,8 +79,8 @@ impl TestPlatform {
             inventory_url: platform.inventory().url(),
             billing_url: platform.billing().url(),
             client: reqwest::Client::new(),
-            shutdown: platform.shutdown_token(),
-            task: tokio::spawn(platform.run_until_stopped()),
+            shutdown: platform_stop.clone(),
+            task: tokio::spawn(platform.run(platform_stop)),
         }
     }
 

@@ -1,6 +1,6 @@
 //! The `failures` subcommand: list, list --json, replay, and clear errors.
 
-use shared_events::amqp::failures_cli::run_to;
+use shared_events::runtime::failures::run_to;
 
 use crate::helpers::{SERVICE, Script, ScriptedHandler, TestBroker, wait_for_records, wait_until};
 
@@ -101,7 +101,7 @@ async fn bad_arguments_and_unknown_ids_are_clear_errors() {
         );
     }
 
-    shared_events::failure_log::FailureLog::open(&path).expect("an empty log");
+    shared_events::storage::failure_log::FailureLog::open(&path).expect("an empty log");
     let mut out = Vec::new();
     let error = run_to(
         &args("replay nope"),

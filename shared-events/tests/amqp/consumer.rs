@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use shared_events::settings::{AmqpSettings, AmqpUrl};
+use shared_events::app::settings::{AmqpSettings, AmqpUrl};
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Script, ScriptedHandler, TestBroker, wait_until, wait_until_async};
@@ -70,7 +70,7 @@ async fn a_consumer_keeps_trying_while_the_broker_is_unreachable_and_stops_on_sh
         ..AmqpSettings::for_tests("unreachable")
     };
     let token = CancellationToken::new();
-    let task = tokio::spawn(shared_events::amqp::run_consumer(
+    let task = tokio::spawn(shared_events::runtime::amqp::run_consumer(
         settings,
         ScriptedHandler::new(Script::Apply),
         token.clone(),
@@ -97,7 +97,7 @@ async fn an_invalid_url_stops_the_consumer_with_an_error() {
     };
     let result = tokio::time::timeout(
         Duration::from_secs(5),
-        shared_events::amqp::run_consumer(
+        shared_events::runtime::amqp::run_consumer(
             settings,
             ScriptedHandler::new(Script::Apply),
             CancellationToken::new(),
@@ -117,10 +117,10 @@ async fn the_queue_is_declared_by_the_consumer_itself() {
     let broker = TestBroker::new().await;
     let fresh = AmqpSettings::for_tests(&format!("{}-fresh", broker.settings.namespace));
     broker.also_delete(&fresh);
-    let topology = shared_events::amqp::Topology::new(&fresh.namespace);
+    let topology = shared_events::runtime::amqp::Topology::new(&fresh.namespace);
     let handler = ScriptedHandler::new(Script::Apply);
     let token = CancellationToken::new();
-    let task = tokio::spawn(shared_events::amqp::run_consumer(
+    let task = tokio::spawn(shared_events::runtime::amqp::run_consumer(
         fresh.clone(),
         handler.clone(),
         token.clone(),

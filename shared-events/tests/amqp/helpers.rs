@@ -10,11 +10,11 @@ use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOpti
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
 use shared_events::OrderEvent;
-use shared_events::amqp::{
+use shared_events::app::settings::AmqpSettings;
+use shared_events::runtime::amqp::{
     ConfirmedPublisher, OutgoingMessage, Topology, connect, run_consumer, run_failure_drain,
 };
-use shared_events::failure_log::{FailureLog, FailureRecord};
-use shared_events::settings::AmqpSettings;
+use shared_events::storage::failure_log::{FailureLog, FailureRecord};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use lapin::options::BasicGetOptions;
-use shared_events::amqp::{ConfirmedPublisher, OutgoingMessage, PublishError};
-use shared_events::settings::{AmqpSettings, AmqpUrl};
+use shared_events::app::settings::{AmqpSettings, AmqpUrl};
+use shared_events::runtime::amqp::{ConfirmedPublisher, OutgoingMessage, PublishError};
 
 use crate::helpers::{TestBroker, sample_event, wait_until_async};
 
@@ -53,8 +53,10 @@ async fn a_batch_into_a_bound_exchange_is_confirmed_and_queued() {
 async fn a_batch_with_no_queue_bound_is_returned_so_it_is_not_marked_published() {
     let broker = TestBroker::new().await;
     // An exchange of its own with nothing bound to it.
-    let lonely =
-        shared_events::amqp::Topology::new(&format!("{}-lonely", broker.settings.namespace));
+    let lonely = shared_events::runtime::amqp::Topology::new(&format!(
+        "{}-lonely",
+        broker.settings.namespace
+    ));
     broker.also_delete_exchange(lonely.exchange());
     let channel = broker.channel().await;
     lonely.declare_exchange(&channel).await.expect("exchange");
@@ -129,7 +131,7 @@ async fn a_broker_that_is_down_is_an_error_not_a_hang() {
     };
     let publisher = ConfirmedPublisher::new(settings, "unreachable");
     let message = OutgoingMessage::order_event(
-        &shared_events::amqp::Topology::new("unreachable"),
+        &shared_events::runtime::amqp::Topology::new("unreachable"),
         &sample_event(),
     );
 
@@ -151,7 +153,7 @@ async fn an_invalid_url_is_an_error_that_hides_the_password() {
     };
     let publisher = ConfirmedPublisher::new(settings, "invalid");
     let message = OutgoingMessage::order_event(
-        &shared_events::amqp::Topology::new("invalid"),
+        &shared_events::runtime::amqp::Topology::new("invalid"),
         &sample_event(),
     );
 
@@ -171,7 +173,7 @@ async fn an_amqps_url_speaks_tls_and_never_falls_back_to_plain_text() {
 
     let result = tokio::time::timeout(
         Duration::from_secs(20),
-        shared_events::amqp::connect(&settings, "tls"),
+        shared_events::runtime::amqp::connect(&settings, "tls"),
     )
     .await
     .expect("fails in bounded time");

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use shared_events::settings::AmqpUrl;
+use shared_events::app::settings::AmqpUrl;
 
 use crate::helpers::{Script, ScriptedHandler, TestBroker, wait_until};
 use crate::proxy::Proxy;

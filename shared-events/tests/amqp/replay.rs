@@ -1,7 +1,8 @@
 //! Replaying a recorded failure once its cause is fixed.
 
-use shared_events::amqp::{ReplaySelection, replay};
-use shared_events::failure_log::ReplayOutcome;
+use shared_events::runtime::amqp::replay::{ReplayTarget, replay};
+use shared_events::runtime::replay_log::ReplaySelection;
+use shared_events::storage::failure_log::ReplayOutcome;
 
 use crate::helpers::{Script, ScriptedHandler, TestBroker, wait_for_records, wait_until};
 
@@ -18,7 +19,8 @@ async fn a_replayed_failure_is_delivered_once_and_the_record_shows_it() {
     handler.fix();
     let replayed = replay(
         &broker.settings,
-        crate::helpers::SERVICE,
+        &ReplayTarget::WorkQueue(crate::helpers::SERVICE.to_owned()),
+        "replay-tests",
         &log,
         ReplaySelection::One(record.id.clone()),
     )
@@ -44,7 +46,8 @@ async fn a_replayed_failure_is_delivered_once_and_the_record_shows_it() {
     // Replaying everything skips what was replayed already.
     let again = replay(
         &broker.settings,
-        crate::helpers::SERVICE,
+        &ReplayTarget::WorkQueue(crate::helpers::SERVICE.to_owned()),
+        "replay-tests",
         &log,
         ReplaySelection::All,
     )
@@ -60,12 +63,13 @@ async fn a_replayed_failure_is_delivered_once_and_the_record_shows_it() {
 #[tokio::test]
 async fn replaying_an_unknown_id_is_a_clear_error() {
     let broker = TestBroker::new().await;
-    let log =
-        shared_events::failure_log::FailureLog::open(&broker.failure_log_path).expect("opens");
+    let log = shared_events::storage::failure_log::FailureLog::open(&broker.failure_log_path)
+        .expect("opens");
 
     let error = replay(
         &broker.settings,
-        crate::helpers::SERVICE,
+        &ReplayTarget::WorkQueue(crate::helpers::SERVICE.to_owned()),
+        "replay-tests",
         &log,
         ReplaySelection::One("nope".to_owned()),
     )
@@ -91,7 +95,8 @@ async fn replaying_all_sends_every_open_failure() {
     handler.fix();
     let replayed = replay(
         &broker.settings,
-        crate::helpers::SERVICE,
+        &ReplayTarget::WorkQueue(crate::helpers::SERVICE.to_owned()),
+        "replay-tests",
         &log,
         ReplaySelection::All,
     )

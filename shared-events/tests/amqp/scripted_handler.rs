@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use shared_events::amqp::{EventHandler, Handled, HandlerError};
+use shared_events::runtime::{EventHandler, Handled, HandlerError};
 use shared_events::{EventType, Money, Order, OrderEvent, OrderLine, OrderStatus};
 use tokio::time::Instant;
 use uuid::Uuid;

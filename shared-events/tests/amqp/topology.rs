@@ -2,7 +2,7 @@
 
 use lapin::options::QueueDeclareOptions;
 use lapin::types::{AMQPValue, FieldTable};
-use shared_events::amqp::AmqpError;
+use shared_events::runtime::amqp::AmqpError;
 
 use crate::helpers::{SERVICE, TestBroker};
 
@@ -107,7 +107,7 @@ async fn queues_are_quorum_queues_with_the_configured_limits() {
 async fn names_longer_than_amqp_allows_are_an_error_not_a_panic() {
     let broker = TestBroker::new().await;
     let channel = broker.channel().await;
-    let long = shared_events::amqp::Topology::new(&"n".repeat(300));
+    let long = shared_events::runtime::amqp::Topology::new(&"n".repeat(300));
 
     let result = long.declare_exchange(&channel).await;
 

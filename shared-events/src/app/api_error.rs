@@ -1,0 +1,128 @@
+//! The errors a consumer service's API answers, in the one error envelope.
+
+use actix_web::error::JsonPayloadError;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::error::Category;
+
+use crate::app::error_envelope::{ErrorDetail, INTERNAL_MESSAGE};
+
+/// An error answer. Each variant's doc names its HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request cannot be read (malformed JSON, wrong content type).
+    #[error("{message}")]
+    BadRequest {
+        /// Machine-readable reason.
+        code: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// 404: no such resource or route.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405: the route exists, the method does not.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// 413: the body is larger than allowed.
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// 422: the request is well-formed but a field or parameter breaks a rule.
+    #[error("{message}")]
+    Unprocessable {
+        /// Machine-readable reason.
+        code: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// 503: the service cannot do its work right now.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: a bug or an unexpected failure; details go to the log, not to the client.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// The machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { code, .. } | ApiError::Unprocessable { code, .. } => code,
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The answer to a JSON body that could not be read: broken JSON is 400, JSON of the wrong
+    /// shape 422, a body over `limit` 413.
+    pub fn from_json(error: &JsonPayloadError, limit: usize) -> ApiError {
+        match error {
+            JsonPayloadError::Deserialize(error) if error.classify() == Category::Data => {
+                ApiError::Unprocessable {
+                    code: "invalid_field",
+                    message: without_position(error),
+                }
+            }
+            JsonPayloadError::Deserialize(error) => ApiError::BadRequest {
+                code: "malformed_json",
+                message: format!("the body is not valid JSON: {}", without_position(error)),
+            },
+            JsonPayloadError::ContentType => ApiError::BadRequest {
+                code: "unsupported_content_type",
+                message: "Content-Type must be application/json".to_owned(),
+            },
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                ApiError::PayloadTooLarge { limit }
+            }
+            other => ApiError::BadRequest {
+                code: "unreadable_body",
+                message: format!("the request body could not be read: {other}"),
+            },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = match self {
+            ApiError::Internal(error) => {
+                tracing::error!(error = ?error, "request failed");
+                INTERNAL_MESSAGE.to_owned()
+            }
+            other => other.to_string(),
+        };
+        ErrorDetail {
+            code: self.code(),
+            message,
+            field: None,
+        }
+        .respond(self.status_code())
+    }
+}
+
+/// serde_json's messages end with "at line 1 column 23"; clients need the reason, not offsets.
+pub fn without_position(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_owned(),
+        None => message,
+    }
+}

@@ -1,0 +1,177 @@
+//! Every service binary's command line, on clap: `[--config FILE]`, `--help`, `--version`, and
+//! the `failures list | replay` command, which runs instead of the service. A usage error exits
+//! with 2, a failure with 1 and one clear message.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+use crate::app::consumer::{Consumer, ConsumerApplication, ServiceSettings};
+use crate::app::settings::load;
+use crate::app::signals::shutdown_on_signals;
+use crate::app::telemetry;
+use crate::runtime::amqp::replay::ReplayTarget;
+use crate::runtime::failures::{self, FailuresCommand, Replayer};
+
+/// How configuration is found, for every binary's `--help`.
+pub const CONFIGURATION_HELP: &str = "\
+Configuration comes from built-in defaults, then FILE (TOML), then ORDERS__* environment
+variables (ORDERS__HTTP__ADDR, ORDERS__DATA_DIR, ORDERS__AMQP__URL, ...); a key that the
+service does not know is refused. See the README.";
+
+/// A service binary's command line.
+#[derive(Debug, Parser)]
+pub struct ServiceCli {
+    /// A TOML file layered over the built-in defaults (the environment still wins).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// What to do instead of running the service.
+    #[command(subcommand)]
+    pub command: Option<ServiceCommand>,
+}
+
+/// What a service binary can do besides running.
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// List the events the service gave up on (DATA_DIR/failure.json), or send them again.
+    Failures {
+        /// `list` or `replay`.
+        #[command(subcommand)]
+        command: FailuresCommand,
+    },
+}
+
+/// Parses the process's arguments as `T`, shown as `name` with `version` and `about`: `--help`
+/// and `--version` print to standard output and exit 0, a usage error exits 2.
+pub fn parse<T: Parser>(name: &'static str, version: &'static str, about: &'static str) -> T {
+    let matches = T::command()
+        .name(name)
+        .bin_name(name)
+        .version(version)
+        .about(about)
+        .after_help(CONFIGURATION_HELP)
+        .get_matches();
+    T::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+}
+
+/// The exit code of a binary whose work ended with `result`: a failure is printed once, with
+/// its causes, to standard error.
+pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "stopped with an error");
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs what `build` makes with `run` until SIGTERM or SIGINT; a signal during `build` stops
+/// at once. `name` and the URL are logged when it listens.
+pub async fn serve_until_signalled<A, Built, Ran>(
+    name: &str,
+    build: Built,
+    url: impl FnOnce(&A) -> String,
+    run: impl FnOnce(A, CancellationToken) -> Ran,
+) -> anyhow::Result<()>
+where
+    Built: Future<Output = anyhow::Result<A>>,
+    Ran: Future<Output = anyhow::Result<()>>,
+{
+    let shutdown = shutdown_on_signals().context("failed to listen for signals")?;
+    let application = tokio::select! {
+        built = build => built?,
+        () = shutdown.cancelled() => {
+            tracing::info!("stopped before it started");
+            return Ok(());
+        }
+    };
+    let url = url(&application);
+    tracing::info!(%url, "{name} listening on {url}");
+    run(application, shutdown).await?;
+    tracing::info!("{name} stopped");
+    Ok(())
+}
+
+/// The whole `main` of a consumer service `C`, shown as `name` with `version`.
+pub async fn consumer_main<C: Consumer>(name: &'static str, version: &'static str) -> ExitCode {
+    let cli: ServiceCli = parse(name, version, C::ABOUT);
+    exit_code(run_consumer::<C>(name, cli).await)
+}
+
+async fn run_consumer<C: Consumer>(name: &'static str, cli: ServiceCli) -> anyhow::Result<()> {
+    let settings: C::Settings =
+        load(C::defaults, cli.config.as_deref()).context("failed to load the configuration")?;
+    match cli.command {
+        Some(ServiceCommand::Failures { command }) => {
+            init_command_logging();
+            let replayer = Replayer::Broker {
+                settings: settings.amqp(),
+                target: ReplayTarget::WorkQueue(C::name().to_owned()),
+            };
+            failures::run(&command, replayer, &settings.failure_log_path(), C::name()).await
+        }
+        None => {
+            telemetry::init(settings.log());
+            serve_until_signalled(
+                name,
+                ConsumerApplication::<C>::build(settings),
+                ConsumerApplication::url,
+                ConsumerApplication::run,
+            )
+            .await
+        }
+    }
+}
+
+/// Logs for a command rather than the service: its standard output is for people and scripts
+/// (`failures list --json | jq`), so its logs go to standard error, warnings only unless
+/// `RUST_LOG` says otherwise.
+pub fn init_command_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    // A second call keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_words(words: &[&str]) -> Result<ServiceCli, clap::Error> {
+        ServiceCli::try_parse_from(std::iter::once("service").chain(words.iter().copied()))
+    }
+
+    #[test]
+    fn parses_the_service_command_line() {
+        let cli = parse_words(&[]).expect("no arguments runs the service");
+        assert!(cli.config.is_none() && cli.command.is_none());
+        let cli = parse_words(&["--config", "a.toml"]).expect("--config names the file");
+        assert_eq!(cli.config, Some(PathBuf::from("a.toml")));
+        let cli = parse_words(&["failures", "list", "--config", "a.toml", "--json"])
+            .expect("--config may follow the command");
+        assert_eq!(cli.config, Some(PathBuf::from("a.toml")));
+        assert!(matches!(
+            cli.command,
+            Some(ServiceCommand::Failures {
+                command: FailuresCommand::List { json: true }
+            })
+        ));
+    }
+
+    #[test]
+    fn rejects_unknown_words_and_a_missing_file() {
+        for words in [&["serve"][..], &["--config"], &["failures", "replay"]] {
+            let error = parse_words(words).expect_err("a usage error");
+            assert_eq!(error.exit_code(), 2, "{words:?}");
+        }
+    }
+}

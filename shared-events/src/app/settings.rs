@@ -1,0 +1,469 @@
+//! Configuration every service shares: layering, refusing keys nobody understands, logging, the
+//! HTTP server, the broker, and a consumer service's whole settings.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use config::builder::DefaultState;
+use config::{Config, ConfigBuilder, ConfigError, Environment, File};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+
+use crate::runtime::retry::RetryPolicy;
+
+/// Builds the layers every service uses: `defaults`, then `file` if given, then `ORDERS__...`
+/// environment variables (`ORDERS__AMQP__URL` is `amqp.url`).
+pub fn layered(
+    defaults: impl FnOnce(
+        ConfigBuilder<DefaultState>,
+    ) -> Result<ConfigBuilder<DefaultState>, ConfigError>,
+    file: Option<&Path>,
+) -> Result<Config, ConfigError> {
+    let builder = defaults(amqp_defaults(log_defaults(Config::builder())?)?)?;
+    with_sources(builder, file).build()
+}
+
+/// Only what the file and the environment say, without any defaults: to tell whether a value
+/// was configured at all.
+pub fn configured(file: Option<&Path>) -> Result<Config, ConfigError> {
+    with_sources(Config::builder(), file).build()
+}
+
+fn with_sources(
+    mut builder: ConfigBuilder<DefaultState>,
+    file: Option<&Path>,
+) -> ConfigBuilder<DefaultState> {
+    if let Some(file) = file {
+        builder = builder.add_source(File::from(file).required(true));
+    }
+    builder.add_source(
+        Environment::with_prefix("ORDERS")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("amqp.retry_delays_ms")
+            .with_list_parse_key("outbox.consumers"),
+    )
+}
+
+/// Reads settings structs from configurations, remembering every key that none of them
+/// understood: a typo (`ORDERS__HTTP__ADR`) is refused at startup rather than silently ignored.
+/// A process made of several services reads each one's part; a key is unknown only if every
+/// part ignored it.
+#[derive(Debug, Default)]
+pub struct KeyCheck {
+    /// The keys every part read so far ignored; `None` before the first part.
+    unknown: Option<BTreeSet<String>>,
+}
+
+impl KeyCheck {
+    /// Reads one settings struct from `config`, noting the keys it ignores.
+    pub fn read<T: DeserializeOwned>(&mut self, config: Config) -> Result<T, ConfigError> {
+        let mut ignored = BTreeSet::new();
+        let part = serde_ignored::deserialize(config, |path| {
+            ignored.insert(path.to_string());
+        })?;
+        self.unknown = Some(match self.unknown.take() {
+            None => ignored,
+            Some(before) => before.intersection(&ignored).cloned().collect(),
+        });
+        Ok(part)
+    }
+
+    /// Fails, naming them, if some keys were understood by no part.
+    pub fn finish(self) -> Result<(), UnknownKeys> {
+        match self.unknown {
+            Some(unknown) if !unknown.is_empty() => Err(UnknownKeys(unknown.into_iter().collect())),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Configuration keys that no part of a service understands.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown configuration key{} {}: not a setting of this service (check ORDERS__... variables and the --config file)", if .0.len() == 1 { "" } else { "s" }, .0.iter().map(|key| format!("`{key}` ({})", env_name(key))).collect::<Vec<_>>().join(", "))]
+pub struct UnknownKeys(pub Vec<String>);
+
+/// The environment variable that sets `key`: `http.addr` is `ORDERS__HTTP__ADDR`.
+fn env_name(key: &str) -> String {
+    format!("ORDERS__{}", key.replace('.', "__").to_uppercase())
+}
+
+/// Loads `T` from `defaults`, `file` and the environment, refusing keys `T` does not know.
+pub fn load<T: DeserializeOwned>(
+    defaults: impl FnOnce(
+        ConfigBuilder<DefaultState>,
+    ) -> Result<ConfigBuilder<DefaultState>, ConfigError>,
+    file: Option<&Path>,
+) -> anyhow::Result<T> {
+    let mut check = KeyCheck::default();
+    let settings = check.read(layered(defaults, file)?)?;
+    check.finish()?;
+    Ok(settings)
+}
+
+/// Logging (`ORDERS__LOG__...`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    /// `text` (human-readable) or `json`.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `order_service=debug,info`; `RUST_LOG` wins if set.
+    pub level: String,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people at a terminal.
+    Text,
+    /// One JSON object a line, for log collectors.
+    Json,
+}
+
+impl LogSettings {
+    /// Quiet logs for tests (`TEST_LOG` in the environment is read by the tests themselves).
+    pub fn for_tests() -> LogSettings {
+        LogSettings {
+            format: LogFormat::Text,
+            level: "warn".to_owned(),
+        }
+    }
+}
+
+/// The broker (`ORDERS__AMQP__...`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AmqpSettings {
+    /// `amqp://` or `amqps://` URL; its password never appears in logs.
+    pub url: AmqpUrl,
+    /// Prefix of every exchange and queue name.
+    pub namespace: String,
+    /// Unacknowledged deliveries a consumer may hold.
+    pub prefetch: u16,
+    /// The quorum queues' `x-delivery-limit`: redeliveries (after crashes or requeues) before
+    /// the broker dead-letters a message.
+    pub delivery_limit: u32,
+    /// Handler attempts before a message is dead-lettered.
+    pub max_attempts: u32,
+    /// Delay tiers for retries, in milliseconds: attempt n waits the n-th (the last repeats).
+    pub retry_delays_ms: Vec<u64>,
+    /// How long a publish may wait for the broker's confirm.
+    pub publish_timeout_ms: u64,
+}
+
+impl AmqpSettings {
+    /// How failing events are retried, on either transport.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            delays_ms: self.retry_delays_ms.clone(),
+            max_attempts: self.max_attempts,
+        }
+    }
+}
+
+/// A broker URL that hides its password when printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AmqpUrl(String);
+
+impl AmqpUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> AmqpUrl {
+        AmqpUrl(url.into())
+    }
+
+    /// The URL, password included: only for connecting.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AmqpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for AmqpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redacted(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for AmqpUrl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<AmqpUrl, D::Error> {
+        let url = AmqpUrl(String::deserialize(deserializer)?);
+        url.check().map_err(serde::de::Error::custom)?;
+        Ok(url)
+    }
+}
+
+impl AmqpUrl {
+    /// Checks the URL's shape (`amqp[s]://[user:password@]host[:port][/vhost]`), so that a
+    /// mistake stops the service at startup with a message that hides the password.
+    pub fn check(&self) -> Result<(), String> {
+        let invalid = |why: &str| {
+            Err(format!(
+                "the broker URL `{self}` is not valid: {why} (expected amqp://user:password@host:5672/vhost)"
+            ))
+        };
+        let Ok(url) = url::Url::parse(&self.0) else {
+            return invalid("it does not parse as a URL");
+        };
+        if !matches!(url.scheme(), "amqp" | "amqps") {
+            return invalid("the scheme must be amqp or amqps");
+        }
+        if url.cannot_be_a_base() || !self.0[url.scheme().len()..].starts_with("://") {
+            return invalid("`//` must follow the scheme");
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return invalid("it names no host");
+        }
+        if url.path().trim_start_matches('/').contains('/') {
+            return invalid("the virtual host must be one path segment (`/` is %2f)");
+        }
+        Ok(())
+    }
+}
+
+/// `url` with any password replaced by `***`; what does not parse is hidden after its scheme.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if !parsed.cannot_be_a_base() => {
+            if parsed.password().is_some() && parsed.set_password(Some("***")).is_ok() {
+                return parsed.to_string().replacen("%2A%2A%2A", "***", 1);
+            }
+            if url.contains('@') && parsed.password().is_none() && parsed.username().is_empty() {
+                // An `@` the parser did not take as credentials may still hide one.
+                return format!("{}://***", parsed.scheme());
+            }
+            url.to_owned()
+        }
+        Ok(parsed) => format!("{}:***", parsed.scheme()),
+        Err(_) if url.contains(['@', ':']) => "***".to_owned(),
+        Err(_) => url.to_owned(),
+    }
+}
+
+impl AmqpSettings {
+    /// The local broker under `namespace`, with short retry delays: what tests use.
+    pub fn for_tests(namespace: &str) -> AmqpSettings {
+        AmqpSettings {
+            url: AmqpUrl::new("amqp://guest:guest@127.0.0.1:5672/%2f"),
+            namespace: namespace.to_owned(),
+            prefetch: 32,
+            delivery_limit: 5,
+            max_attempts: 4,
+            retry_delays_ms: vec![100, 200, 400],
+            publish_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// Every service's HTTP server (`ORDERS__HTTP__...`): API, web page, health.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    /// Address to bind (`ORDERS__HTTP__ADDR`); port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// Worker threads; by default one per core.
+    #[serde(default)]
+    pub workers: Option<usize>,
+    /// Largest accepted request body in bytes (`ORDERS__HTTP__MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+    /// HTTPS: with both files set, the server speaks only HTTPS.
+    #[serde(default)]
+    pub tls: TlsSettings,
+}
+
+/// Certificate and key for HTTPS (`ORDERS__HTTP__TLS__CERT_FILE`, `..._KEY_FILE`), PEM files.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TlsSettings {
+    /// The certificate chain, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+}
+
+impl HttpSettings {
+    /// A server on a free loopback port with the default body limit, no TLS: what tests use.
+    pub fn for_tests() -> HttpSettings {
+        HttpSettings {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            workers: Some(2),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            tls: TlsSettings::default(),
+        }
+    }
+}
+
+/// The body limit unless configured: 64 KiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Everything a consumer service (inventory, billing, notification) is configured with.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConsumerSettings {
+    /// The HTTP server (API, health).
+    pub http: HttpSettings,
+    /// The folder for the service's JSON files (`ORDERS__DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// Logging.
+    pub log: LogSettings,
+    /// The broker.
+    pub amqp: AmqpSettings,
+}
+
+impl ConsumerSettings {
+    /// The defaults of `service` (its name, such as `inventory`) whose HTTP server listens on
+    /// `default_addr` unless told otherwise.
+    pub fn defaults(
+        service: &str,
+        default_addr: &str,
+        builder: ConfigBuilder<DefaultState>,
+    ) -> Result<ConfigBuilder<DefaultState>, ConfigError> {
+        http_defaults(builder, default_addr)?
+            .set_default("data_dir", format!("./data/{service}-service"))
+    }
+
+    /// Loads the layers for `service` whose HTTP server listens on `default_addr` unless told
+    /// otherwise, refusing keys no consumer setting knows.
+    pub fn load(
+        service: &str,
+        default_addr: &str,
+        file: Option<&Path>,
+    ) -> anyhow::Result<ConsumerSettings> {
+        load(
+            |builder| ConsumerSettings::defaults(service, default_addr, builder),
+            file,
+        )
+    }
+
+    /// A consumer on a free loopback port, with `data_dir` and the local broker under `namespace`.
+    pub fn for_tests(data_dir: &Path, namespace: &str) -> ConsumerSettings {
+        ConsumerSettings {
+            http: HttpSettings::for_tests(),
+            data_dir: data_dir.to_owned(),
+            log: LogSettings::for_tests(),
+            amqp: AmqpSettings::for_tests(namespace),
+        }
+    }
+}
+
+/// The HTTP defaults every service shares, listening on `addr`.
+pub fn http_defaults(
+    builder: ConfigBuilder<DefaultState>,
+    addr: &str,
+) -> Result<ConfigBuilder<DefaultState>, ConfigError> {
+    builder
+        .set_default("http.addr", addr)?
+        .set_default("http.max_body_bytes", DEFAULT_MAX_BODY_BYTES as u64)
+}
+
+fn log_defaults(
+    builder: ConfigBuilder<DefaultState>,
+) -> Result<ConfigBuilder<DefaultState>, ConfigError> {
+    builder
+        .set_default("log.format", "text")?
+        .set_default("log.level", "info")
+}
+
+fn amqp_defaults(
+    builder: ConfigBuilder<DefaultState>,
+) -> Result<ConfigBuilder<DefaultState>, ConfigError> {
+    builder
+        .set_default("amqp.url", "amqp://guest:guest@127.0.0.1:5672/%2f")?
+        .set_default("amqp.namespace", "orders")?
+        .set_default("amqp.prefetch", 64)?
+        .set_default("amqp.delivery_limit", 5)?
+        .set_default("amqp.max_attempts", 5)?
+        .set_default("amqp.retry_delays_ms", vec![1_000, 5_000, 30_000])?
+        .set_default("amqp.publish_timeout_ms", 10_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_do_not_print() {
+        let url = AmqpUrl::new("amqp://app:s3cret@broker:5672/%2f");
+        assert_eq!(url.to_string(), "amqp://app:***@broker:5672/%2f");
+        assert_eq!(format!("{url:?}"), "amqp://app:***@broker:5672/%2f");
+        assert_eq!(AmqpUrl::new("amqp://broker").to_string(), "amqp://broker");
+        for hidden in [
+            "amqp:app:s3cret@broker",
+            "amqp://app:s3cret@",
+            "amqp//app:s3cret@x",
+            "amqp:///app:s3cret@",
+        ] {
+            let url = AmqpUrl::new(hidden);
+            assert!(
+                !url.to_string().contains("s3cret"),
+                "{hidden} printed as {url}"
+            );
+            let error = url.check().expect_err(hidden);
+            assert!(!error.contains("s3cret"), "{hidden}: {error}");
+        }
+        AmqpUrl::new("amqps://app:s3cret@broker:5671/%2f")
+            .check()
+            .expect("a good URL");
+        AmqpUrl::new("amqp://127.0.0.1:5672")
+            .check()
+            .expect("no vhost is the default");
+    }
+
+    #[test]
+    fn unknown_keys_are_named_and_known_ones_pass() {
+        let config = |pairs: &[(&str, &str)]| {
+            let mut builder = Config::builder();
+            for (key, value) in pairs {
+                builder = builder.set_override(*key, *value).expect("a key");
+            }
+            ConsumerSettings::defaults(
+                "inventory",
+                "127.0.0.1:8081",
+                log_defaults(builder).expect("log"),
+            )
+            .and_then(amqp_defaults)
+            .expect("defaults")
+            .build()
+            .expect("builds")
+        };
+        let mut check = KeyCheck::default();
+        let _: ConsumerSettings = check
+            .read(config(&[("http.adr", "x"), ("log.level", "warn")]))
+            .expect("reads");
+        let error = check.finish().expect_err("http.adr is unknown");
+        assert_eq!(error.0, vec!["http.adr".to_owned()]);
+        assert!(
+            error.to_string().contains("`http.adr` (ORDERS__HTTP__ADR)"),
+            "{error}"
+        );
+
+        // A key one part ignores and another knows is not unknown.
+        #[derive(Deserialize)]
+        struct Extra {
+            #[allow(dead_code)]
+            smtp: std::collections::HashMap<String, String>,
+        }
+        let mut check = KeyCheck::default();
+        let _: ConsumerSettings = check
+            .read(config(&[("smtp.url", "smtp://x")]))
+            .expect("reads");
+        let _: Extra = check
+            .read(config(&[("smtp.url", "smtp://x")]))
+            .expect("reads");
+        check.finish().expect("smtp.url is known to one part");
+    }
+
+    #[test]
+    fn consumer_defaults_load() {
+        let settings =
+            ConsumerSettings::load("inventory", "127.0.0.1:8081", None).expect("defaults load");
+        assert_eq!(settings.http.addr.port(), 8081);
+        assert_eq!(settings.amqp.namespace, "orders");
+        assert_eq!(settings.data_dir, PathBuf::from("./data/inventory-service"));
+        assert_eq!(settings.amqp.retry_delays_ms, vec![1_000, 5_000, 30_000]);
+    }
+}

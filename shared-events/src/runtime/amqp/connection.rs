@@ -1,0 +1,75 @@
+//! Opening and closing broker connections, within bounded time.
+//!
+//! lapin's own recovery stays off: it leaves consumer streams hanging after a broker
+//! channel-close, replays topology in an order that races with publishes, and a dropped connect
+//! future keeps retrying in the background. Instead a failed connection is dropped whole and the
+//! caller connects anew (see the supervisor behind [`run_consumer`](crate::runtime::amqp::run_consumer) and
+//! [`ConfirmedPublisher`](crate::runtime::amqp::publisher::ConfirmedPublisher)).
+
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+use lapin::uri::AMQPUri;
+use lapin::{Channel, Connection, ConnectionProperties};
+
+use crate::app::settings::AmqpSettings;
+use crate::runtime::amqp::error::AmqpError;
+
+/// How long connecting (TCP, TLS, AMQP handshake) may take; lapin's own bound is minutes.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long a clean close may take before the connection is simply dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens a connection named `connection_name` (shown in the broker's management UI), without
+/// lapin's automatic recovery, failing after [`CONNECT_TIMEOUT`].
+pub async fn connect(
+    settings: &AmqpSettings,
+    connection_name: &str,
+) -> Result<Connection, AmqpError> {
+    let uri: AMQPUri = settings
+        .url
+        .expose()
+        .parse()
+        // Some of the parser's messages quote the URL: show it without its password.
+        .map_err(|message: String| {
+            AmqpError::InvalidUrl(message.replace(settings.url.expose(), &settings.url.to_string()))
+        })?;
+    let properties = ConnectionProperties::default().with_connection_name(connection_name.into());
+    match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect_uri(uri, properties)).await {
+        Ok(Ok(connection)) => Ok(connection),
+        Ok(Err(error)) => Err(AmqpError::Connect(error)),
+        Err(_) => Err(AmqpError::ConnectTimeout(CONNECT_TIMEOUT)),
+    }
+}
+
+/// The pauses between reconnection attempts: exponential from 200 ms, with jitter so that
+/// services restarted together do not reconnect in lockstep, capped at 30 s, never giving up.
+pub fn reconnect_backoff() -> ExponentialBackoff {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(30))
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+/// Closes `channel` and then `connection` cleanly, as far as they still can be, in bounded time.
+/// Channels first: closing the connection while a channel is closing fails in lapin.
+pub(crate) async fn close(connection: &Connection, channels: &[&Channel]) {
+    for channel in channels {
+        if channel.status().connected() {
+            let closed = tokio::time::timeout(CLOSE_TIMEOUT, channel.close(200, "OK".into())).await;
+            if let Ok(Err(error)) = closed {
+                tracing::debug!(%error, "closing a channel failed");
+            }
+        }
+    }
+    if connection.status().connected() {
+        let closed = tokio::time::timeout(CLOSE_TIMEOUT, connection.close(200, "OK".into())).await;
+        if let Ok(Err(error)) = closed {
+            tracing::debug!(%error, "closing the connection failed");
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! What a consuming service implements: business logic only.
+
+use std::future::Future;
+
+use crate::contract::event::OrderEvent;
+
+/// A consumer's business logic. The runner owns acks, retries, and dead-lettering; a handler
+/// only applies an event's effect, durably, and says how it went.
+pub trait EventHandler: Send + Sync + 'static {
+    /// The consuming service's name (`inventory`, `billing`, `notification`); its queue is
+    /// `<namespace>.<SERVICE>`.
+    const SERVICE: &'static str;
+
+    /// Applies `event`. `Ok` means its effect is durable (or it needs none) and the message may be
+    /// acknowledged; `Err` asks the runner to retry or dead-letter it.
+    fn handle(
+        &self,
+        event: &OrderEvent,
+    ) -> impl Future<Output = Result<Handled, HandlerError>> + Send;
+}
+
+/// How a handler dealt with an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// The effect was applied.
+    Applied,
+    /// The event's version is not newer than the last one applied for its order: a duplicate or
+    /// a stale event, acknowledged without effect.
+    Duplicate,
+    /// Nothing to do, for the reason given (an order without an email address, say).
+    Skipped(String),
+}
+
+/// Why a handler could not apply an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandlerError {
+    /// A failure that may pass (a mail server that refuses, a full disk): retry with backoff.
+    #[error("{0}")]
+    Retryable(String),
+    /// A failure that retrying cannot fix (an event this handler cannot make sense of):
+    /// dead-letter at once.
+    #[error("{0}")]
+    Permanent(String),
+}

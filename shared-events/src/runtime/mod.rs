@@ -1,0 +1,35 @@
+//! How order events reach a consumer and what becomes of them, whichever way they travel.
+//!
+//! What both transports share sits here; [`amqp`] and [`embedded`] are peers beneath it and do
+//! not import each other.
+//!
+//! # Layout
+//!
+//! - [`handler`]: [`EventHandler`], what a consuming service implements: business logic only.
+//! - [`retry`]: [`RetryPolicy`]: retry after a delay tier or give up, and the outcome reported.
+//! - [`per_order`](mod@per_order): one order's events in turn, different orders side by side.
+//! - [`tasks`]: [`Tasks`], a service's long-running parts under one shutdown.
+//! - [`consumer_service`]: [`TransportKind`], the one value that chooses the transport, and a
+//!   consumer's workers on its [`Transport`].
+//! - [`outcome_sink`]: [`OutcomeSink`], where outcomes go in process.
+//! - [`replay_log`]: which failures a replay takes and how its outcome is noted.
+//! - [`failures`]: the `failures list | replay` command on either transport.
+//! - [`amqp`]: over RabbitMQ: topology, confirmed publisher, consumer runner, dead letters.
+//! - [`embedded`]: in one process: the order journal as the log, a durable offset per consumer.
+
+pub mod amqp;
+pub mod consumer_service;
+pub mod embedded;
+pub mod failures;
+pub mod handler;
+pub mod outcome_sink;
+pub(crate) mod per_order;
+pub mod replay_log;
+pub mod retry;
+pub mod tasks;
+
+pub use consumer_service::{ConsumerParts, Transport, TransportKind, spawn_consumer};
+pub use handler::{EventHandler, Handled, HandlerError};
+pub use outcome_sink::{DiscardOutcomes, OutcomeSink};
+pub use retry::RetryPolicy;
+pub use tasks::Tasks;

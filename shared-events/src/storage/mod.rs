@@ -1,0 +1,15 @@
+//! Crash-safe JSON files: every file of the platform survives a crash the same way.
+//!
+//! # Layout
+//!
+//! - [`journal`]: append-only JSON Lines files with torn-tail repair and explicit fsync.
+//! - [`durable_state`]: a state as snapshot plus journal, changed by durable transactions.
+//! - [`failure_log`]: `failure.json`, the messages a service gave up on, appended in O(1), crash-safe.
+//! - [`atomic_file`]: whole-file replacement (temp file, fsync, rename, fsync directory).
+//! - [`data_dir`]: the exclusive lock that keeps two processes out of one data directory.
+
+pub mod atomic_file;
+pub mod data_dir;
+pub mod durable_state;
+pub mod failure_log;
+pub mod journal;
