@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -72,8 +73,13 @@ pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// How long a graceful stop may take before the process gives up on it: a signal always stops
+/// the process, even if some part does not finish.
+pub const GRACEFUL_STOP: Duration = Duration::from_secs(30);
+
 /// Runs what `build` makes with `run` until SIGTERM or SIGINT; a signal during `build` stops
-/// at once. `name` and the URL are logged when it listens.
+/// at once, and a stop that takes longer than [`GRACEFUL_STOP`] is a failure. `name` and the URL
+/// are logged when it listens.
 pub async fn serve_until_signalled<A, Built, Ran>(
     name: &str,
     build: Built,
@@ -94,7 +100,15 @@ where
     };
     let url = url(&application);
     tracing::info!(%url, "{name} listening on {url}");
-    run(application, shutdown).await?;
+    let running = run(application, shutdown.clone());
+    let overdue = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(GRACEFUL_STOP).await;
+    };
+    tokio::select! {
+        ran = running => ran?,
+        () = overdue => anyhow::bail!("{name} did not stop within {GRACEFUL_STOP:?} of being asked"),
+    }
     tracing::info!("{name} stopped");
     Ok(())
 }

@@ -228,22 +228,22 @@ impl AmqpUrl {
     }
 }
 
-/// `url` with any password replaced by `***`; what does not parse is hidden after its scheme.
+/// `url` with any password replaced by `***`; of a URL that does not parse, only the scheme
+/// is shown.
 fn redacted(url: &str) -> String {
     match url::Url::parse(url) {
-        Ok(mut parsed) if !parsed.cannot_be_a_base() => {
+        Ok(mut parsed) if !parsed.cannot_be_a_base() && url.contains("://") => {
             if parsed.password().is_some() && parsed.set_password(Some("***")).is_ok() {
                 return parsed.to_string().replacen("%2A%2A%2A", "***", 1);
             }
-            if url.contains('@') && parsed.password().is_none() && parsed.username().is_empty() {
-                // An `@` the parser did not take as credentials may still hide one.
-                return format!("{}://***", parsed.scheme());
-            }
             url.to_owned()
         }
-        Ok(parsed) => format!("{}:***", parsed.scheme()),
-        Err(_) if url.contains(['@', ':']) => "***".to_owned(),
-        Err(_) => url.to_owned(),
+        _ => match url.split_once("://").or_else(|| url.split_once(':')) {
+            Some((scheme, _)) if scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) => {
+                format!("{scheme}://***")
+            }
+            _ => "***".to_owned(),
+        },
     }
 }
 
