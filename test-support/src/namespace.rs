@@ -1,0 +1,38 @@
+//! A broker namespace per test, so that tests run side by side on the shared RabbitMQ, and its
+//! removal afterwards: quorum queues are heavy, and a few hundred left behind stop the broker.
+
+use shared_events::amqp::teardown;
+use shared_events::settings::AmqpSettings;
+use uuid::Uuid;
+
+/// Every consuming service, for namespaces the whole platform used.
+pub const ALL_SERVICES: [&str; 3] = teardown::SERVICES;
+
+/// A namespace no other test uses, `test-<uuid>`.
+pub fn unique() -> String {
+    format!("test-{}", Uuid::new_v4())
+}
+
+/// Deletes the queues of `services` and the exchanges of `amqp`'s namespace. Best effort: a
+/// failure is printed, so that a test that failed already reports its own failure.
+pub async fn delete(amqp: &AmqpSettings, services: &[&str]) {
+    if let Err(error) = teardown::delete_namespace(amqp, services).await {
+        eprintln!("could not delete namespace {}: {error}", amqp.namespace);
+    }
+}
+
+/// [`delete`] from a `Drop`: on a thread with a runtime of its own, as there is no async
+/// context to borrow there.
+pub fn delete_blocking(amqp: &AmqpSettings, services: &[&'static str]) {
+    let (amqp, services) = (amqp.clone(), services.to_vec());
+    let cleanup = std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(delete(&amqp, &services));
+    });
+    let _ = cleanup.join();
+}
