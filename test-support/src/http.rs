@@ -31,7 +31,8 @@ pub async fn get_json(client: &reqwest::Client, url: &str) -> Option<Value> {
 }
 
 /// Every item under `key` of a list paged by `next_cursor`: `fetch` gets each page's query
-/// (`limit=N`, then `limit=N&cursor=C`) and returns that page.
+/// (`limit=N`, then `limit=N&cursor=C`) and returns that page, checked as the caller needs; a
+/// page without `key` adds nothing.
 pub async fn all_pages<F, Fut>(limit: usize, key: &str, mut fetch: F) -> Vec<Value>
 where
     F: FnMut(String) -> Fut,
@@ -45,10 +46,7 @@ where
             None => format!("limit={limit}"),
         };
         let page = fetch(query).await;
-        let listed = page[key]
-            .as_array()
-            .unwrap_or_else(|| panic!("a page lists {key}: {page}"));
-        items.extend(listed.iter().cloned());
+        items.extend(page[key].as_array().into_iter().flatten().cloned());
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
             None => return items,
