@@ -53,3 +53,22 @@ where
         }
     }
 }
+
+/// `GET url`, failing the test when no answer comes.
+pub async fn get(client: &reqwest::Client, url: &str) -> reqwest::Response {
+    client.get(url).send().await.expect("an answer to GET")
+}
+
+/// The `field` of every object in the array `value[list]`, as strings.
+pub fn strings<'a>(value: &'a Value, list: &str, field: &str) -> Vec<&'a str> {
+    value[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("{list} is an array: {value}"))
+        .iter()
+        .map(|item| {
+            item[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("{list}[].{field} is a string: {item}"))
+        })
+        .collect()
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 use shared_events::Money;
 
-use test_support::http::get_json;
+use test_support::http::{get_json, strings};
 use test_support::process::kill;
 use test_support::wait::until;
 
@@ -80,12 +80,7 @@ async fn every_event_is_applied_once_across_a_sigkill() {
         .iter()
         .filter(|invoice| invoice["customer_name"] != BARRIER)
     {
-        let kinds: Vec<&str> = invoice["history"]
-            .as_array()
-            .expect("history")
-            .iter()
-            .map(|entry| entry["kind"].as_str().expect("kind"))
-            .collect();
+        let kinds: Vec<&str> = strings(invoice, "history", "kind");
         assert_eq!(kinds, vec!["opened", "amended"], "{invoice}");
         assert_eq!(invoice["version"], 2, "{invoice}");
         let amount: Money = serde_json::from_value(invoice["amount"].clone()).expect("an amount");

@@ -115,11 +115,7 @@ impl TestApp {
 
     /// `GET {path}`.
     pub(crate) async fn get(&self, path: &str) -> Response {
-        self.client
-            .get(format!("{}{path}", self.address))
-            .send()
-            .await
-            .expect("request")
+        test_support::http::get(&self.client, &format!("{}{path}", self.address)).await
     }
 
     /// Every notification, newest first, by following `next_cursor` through pages of `limit`.

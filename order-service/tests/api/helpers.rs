@@ -71,6 +71,11 @@ impl TestApp {
         self.data_dir.path().to_owned()
     }
 
+    /// `GET {path}`.
+    pub(crate) async fn get(&self, path: &str) -> Response {
+        test_support::http::get(&self.client, &format!("{}{path}", self.address)).await
+    }
+
     /// `POST /orders` with a JSON body.
     pub(crate) async fn post_order(&self, body: &Value) -> Response {
         self.client

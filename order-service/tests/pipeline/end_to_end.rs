@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use test_support::http::strings;
 use test_support::smtp::SmtpServer;
 use test_support::wait::until_within;
 
@@ -101,12 +102,7 @@ async fn create_update_and_delete_take_effect_once_in_every_service() {
             .filter(|invoice| invoice["status"] == "void")
     })
     .await;
-    let kinds: Vec<&str> = voided["history"]
-        .as_array()
-        .expect("history")
-        .iter()
-        .map(|entry| entry["kind"].as_str().expect("kind"))
-        .collect();
+    let kinds: Vec<&str> = strings(&voided, "history", "kind");
     assert_eq!(
         kinds,
         ["opened", "amended", "voided"],
