@@ -1,6 +1,8 @@
 //! A broker namespace per test, so that tests run side by side on the shared RabbitMQ, and its
 //! removal afterwards: quorum queues are heavy, and a few hundred left behind stop the broker.
 
+use std::future::Future;
+
 use shared_events::amqp::teardown;
 use shared_events::settings::AmqpSettings;
 use uuid::Uuid;
@@ -25,14 +27,20 @@ pub async fn delete(amqp: &AmqpSettings, services: &[&str]) {
 /// context to borrow there.
 pub fn delete_blocking(amqp: &AmqpSettings, services: &[&'static str]) {
     let (amqp, services) = (amqp.clone(), services.to_vec());
-    let cleanup = std::thread::spawn(move || {
+    block_on_own_thread(async move { delete(&amqp, &services).await });
+}
+
+/// Runs `cleanup` to its end on a thread with a runtime of its own, for a `Drop` (which may run
+/// while a test panics, outside any async context); a runtime that cannot start skips it.
+pub fn block_on_own_thread(cleanup: impl Future<Output = ()> + Send + 'static) {
+    let cleaner = std::thread::spawn(move || {
         let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
         else {
             return;
         };
-        runtime.block_on(delete(&amqp, &services));
+        runtime.block_on(cleanup);
     });
-    let _ = cleanup.join();
+    let _ = cleaner.join();
 }

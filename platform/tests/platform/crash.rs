@@ -161,13 +161,8 @@ async fn after_sigkill_every_acknowledged_order_is_stored_and_delivered_once() {
 /// Every order the restarted platform holds, with its quantity of widgets (an order created
 /// but never acknowledged before the kill may be there too: it was durable).
 async fn stored_orders(client: &reqwest::Client, url: &str) -> Vec<(String, u64)> {
-    let orders = all_pages(500, "orders", async |query| {
-        get_json(client, &format!("{url}/orders?{query}"))
-            .await
-            .unwrap_or_default()
-    })
-    .await;
-    orders
+    listed(client, &format!("{url}/orders"), "orders")
+        .await
         .iter()
         .map(|order| {
             let quantity = order["items"][0]["quantity"].as_u64().unwrap_or_default();
@@ -183,13 +178,8 @@ fn expected_total(orders: &[(String, u64)]) -> u64 {
 
 /// The event ids the notification service reports as sent.
 async fn notified(client: &reqwest::Client, url: &str) -> HashSet<String> {
-    let notifications = all_pages(500, "notifications", async |query| {
-        get_json(client, &format!("{url}/notifications?{query}"))
-            .await
-            .unwrap_or_default()
-    })
-    .await;
-    notifications
+    listed(client, &format!("{url}/notifications"), "notifications")
+        .await
         .iter()
         .filter(|notification| notification["status"] == "sent")
         .map(|notification| {
@@ -197,4 +187,15 @@ async fn notified(client: &reqwest::Client, url: &str) -> HashSet<String> {
             id.to_owned()
         })
         .collect()
+}
+
+/// Every item under `key` of the paged list at `url`; pages the service does not answer with
+/// end the list.
+async fn listed(client: &reqwest::Client, url: &str, key: &str) -> Vec<Value> {
+    all_pages(500, key, async |query| {
+        get_json(client, &format!("{url}?{query}"))
+            .await
+            .unwrap_or_default()
+    })
+    .await
 }

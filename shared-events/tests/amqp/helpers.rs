@@ -262,25 +262,16 @@ impl Drop for Leftovers {
         }
         // A panicking test: no async context to borrow, so a thread with a runtime of its own.
         let settings = self.settings.clone();
-        let cleaner = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
+        test_support::namespace::block_on_own_thread(async move {
+            let cleanup = async {
+                let connection = connect(&settings, "shared-events-tests-cleanup")
+                    .await
+                    .ok()?;
+                delete(&connection, &queues, &exchanges).await;
+                connection.close(200, "OK".into()).await.ok()
             };
-            runtime.block_on(async {
-                let cleanup = async {
-                    let connection = connect(&settings, "shared-events-tests-cleanup")
-                        .await
-                        .ok()?;
-                    delete(&connection, &queues, &exchanges).await;
-                    connection.close(200, "OK".into()).await.ok()
-                };
-                let _ = tokio::time::timeout(Duration::from_secs(20), cleanup).await;
-            });
+            let _ = tokio::time::timeout(Duration::from_secs(20), cleanup).await;
         });
-        let _ = cleaner.join();
     }
 }
 
