@@ -6,7 +6,11 @@ use std::time::Duration;
 use serde_json::Value;
 use shared_events::Money;
 
-use crate::helpers::{BARRIER, TestBroker, TestOrder, start_binary, until};
+use test_support::http::{get_json, strings};
+use test_support::process::kill;
+use test_support::wait::until;
+
+use crate::helpers::{BARRIER, TestBroker, TestOrder, start_binary};
 
 /// Orders in the stream; each has a create and an update, so 200 events.
 const ORDERS: u32 = 100;
@@ -40,8 +44,7 @@ async fn every_event_is_applied_once_across_a_sigkill() {
         (!invoices(&client, &url).await.is_empty()).then_some(())
     })
     .await;
-    child.start_kill().expect("SIGKILL");
-    child.wait().await.expect("reaped");
+    kill(&mut child).await;
     for chunk in second.chunks(10) {
         broker.publish(chunk).await;
     }
@@ -77,12 +80,7 @@ async fn every_event_is_applied_once_across_a_sigkill() {
         .iter()
         .filter(|invoice| invoice["customer_name"] != BARRIER)
     {
-        let kinds: Vec<&str> = invoice["history"]
-            .as_array()
-            .expect("history")
-            .iter()
-            .map(|entry| entry["kind"].as_str().expect("kind"))
-            .collect();
+        let kinds: Vec<&str> = strings(invoice, "history", "kind");
         assert_eq!(kinds, vec!["opened", "amended"], "{invoice}");
         assert_eq!(invoice["version"], 2, "{invoice}");
         let amount: Money = serde_json::from_value(invoice["amount"].clone()).expect("an amount");
@@ -94,11 +92,8 @@ async fn every_event_is_applied_once_across_a_sigkill() {
 
 /// Every invoice (up to 500), or none while the service does not answer.
 async fn invoices(client: &reqwest::Client, url: &str) -> Vec<Value> {
-    let Ok(response) = client.get(format!("{url}/invoices?limit=500")).send().await else {
-        return Vec::new();
-    };
-    let Ok(page) = response.json::<Value>().await else {
-        return Vec::new();
-    };
-    page["invoices"].as_array().cloned().unwrap_or_default()
+    get_json(client, &format!("{url}/invoices?limit=500"))
+        .await
+        .and_then(|page| page["invoices"].as_array().cloned())
+        .unwrap_or_default()
 }

@@ -1,10 +1,7 @@
 //! `spawn_app()`, a broker namespace per test, order events to publish, and typed request
 //! helpers shared by every test.
 
-use std::future::Future;
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use billing_service::Application;
 use billing_service::handler::InvoiceHandler;
@@ -18,7 +15,10 @@ use shared_events::runtime::amqp::publisher::{ConfirmedPublisher, OutgoingMessag
 use shared_events::runtime::amqp::topology::Topology;
 use shared_events::{EventType, Money, Order, OrderEvent, OrderLine, OrderStatus};
 use tempfile::TempDir;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use test_support::http::all_pages;
+use test_support::namespace;
+use test_support::process::{service_command, spawn_listening};
+use test_support::wait::until;
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -29,9 +29,6 @@ pub(crate) const BARRIER: &str = "barrier";
 
 /// The service under test.
 const SERVICE: &str = InvoiceHandler::SERVICE;
-
-/// How long an effect may take to show before a test fails.
-const DEADLINE: Duration = Duration::from_secs(30);
 
 /// A running billing service on a free port with its own data directory and namespace.
 pub(crate) struct TestApp {
@@ -74,7 +71,7 @@ pub(crate) async fn spawn_app() -> TestApp {
 
 /// Starts the service on `data_dir` and `broker`'s namespace, taking both over.
 pub(crate) async fn spawn_app_in(data_dir: TempDir, broker: TestBroker) -> TestApp {
-    init_test_logging();
+    test_support::logging::init();
     let mut settings = ConsumerSettings::for_tests(data_dir.path(), "unused");
     settings.amqp = broker.settings.clone();
     let application = Application::build(settings)
@@ -161,38 +158,24 @@ impl TestApp {
     /// Every invoice but the barriers, newest first, following `next_cursor` through pages
     /// of `limit`.
     pub(crate) async fn all_invoices(&self, limit: usize) -> Vec<Value> {
-        let mut invoices = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let query = match &cursor {
-                Some(cursor) => format!("limit={limit}&cursor={cursor}"),
-                None => format!("limit={limit}"),
-            };
+        let invoices = all_pages(limit, "invoices", async |query| {
             let response = self.get(&format!("/invoices?{query}")).await;
             assert_eq!(response.status().as_u16(), 200, "GET /invoices?{query}");
             let page: Value = response.json().await.expect("json");
             let listed = page["invoices"].as_array().expect("invoices");
             assert!(listed.len() <= limit, "a page holds at most {limit}");
-            invoices.extend(
-                listed
-                    .iter()
-                    .filter(|invoice| invoice["customer_name"] != BARRIER)
-                    .cloned(),
-            );
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
-                None => return invoices,
-            }
-        }
+            page
+        })
+        .await;
+        invoices
+            .into_iter()
+            .filter(|invoice| invoice["customer_name"] != BARRIER)
+            .collect()
     }
 
     /// `GET {path}`.
     pub(crate) async fn get(&self, path: &str) -> Response {
-        self.client
-            .get(format!("{}{path}", self.address))
-            .send()
-            .await
-            .expect("request")
+        test_support::http::get(&self.client, &format!("{}{path}", self.address)).await
     }
 }
 
@@ -200,7 +183,7 @@ impl TestBroker {
     /// A fresh namespace with the service's topology declared, so that events published before
     /// the service consumes wait in its queue.
     pub(crate) async fn new() -> TestBroker {
-        let settings = AmqpSettings::for_tests(&format!("test-{}", Uuid::new_v4()));
+        let settings = AmqpSettings::for_tests(&namespace::unique());
         let topology = Topology::new(&settings.namespace);
         let connection = connect(&settings, "billing-tests")
             .await
@@ -261,22 +244,8 @@ impl TestBroker {
 
 impl Drop for TestBroker {
     fn drop(&mut self) {
-        // Quorum queues are heavy for the broker: do not leave one set per test behind.
-        let settings = self.settings.clone();
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(delete_namespace(&settings));
-        });
-        let _ = cleanup.join();
+        namespace::delete_blocking(&self.settings, &[SERVICE]);
     }
-}
-
-async fn delete_namespace(settings: &AmqpSettings) {
-    // Best effort: a test that already failed should report its own failure, not this one.
-    let _ = shared_events::runtime::amqp::teardown::delete_namespace(settings, &[SERVICE]).await;
 }
 
 impl TestOrder {
@@ -373,94 +342,14 @@ fn priced(lines: &[(&str, u32, &str)]) -> (Vec<OrderLine>, Money) {
     (items, total)
 }
 
-/// Polls `probe` until it gives a value, failing the test after [`DEADLINE`].
-pub(crate) async fn until<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {DEADLINE:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// The real binary on a free port with `data_dir` and `broker`'s namespace; returns the child
 /// and its base URL, read from its `listening on <url>` log line.
 pub(crate) async fn start_binary(data_dir: &Path, broker: &AmqpSettings) -> (Child, String) {
-    let delays: Vec<String> = broker
-        .retry_delays_ms
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_billing-service"))
-        .env("ORDERS__HTTP__ADDR", "127.0.0.1:0")
-        .env("ORDERS__DATA_DIR", data_dir)
-        .env("ORDERS__AMQP__URL", broker.url.expose())
-        .env("ORDERS__AMQP__NAMESPACE", &broker.namespace)
-        .env("ORDERS__AMQP__RETRY_DELAYS_MS", delays.join(","))
-        .env(
-            "ORDERS__AMQP__DELIVERY_LIMIT",
-            broker.delivery_limit.to_string(),
-        )
-        .env("ORDERS__LOG__LEVEL", "info")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let url = tokio::time::timeout(DEADLINE, async {
-        while let Some(line) = lines.next_line().await.expect("read stdout") {
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                return rest.split_whitespace().next().expect("url").to_owned();
-            }
-        }
-        panic!("the service exited before listening");
-    })
-    .await
-    .expect("the service listens in time");
-    // Keep draining stdout so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url)
+    spawn_listening(binary(data_dir, broker)).await
 }
 
 /// The real binary, configured for `data_dir` and `broker`'s namespace through the
 /// environment, as an operator would.
 pub(crate) fn binary(data_dir: &Path, broker: &AmqpSettings) -> Command {
-    let delays: Vec<String> = broker
-        .retry_delays_ms
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_billing-service"));
-    command
-        .env("ORDERS__DATA_DIR", data_dir)
-        .env("ORDERS__AMQP__URL", broker.url.expose())
-        .env("ORDERS__AMQP__NAMESPACE", &broker.namespace)
-        .env("ORDERS__AMQP__RETRY_DELAYS_MS", delays.join(","))
-        .env(
-            "ORDERS__AMQP__DELIVERY_LIMIT",
-            broker.delivery_limit.to_string(),
-        )
-        .env_remove("RUST_LOG");
-    command
-}
-
-/// Logs to the test output when `TEST_LOG` is set.
-fn init_test_logging() {
-    if std::env::var_os("TEST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("info")
-            .with_test_writer()
-            .try_init();
-    }
+    service_command(env!("CARGO_BIN_EXE_billing-service"), data_dir, broker)
 }

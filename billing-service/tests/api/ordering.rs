@@ -3,16 +3,13 @@
 use serde_json::Value;
 use shared_events::OrderStatus;
 
+use test_support::http::strings;
+
 use crate::helpers::{TestOrder, spawn_app};
 
 /// The kinds of an invoice's history entries.
 fn kinds(invoice: &Value) -> Vec<&str> {
-    invoice["history"]
-        .as_array()
-        .expect("history")
-        .iter()
-        .map(|entry| entry["kind"].as_str().expect("kind"))
-        .collect()
+    strings(invoice, "history", "kind")
 }
 
 #[tokio::test]

@@ -5,7 +5,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{TestBroker, TestOrder, start_binary, until};
+use test_support::http::get_json;
+use test_support::process::kill;
+use test_support::wait::until;
+
+use crate::helpers::{TestBroker, TestOrder, start_binary};
 
 /// Orders in the stream; each has a create and an update, so 200 events.
 const ORDERS: u32 = 100;
@@ -42,8 +46,7 @@ async fn every_event_is_applied_once_across_a_sigkill() {
         (reserved > 0).then_some(())
     })
     .await;
-    child.start_kill().expect("SIGKILL");
-    child.wait().await.expect("reaped");
+    kill(&mut child).await;
     for chunk in second.chunks(10) {
         broker.publish(chunk).await;
     }
@@ -96,11 +99,8 @@ async fn every_event_is_applied_once_across_a_sigkill() {
 
 /// Widgets reserved, or 0 while the service does not answer or knows none.
 async fn widgets(client: &reqwest::Client, url: &str) -> u64 {
-    let Ok(response) = client.get(format!("{url}/stock/widget")).send().await else {
-        return 0;
-    };
-    let Ok(level) = response.json::<Value>().await else {
-        return 0;
-    };
-    level["reserved"].as_u64().unwrap_or(0)
+    get_json(client, &format!("{url}/stock/widget"))
+        .await
+        .and_then(|level| level["reserved"].as_u64())
+        .unwrap_or(0)
 }

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::helpers::{TestApp, TestOrder, binary, spawn_app, until};
+use test_support::wait::until;
+
+use crate::helpers::{TestApp, TestOrder, binary, spawn_app};
 
 #[tokio::test]
 async fn failed_events_are_listed_and_replayed_by_the_failures_command() {

@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-use tokio::process::Command;
+use test_support::http::get_json;
+use test_support::process::stop_with_signal;
+use test_support::wait::until;
 
-use crate::helpers::{TestBroker, TestOrder, start_binary, until};
+use crate::helpers::{TestBroker, TestOrder, start_binary};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_signal_ends_the_process_cleanly() {
@@ -23,17 +24,7 @@ async fn a_stop_signal_ends_the_process_cleanly() {
         .await;
 
         // Act
-        let pid = child.id().expect("running").to_string();
-        let sent = Command::new("kill")
-            .args([&format!("-{signal}"), &pid])
-            .status()
-            .await
-            .expect("kill runs");
-        assert!(sent.success(), "SIG{signal} sent");
-        let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
-            .await
-            .unwrap_or_else(|_| panic!("SIG{signal}: the service stops within 30 s"))
-            .expect("reaped");
+        let exit = stop_with_signal(&mut child, signal, Duration::from_secs(30)).await;
 
         // Assert
         assert!(exit.success(), "SIG{signal}: {exit:?}");
@@ -44,7 +35,6 @@ async fn a_stop_signal_ends_the_process_cleanly() {
 
 /// Units of `product` reserved, or `None` while the service does not answer or knows none.
 async fn reserved(url: &str, product: &str) -> Option<u64> {
-    let response = reqwest::get(format!("{url}/stock/{product}")).await.ok()?;
-    let level: Value = response.json().await.ok()?;
+    let level = get_json(&reqwest::Client::new(), &format!("{url}/stock/{product}")).await?;
     level["reserved"].as_u64()
 }

@@ -5,8 +5,10 @@ use std::time::Duration;
 use serde_json::Value;
 use shared_events::storage::failure_log::FailureRecord;
 
-use crate::helpers::{TestApp, created, eventually, new_order, spawn_app, spawn_app_in};
-use crate::smtp_server::{Mode, SmtpServer};
+use test_support::smtp::{Mode, SmtpServer};
+use test_support::wait::until;
+
+use crate::helpers::{TestApp, created, new_order, spawn_app, spawn_app_in};
 
 #[tokio::test]
 async fn a_refused_email_is_retried_then_recorded_and_a_replay_sends_it_once() {
@@ -59,7 +61,7 @@ async fn a_refused_email_is_retried_then_recorded_and_a_replay_sends_it_once() {
     run_failures_command(&app, &["failures", "replay", &record.id]).await;
 
     // Assert: exactly one email, with the Message-ID of the event.
-    eventually("the replayed email is sent", async || {
+    until("the replayed email is sent", async || {
         let notification = app.notification(&event).await?;
         (notification["status"] == "sent").then_some(())
     })
@@ -115,12 +117,12 @@ async fn a_mail_server_that_hangs_up_is_retried_until_it_takes_the_email() {
 
     // Act
     app.publish(&event).await;
-    eventually("a retry reached the server", async || {
+    until("a retry reached the server", async || {
         (smtp.connections() >= 2).then_some(())
     })
     .await;
     smtp.set_mode(Mode::Accept);
-    eventually("the email is sent", async || {
+    until("the email is sent", async || {
         (app.counts().sent == 1).then_some(())
     })
     .await;
@@ -134,7 +136,7 @@ async fn a_mail_server_that_hangs_up_is_retried_until_it_takes_the_email() {
 
 /// Waits until `failure.json` has the record of the event `event_id`.
 async fn failure_of(app: &TestApp, event_id: &str) -> FailureRecord {
-    eventually("the event is recorded in failure.json", async || {
+    until("the event is recorded in failure.json", async || {
         app.failures()
             .into_iter()
             .find(|record| record.event_id.as_deref() == Some(event_id))

@@ -1,8 +1,6 @@
-//! `spawn_app()`, order events to publish, and polling with a deadline.
+//! `spawn_app()`, order events to publish, and typed request helpers.
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 use notification_service::Application;
@@ -15,14 +13,12 @@ use shared_events::runtime::amqp::{ConfirmedPublisher, OutgoingMessage, PublishE
 use shared_events::storage::failure_log::{FailureLog, FailureRecord};
 use shared_events::{EventType, Money, Order, OrderEvent, OrderLine, OrderStatus};
 use tempfile::TempDir;
+use test_support::http::all_pages;
+use test_support::smtp::SmtpServer;
+use test_support::wait::until;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-
-use crate::smtp_server::SmtpServer;
-
-/// How long a test waits for something that should happen.
-pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
 
 /// A running notification service on a free port, with its own data directory and broker
 /// namespace, and a publisher into that namespace.
@@ -43,7 +39,7 @@ pub(crate) struct TestApp {
 /// without one.
 pub(crate) async fn spawn_app(smtp: Option<&SmtpServer>) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let namespace = format!("test-{}", Uuid::new_v4());
+    let namespace = test_support::namespace::unique();
     let url = smtp.map(SmtpServer::url);
     spawn_app_in(data_dir, &namespace, move |settings| {
         settings.smtp.url = url.map(SmtpUrl::new);
@@ -87,7 +83,7 @@ impl TestApp {
     pub(crate) async fn publish(&self, event: &OrderEvent) {
         let topology = Topology::new(&self.settings.amqp.namespace);
         let message = OutgoingMessage::order_event(&topology, event);
-        eventually("the event is routed to the service's queue", async || {
+        until("the event is routed to the service's queue", async || {
             match self.publisher.publish(&message).await {
                 Ok(()) => Some(()),
                 // Returned: the queue is not bound yet. The exchange does not exist yet either
@@ -106,7 +102,7 @@ impl TestApp {
 
     /// Waits until the handler has dealt with `handled` events in all (sent, duplicate, skipped).
     pub(crate) async fn wait_until_handled(&self, handled: u64) -> Counts {
-        eventually(&format!("{handled} events handled"), async || {
+        until(&format!("{handled} events handled"), async || {
             let counts = self.counts();
             (counts.sent + counts.duplicate + counts.skipped >= handled).then_some(counts)
         })
@@ -120,33 +116,20 @@ impl TestApp {
 
     /// `GET {path}`.
     pub(crate) async fn get(&self, path: &str) -> Response {
-        self.client
-            .get(format!("{}{path}", self.address))
-            .send()
-            .await
-            .expect("request")
+        test_support::http::get(&self.client, &format!("{}{path}", self.address)).await
     }
 
     /// Every notification, newest first, by following `next_cursor` through pages of `limit`.
     pub(crate) async fn all_notifications(&self, limit: usize) -> Vec<Value> {
-        let mut notifications = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let query = match &cursor {
-                Some(cursor) => format!("limit={limit}&cursor={cursor}"),
-                None => format!("limit={limit}"),
-            };
+        all_pages(limit, "notifications", async |query| {
             let response = self.get_notifications(&query).await;
             assert_eq!(response.status().as_u16(), 200);
             let page: Value = response.json().await.expect("json");
             let items = page["notifications"].as_array().expect("notifications");
             assert!(items.len() <= limit, "a page holds at most {limit}");
-            notifications.extend(items.iter().cloned());
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
-                None => return notifications,
-            }
-        }
+            page
+        })
+        .await
     }
 
     /// The notification about `event`, as the API shows it.
@@ -200,25 +183,6 @@ async fn delete_namespace(settings: &shared_events::app::settings::AmqpSettings)
     shared_events::runtime::amqp::teardown::delete_namespace(settings, &[service])
         .await
         .expect("namespace deleted");
-}
-
-/// Polls `check` until it returns `Some`, or panics naming `what` after [`DEADLINE`].
-pub(crate) async fn eventually<T, F, C>(what: &str, mut check: C) -> T
-where
-    C: FnMut() -> F,
-    F: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {DEADLINE:?} waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 /// A pending order of Ada's with two lines, total 20.08, version 1.

@@ -1,7 +1,6 @@
 //! The notification service against the real broker and a real (test) SMTP server.
 
 mod helpers;
-mod smtp_server;
 
 mod failures;
 mod health;

@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use crate::helpers::{created, new_order, spawn_app, updated};
-use crate::smtp_server::SmtpServer;
 use shared_events::OrderStatus;
+use test_support::smtp::SmtpServer;
 
 #[tokio::test]
 async fn notifications_are_listed_newest_first_in_pages_and_by_order() {

@@ -3,7 +3,7 @@
 use notification_service::settings::SmtpUrl;
 
 use crate::helpers::{created, new_order, spawn_app, spawn_app_in};
-use crate::smtp_server::SmtpServer;
+use test_support::smtp::SmtpServer;
 
 #[tokio::test]
 async fn an_event_delivered_again_after_a_restart_sends_nothing() {

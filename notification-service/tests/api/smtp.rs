@@ -1,8 +1,8 @@
 //! Emails over a real SMTP conversation: one per event, to the right address, never two.
 
 use crate::helpers::{created, deleted, new_order, spawn_app, updated};
-use crate::smtp_server::SmtpServer;
 use shared_events::OrderStatus;
+use test_support::smtp::SmtpServer;
 
 #[tokio::test]
 async fn create_update_and_delete_send_three_emails_to_the_customer() {

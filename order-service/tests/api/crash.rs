@@ -1,43 +1,22 @@
 //! SIGKILL while clients create orders: every order that got a 201 is there after restart.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use test_support::process::{kill, spawn_listening};
 use tokio::process::{Child, Command};
 
 use crate::helpers::order_body;
 
 /// The real binary on a free port; returns the child and its base URL.
 async fn start_binary(data_dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_order-service"))
-        .env("ORDERS__HTTP__ADDR", "127.0.0.1:0")
+    let mut command = Command::new(env!("CARGO_BIN_EXE_order-service"));
+    command
         .env("ORDERS__DATA_DIR", data_dir)
-        .env("ORDERS__LOG__LEVEL", "info")
         // Storage alone is under test: no events go to the shared broker.
-        .env("ORDERS__OUTBOX__ENABLED", "false")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.expect("read stdout") {
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                return rest.split_whitespace().next().expect("url").to_owned();
-            }
-        }
-        panic!("the service exited before listening");
-    })
-    .await
-    .expect("the service listens within 30 s");
-    // Keep draining stdout so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url)
+        .env("ORDERS__OUTBOX__ENABLED", "false");
+    spawn_listening(command).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,8 +64,7 @@ async fn every_acknowledged_create_survives_sigkill() {
         }
 
         // Act: kill -9 in the middle of the stream.
-        child.start_kill().expect("SIGKILL");
-        child.wait().await.expect("reaped");
+        kill(&mut child).await;
         for task in clients {
             task.await.expect("client task");
         }

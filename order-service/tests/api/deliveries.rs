@@ -13,12 +13,7 @@ async fn an_order_not_yet_delivered_has_an_empty_timeline() {
     let id = order["order_id"].as_str().expect("an id");
 
     // Act
-    let response = app
-        .client
-        .get(format!("{}/orders/{id}/deliveries", app.address))
-        .send()
-        .await
-        .expect("request");
+    let response = app.get(&format!("/orders/{id}/deliveries")).await;
 
     // Assert
     assert_eq!(response.status(), 200);

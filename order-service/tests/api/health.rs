@@ -13,12 +13,7 @@ async fn probes_answer_200_json() {
 
     for (path, status) in cases {
         // Act
-        let response = app
-            .client
-            .get(format!("{}{path}", app.address))
-            .send()
-            .await
-            .expect("request");
+        let response = app.get(path).await;
 
         // Assert
         assert_eq!(response.status().as_u16(), 200, "{path}: status");

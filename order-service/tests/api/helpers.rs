@@ -7,6 +7,7 @@ use order_service::startup::Application;
 use reqwest::Response;
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use test_support::http::all_pages;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -30,7 +31,7 @@ pub(crate) async fn spawn_app() -> TestApp {
 
 /// Starts the service on `data_dir` (taking it over), after `adjust` has changed the settings.
 pub(crate) async fn spawn_app_in(data_dir: TempDir, adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    init_test_logging();
+    test_support::logging::init();
     let mut settings = Settings::for_tests(data_dir.path());
     adjust(&mut settings);
     let application = Application::build(settings)
@@ -68,6 +69,11 @@ impl TestApp {
     /// The data directory's path.
     pub(crate) fn data_path(&self) -> PathBuf {
         self.data_dir.path().to_owned()
+    }
+
+    /// `GET {path}`.
+    pub(crate) async fn get(&self, path: &str) -> Response {
+        test_support::http::get(&self.client, &format!("{}{path}", self.address)).await
     }
 
     /// `POST /orders` with a JSON body.
@@ -122,22 +128,14 @@ impl TestApp {
 
     /// Every order, by following `next_cursor` through all pages of `limit`.
     pub(crate) async fn list_all_orders(&self, limit: usize) -> Vec<Value> {
-        let mut orders = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let query = match &cursor {
-                Some(cursor) => format!("limit={limit}&cursor={cursor}"),
-                None => format!("limit={limit}"),
-            };
+        all_pages(limit, "orders", async |query| {
             let response = self.list_orders(&query).await;
             assert_eq!(response.status().as_u16(), 200);
             let page: Value = response.json().await.expect("json");
-            orders.extend(page["orders"].as_array().expect("orders").iter().cloned());
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
-                None => return orders,
-            }
-        }
+            page["orders"].as_array().expect("orders");
+            page
+        })
+        .await
     }
 
     /// `PATCH /orders/{id}` with a merge patch and an optional `If-Match`.
@@ -193,14 +191,4 @@ pub(crate) fn newest_journal(dir: &Path) -> PathBuf {
         .collect();
     segments.sort();
     segments.pop().expect("a journal segment")
-}
-
-/// Logs to the test output when `TEST_LOG` is set.
-fn init_test_logging() {
-    if std::env::var_os("TEST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("info")
-            .with_test_writer()
-            .try_init();
-    }
 }

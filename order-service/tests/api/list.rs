@@ -4,6 +4,8 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
+use test_support::http::strings;
+
 use crate::helpers::{TestApp, order_body, spawn_app};
 
 #[tokio::test]
@@ -288,12 +290,7 @@ async fn customer_filters_by_name_or_email_ignoring_case() {
             "customer={customer:?}: status"
         );
         let page: Value = response.json().await.expect("JSON");
-        let names: Vec<&str> = page["orders"]
-            .as_array()
-            .expect("orders")
-            .iter()
-            .map(|order| order["customer_name"].as_str().expect("a name"))
-            .collect();
+        let names: Vec<&str> = strings(&page, "orders", "customer_name");
         assert_eq!(
             names, expected,
             "customer={customer:?}: the matching orders, newest first"

@@ -5,6 +5,8 @@ use reqwest::Response;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use test_support::http::strings;
+
 use crate::helpers::{TestApp, order_body, spawn_app};
 
 #[tokio::test]
@@ -129,12 +131,7 @@ async fn items_are_replaced_whole_and_the_total_recomputed() {
         "the total is exactly 0.30: {text}"
     );
     let order: Value = serde_json::from_str(&text).expect("JSON");
-    let products: Vec<&str> = order["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|i| i["product"].as_str().expect("a product"))
-        .collect();
+    let products: Vec<&str> = strings(&order, "items", "product");
     assert_eq!(products, ["a", "b", "c"], "the old items are gone");
 }
 

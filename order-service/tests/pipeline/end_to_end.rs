@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Platform, Wiring, eventually, order};
-use crate::smtp_server::SmtpServer;
+use test_support::http::strings;
+use test_support::smtp::SmtpServer;
+use test_support::wait::until_within;
+
+use crate::helpers::{Platform, Wiring, order};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -44,13 +47,13 @@ async fn create_update_and_delete_take_effect_once_in_every_service() {
     let id = created["order_id"].as_str().expect("id").to_owned();
 
     // Assert 1
-    eventually("inventory reserves the created items", LIMIT, || async {
+    until_within("inventory reserves the created items", LIMIT, || async {
         (reserved(&platform, "widget").await == Some(2)
             && reserved(&platform, "gadget").await == Some(1))
         .then_some(())
     })
     .await;
-    let opened = eventually("billing opens the invoice", LIMIT, || {
+    let opened = until_within("billing opens the invoice", LIMIT, || {
         invoice(&platform, &id)
     })
     .await;
@@ -64,7 +67,7 @@ async fn create_update_and_delete_take_effect_once_in_every_service() {
     platform.patch(&id, &json!({"status": "confirmed"})).await;
 
     // Assert 2
-    eventually("inventory adjusts to the new items", LIMIT, || async {
+    until_within("inventory adjusts to the new items", LIMIT, || async {
         let state = (
             reserved(&platform, "widget").await,
             reserved(&platform, "gadget").await,
@@ -73,7 +76,7 @@ async fn create_update_and_delete_take_effect_once_in_every_service() {
         (state == (Some(5), Some(0), Some(3))).then_some(())
     })
     .await;
-    let amended = eventually("billing amends the invoice", LIMIT, || async {
+    let amended = until_within("billing amends the invoice", LIMIT, || async {
         invoice(&platform, &id)
             .await
             .filter(|invoice| invoice["version"] == 3)
@@ -85,7 +88,7 @@ async fn create_update_and_delete_take_effect_once_in_every_service() {
     platform.delete(&id).await;
 
     // Assert 3: everything released and voided, and exactly one email per change.
-    eventually("inventory releases everything", LIMIT, || async {
+    until_within("inventory releases everything", LIMIT, || async {
         let state = (
             reserved(&platform, "widget").await,
             reserved(&platform, "bolt").await,
@@ -93,24 +96,19 @@ async fn create_update_and_delete_take_effect_once_in_every_service() {
         (state == (Some(0), Some(0))).then_some(())
     })
     .await;
-    let voided = eventually("billing voids the invoice", LIMIT, || async {
+    let voided = until_within("billing voids the invoice", LIMIT, || async {
         invoice(&platform, &id)
             .await
             .filter(|invoice| invoice["status"] == "void")
     })
     .await;
-    let kinds: Vec<&str> = voided["history"]
-        .as_array()
-        .expect("history")
-        .iter()
-        .map(|entry| entry["kind"].as_str().expect("kind"))
-        .collect();
+    let kinds: Vec<&str> = strings(&voided, "history", "kind");
     assert_eq!(
         kinds,
         ["opened", "amended", "voided"],
         "one history entry per effective change"
     );
-    let mails = eventually("four emails arrive", LIMIT, || async {
+    let mails = until_within("four emails arrive", LIMIT, || async {
         Some(smtp.received()).filter(|mails| mails.len() >= 4)
     })
     .await;

@@ -1,13 +1,13 @@
 //! Starting the four services in one namespace, and reading their state over HTTP.
 
-use std::future::Future;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use order_service::settings::Settings as OrderSettings;
 use serde_json::{Value, json};
 use shared_events::app::settings::ConsumerSettings;
 use tempfile::TempDir;
+use test_support::http::{all_pages, wait_ready};
+use test_support::namespace::{self, ALL_SERVICES};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -54,16 +54,11 @@ impl Default for Wiring {
     }
 }
 
-/// A fresh namespace for one test.
-pub(crate) fn namespace() -> String {
-    format!("test-{}", uuid::Uuid::new_v4())
-}
-
 impl Platform {
     /// Starts the consumers first (they declare and bind their queues), then the order service.
     pub(crate) async fn start(wiring: Wiring) -> Platform {
-        init_test_logging();
-        let namespace = namespace();
+        test_support::logging::init();
+        let namespace = namespace::unique();
         let inventory = start_inventory(
             &namespace,
             &wiring.amqp_url,
@@ -167,20 +162,13 @@ impl Platform {
 
     /// Every item of the paginated list at `path` (the items under `key`), following the cursors.
     async fn all_pages(&self, consumer: &Consumer, path: &str, key: &str) -> Vec<Value> {
-        let mut all = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page_path = match &cursor {
-                Some(cursor) => format!("{path}?limit=500&cursor={cursor}"),
-                None => format!("{path}?limit=500"),
-            };
+        all_pages(500, key, async |query| {
+            let page_path = format!("{path}?{query}");
             let page = self.read(consumer, &page_path).await.expect("a page");
-            all.extend(page[key].as_array().expect("array").iter().cloned());
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
-                None => return all,
-            }
-        }
+            page[key].as_array().expect("array");
+            page
+        })
+        .await
     }
 
     /// The order service's readiness document (outbox progress included).
@@ -232,7 +220,7 @@ impl Consumer {
 
 /// The order service with its relay on, in `namespace`, reaching the broker at `amqp_url`.
 pub(crate) async fn start_orders(namespace: &str, amqp_url: &str, data_dir: TempDir) -> Orders {
-    let consumers = shared_events::runtime::amqp::teardown::SERVICES;
+    let consumers = ALL_SERVICES;
     start_orders_declaring(namespace, amqp_url, data_dir, &consumers).await
 }
 
@@ -330,40 +318,6 @@ fn amqp(namespace: &str, amqp_url: &str) -> shared_events::app::settings::AmqpSe
     amqp
 }
 
-/// Polls `url` until it answers 200.
-pub(crate) async fn wait_ready(url: &str) {
-    let client = reqwest::Client::new();
-    eventually(url, Duration::from_secs(30), || async {
-        client
-            .get(url)
-            .send()
-            .await
-            .ok()
-            .filter(|response| response.status().is_success())
-            .map(|_| ())
-    })
-    .await;
-}
-
-/// Polls `check` until it returns `Some`, or panics after `limit`.
-pub(crate) async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not reached within {limit:?}: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// An order body with `items` as (product, quantity, unit price).
 pub(crate) fn order(customer: &str, email: Option<&str>, items: &[(&str, u32, &str)]) -> Value {
     json!({
@@ -375,23 +329,8 @@ pub(crate) fn order(customer: &str, email: Option<&str>, items: &[(&str, u32, &s
     })
 }
 
-/// Logs to the test output when `TEST_LOG` is set.
-pub(crate) fn init_test_logging() {
-    if std::env::var_os("TEST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("info,lapin=warn")
-            .with_test_writer()
-            .try_init();
-    }
-}
-
 /// Deletes every queue and exchange of `namespace` (quorum queues hold broker resources).
 pub(crate) async fn delete_namespace(namespace: &str) {
     let settings = shared_events::app::settings::AmqpSettings::for_tests(namespace);
-    let services = shared_events::runtime::amqp::teardown::SERVICES;
-    if let Err(error) =
-        shared_events::runtime::amqp::teardown::delete_namespace(&settings, &services).await
-    {
-        eprintln!("could not delete namespace {namespace}: {error}");
-    }
+    test_support::namespace::delete(&settings, &ALL_SERVICES).await;
 }

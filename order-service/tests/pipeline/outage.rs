@@ -1,16 +1,17 @@
 //! The broker goes away while clients create orders: every create still gets its 201, and once
 //! the broker is back every event reaches all three services, with no effect applied twice.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::broker_proxy::BrokerProxy;
-use crate::helpers::{Platform, Wiring, eventually, order};
+use test_support::proxy::TcpProxy;
+use test_support::wait::until_within;
+
+use crate::helpers::{Platform, Wiring, order};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_outage_delays_events_but_loses_none() {
     // Arrange: every service reaches the broker through a proxy the test controls.
-    let proxy = BrokerProxy::start(SocketAddr::from(([127, 0, 0, 1], 5672))).await;
+    let proxy = TcpProxy::to_broker().await;
     let platform = Platform::start(Wiring {
         amqp_url: proxy.url(),
         smtp_url: None,
@@ -60,20 +61,20 @@ async fn a_broker_outage_delays_events_but_loses_none() {
 
     // Assert: all 80 orders in every service, each once.
     let limit = Duration::from_secs(60);
-    eventually("inventory reserves all 80 orders", limit, || async {
+    until_within("inventory reserves all 80 orders", limit, || async {
         let stock = platform.read(&platform.inventory, "/stock/widget").await?;
         (stock["reserved"] == 80).then_some(())
     })
     .await;
-    eventually("billing has 80 invoices", limit, || async {
+    until_within("billing has 80 invoices", limit, || async {
         (platform.invoices().await.len() == 80).then_some(())
     })
     .await;
-    eventually("notification has 80 notifications", limit, || async {
+    until_within("notification has 80 notifications", limit, || async {
         (platform.notifications().await.len() == 80).then_some(())
     })
     .await;
-    eventually("the outbox is empty", limit, || async {
+    until_within("the outbox is empty", limit, || async {
         (platform.order_readiness().await["outbox"]["pending"] == 0).then_some(())
     })
     .await;

@@ -3,14 +3,15 @@
 
 use std::time::Duration;
 
-use crate::helpers::{
-    eventually, namespace, order, start_inventory, start_orders_declaring, wait_ready,
-};
+use test_support::http::wait_ready;
+use test_support::wait::until_within;
+
+use crate::helpers::{order, start_inventory, start_orders_declaring};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn returned_events_stay_in_the_outbox_until_a_queue_is_bound() {
     // Arrange: only the order service; nothing bound to its exchange.
-    let namespace = namespace();
+    let namespace = test_support::namespace::unique();
     let amqp_url = "amqp://guest:guest@127.0.0.1:5672/%2f";
     let orders =
         start_orders_declaring(&namespace, amqp_url, tempfile::tempdir().expect("dir"), &[]).await;
@@ -32,7 +33,7 @@ async fn returned_events_stay_in_the_outbox_until_a_queue_is_bound() {
     };
 
     // Act: let the relay try.
-    let readiness = eventually(
+    let readiness = until_within(
         "the relay reports a failed attempt",
         Duration::from_secs(20),
         || async {
@@ -60,7 +61,7 @@ async fn returned_events_stay_in_the_outbox_until_a_queue_is_bound() {
     // And once a consumer binds its queue, the event goes out and reaches it.
     let inventory = start_inventory(&namespace, amqp_url, tempfile::tempdir().expect("dir")).await;
     wait_ready(&format!("{}/health/ready", inventory.url)).await;
-    eventually(
+    until_within(
         "the event reaches inventory",
         Duration::from_secs(30),
         || async {
@@ -76,7 +77,7 @@ async fn returned_events_stay_in_the_outbox_until_a_queue_is_bound() {
         },
     )
     .await;
-    eventually("the outbox is empty", Duration::from_secs(10), || async {
+    until_within("the outbox is empty", Duration::from_secs(10), || async {
         (ready().await["outbox"]["pending"] == 0).then_some(())
     })
     .await;

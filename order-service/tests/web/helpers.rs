@@ -64,11 +64,7 @@ impl TestApp {
 
     /// `GET path`.
     pub(crate) async fn get(&self, path: &str) -> Response {
-        self.client
-            .get(format!("{}{path}", self.address))
-            .send()
-            .await
-            .expect("request")
+        test_support::http::get(&self.client, &format!("{}{path}", self.address)).await
     }
 
     /// `GET path`, asserting `status` and an HTML answer; the page's text.

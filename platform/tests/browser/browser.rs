@@ -8,7 +8,6 @@
 use std::any::Any;
 use std::fmt::Debug;
 use std::future::Future;
-use std::net::TcpListener;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -21,6 +20,7 @@ use futures_util::FutureExt;
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use test_support::ports::free_port;
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
@@ -330,13 +330,6 @@ fn installed((variable, default): (&str, &str)) -> PathBuf {
 }
 
 /// A port that was free a moment ago, for `chromedriver`.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free local port")
-        .port()
-}
-
 /// Headless Chromium that reaches nothing but the platform: the machine has no internet, and a
 /// test should not depend on it anyway.
 fn capabilities(chromium: &Path, profile: &Path, (width, height): (u32, u32)) -> Capabilities {

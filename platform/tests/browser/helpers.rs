@@ -60,11 +60,9 @@ impl TestPlatform {
 
     /// The status of `GET /orders/{id}`.
     pub(crate) async fn order_status(&self, order_id: &str) -> u16 {
-        self.client
-            .get(format!("{}/orders/{order_id}", self.url))
-            .send()
+        let url = format!("{}/orders/{order_id}", self.url);
+        test_support::http::get(&self.client, &url)
             .await
-            .expect("GET /orders/{id}")
             .status()
             .as_u16()
     }

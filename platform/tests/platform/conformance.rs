@@ -7,9 +7,11 @@ use std::collections::HashSet;
 
 use order_platform::{PlatformSettings, TransportKind, failures};
 use serde_json::{Value, json};
+use test_support::namespace;
+use test_support::smtp::{Mode, SmtpServer};
+use test_support::wait::wait_until;
 
-use crate::helpers::{TestPlatform, delete_namespace, namespace, settings, wait_for};
-use crate::smtp_server::{Mode, SmtpServer};
+use crate::helpers::{TestPlatform, delete_namespace, settings};
 
 /// Runs each case as `embedded::<case>` and `rabbitmq::<case>`.
 macro_rules! on_both_transports {
@@ -49,7 +51,7 @@ struct Case {
 async fn case(transport: TransportKind) -> Case {
     let smtp = SmtpServer::start().await;
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let settings = settings(transport, dir.path(), &namespace(), &smtp.url());
+    let settings = settings(transport, dir.path(), &namespace::unique(), &smtp.url());
     Case {
         settings,
         smtp,
@@ -108,7 +110,7 @@ async fn every_change_reaches_every_service_once(transport: TransportKind) {
     assert_eq!(platform.invoice(&other_id).await["status"], "void");
 
     // One email per event, each once.
-    wait_for("five emails", || async { case.smtp.received().len() >= 5 }).await;
+    wait_until("five emails", || async { case.smtp.received().len() >= 5 }).await;
     let ids: HashSet<String> = case
         .smtp
         .received()
@@ -139,7 +141,7 @@ async fn a_failing_delivery_is_retried_until_it_succeeds(transport: TransportKin
 
     // Act
     let order_id = id(&platform.create("Ada", &[("pen", 1, "1.50")]).await);
-    wait_for("the notification to be retrying", || async {
+    wait_until("the notification to be retrying", || async {
         platform
             .statuses(&order_id, 1)
             .await
@@ -186,7 +188,7 @@ async fn a_delivery_given_up_on_is_recorded_and_can_be_replayed(transport: Trans
 
     // Assert: failed in the timeline with the reason, recorded in failure.json, the other
     // services unaffected.
-    wait_for("the notification to fail", || async {
+    wait_until("the notification to fail", || async {
         platform
             .statuses(&order_id, 1)
             .await
@@ -200,7 +202,7 @@ async fn a_delivery_given_up_on_is_recorded_and_can_be_replayed(transport: Trans
             .and_then(|bytes| serde_json::from_slice::<Vec<Value>>(&bytes).ok())
             .unwrap_or_default()
     };
-    wait_for("the failure record", || async { records().len() == 1 }).await;
+    wait_until("the failure record", || async { records().len() == 1 }).await;
     let record = &records()[0];
     assert_eq!(record["order_id"], order_id.as_str());
     assert!(
@@ -210,7 +212,7 @@ async fn a_delivery_given_up_on_is_recorded_and_can_be_replayed(transport: Trans
         "{record}"
     );
     // The other services are unaffected (their outcomes may come after notification's).
-    wait_for("inventory and billing to apply the event", || async {
+    wait_until("inventory and billing to apply the event", || async {
         let statuses = platform.statuses(&order_id, 1).await;
         statuses.len() == 3 && statuses[..2].iter().all(|(_, status)| status == "applied")
     })
@@ -225,7 +227,7 @@ async fn a_delivery_given_up_on_is_recorded_and_can_be_replayed(transport: Trans
 
     // Assert
     platform.wait_applied(&order_id, 1).await;
-    wait_for("the replayed email", || async {
+    wait_until("the replayed email", || async {
         case.smtp.received().len() == 1
     })
     .await;
@@ -256,7 +258,7 @@ async fn events_accepted_before_a_restart_are_delivered_after_it(transport: Tran
         platform.wait_applied(order_id, 1).await;
     }
     assert_eq!(platform.stock("pen").await["reserved"], 20);
-    wait_for("twenty emails", || async {
+    wait_until("twenty emails", || async {
         case.smtp.received().len() >= 20
     })
     .await;

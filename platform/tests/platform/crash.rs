@@ -13,7 +13,10 @@ use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
 
-use crate::helpers::wait_for;
+use test_support::http::{all_pages, get_json, wait_ready};
+use test_support::ports::free_port;
+use test_support::process::kill;
+use test_support::wait::wait_until;
 
 /// A running `order-platform` process on the embedded transport.
 struct Process {
@@ -22,13 +25,6 @@ struct Process {
     inventory_url: String,
     billing_url: String,
     notification_url: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
 }
 
 async fn start(data_dir: &Path, ports: [u16; 4]) -> Process {
@@ -52,15 +48,7 @@ async fn start(data_dir: &Path, ports: [u16; 4]) -> Process {
         billing_url: format!("http://{}", address(ports[2])),
         notification_url: format!("http://{}", address(ports[3])),
     };
-    let client = reqwest::Client::new();
-    wait_for("the platform to be ready", || async {
-        client
-            .get(format!("{}/health/ready", process.url))
-            .send()
-            .await
-            .is_ok_and(|response| response.status().is_success())
-    })
-    .await;
+    wait_ready(&format!("{}/health/ready", process.url)).await;
     process
 }
 
@@ -111,8 +99,7 @@ async fn after_sigkill_every_acknowledged_order_is_stored_and_delivered_once() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    process.child.start_kill().expect("SIGKILL");
-    process.child.wait().await.expect("the process ends");
+    kill(&mut process.child).await;
     stop.store(true, Ordering::SeqCst);
     for client in clients {
         client.await.expect("a client task");
@@ -140,9 +127,10 @@ async fn after_sigkill_every_acknowledged_order_is_stored_and_delivered_once() {
     }
     let expected: u64 = created.iter().map(|(_, quantity)| quantity).sum();
     let stored = stored_orders(&client, &process.url).await;
-    wait_for("every reservation", || async {
-        let stock: Value =
-            get_json(&client, &format!("{}/stock/widget", process.inventory_url)).await;
+    wait_until("every reservation", || async {
+        let stock = get_json(&client, &format!("{}/stock/widget", process.inventory_url))
+            .await
+            .unwrap_or_default();
         stock["reserved"].as_u64() == Some(expected_total(&stored))
     })
     .await;
@@ -151,7 +139,7 @@ async fn after_sigkill_every_acknowledged_order_is_stored_and_delivered_once() {
         "the stored orders hold the acknowledged ones"
     );
     for (id, _) in &stored {
-        wait_for(&format!("the invoice of {id}"), || async {
+        wait_until(&format!("the invoice of {id}"), || async {
             client
                 .get(format!("{}/invoices/{id}", process.billing_url))
                 .send()
@@ -160,7 +148,7 @@ async fn after_sigkill_every_acknowledged_order_is_stored_and_delivered_once() {
         })
         .await;
     }
-    wait_for("one notification per order", || async {
+    wait_until("one notification per order", || async {
         notified(&client, &process.notification_url).await.len() == stored.len()
     })
     .await;
@@ -173,26 +161,15 @@ async fn after_sigkill_every_acknowledged_order_is_stored_and_delivered_once() {
 /// Every order the restarted platform holds, with its quantity of widgets (an order created
 /// but never acknowledged before the kill may be there too: it was durable).
 async fn stored_orders(client: &reqwest::Client, url: &str) -> Vec<(String, u64)> {
-    let mut orders = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut request = format!("{url}/orders?limit=500");
-        if let Some(cursor) = &cursor {
-            request.push_str(&format!("&cursor={cursor}"));
-        }
-        let page: Value = get_json(client, &request).await;
-        for order in page["orders"].as_array().into_iter().flatten() {
+    listed(client, &format!("{url}/orders"), "orders")
+        .await
+        .iter()
+        .map(|order| {
             let quantity = order["items"][0]["quantity"].as_u64().unwrap_or_default();
-            orders.push((
-                order["order_id"].as_str().unwrap_or_default().to_owned(),
-                quantity,
-            ));
-        }
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => return orders,
-        }
-    }
+            let id = order["order_id"].as_str().unwrap_or_default().to_owned();
+            (id, quantity)
+        })
+        .collect()
 }
 
 fn expected_total(orders: &[(String, u64)]) -> u64 {
@@ -201,34 +178,24 @@ fn expected_total(orders: &[(String, u64)]) -> u64 {
 
 /// The event ids the notification service reports as sent.
 async fn notified(client: &reqwest::Client, url: &str) -> HashSet<String> {
-    let mut ids = HashSet::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut request = format!("{url}/notifications?limit=500");
-        if let Some(cursor) = &cursor {
-            request.push_str(&format!("&cursor={cursor}"));
-        }
-        let page: Value = get_json(client, &request).await;
-        for notification in page["notifications"].as_array().into_iter().flatten() {
-            if notification["status"] == "sent" {
-                ids.insert(
-                    notification["event_id"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-            }
-        }
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => return ids,
-        }
-    }
+    listed(client, &format!("{url}/notifications"), "notifications")
+        .await
+        .iter()
+        .filter(|notification| notification["status"] == "sent")
+        .map(|notification| {
+            let id = notification["event_id"].as_str().unwrap_or_default();
+            id.to_owned()
+        })
+        .collect()
 }
 
-async fn get_json(client: &reqwest::Client, url: &str) -> Value {
-    match client.get(url).send().await {
-        Ok(response) => response.json().await.unwrap_or(Value::Null),
-        Err(_) => Value::Null,
-    }
+/// Every item under `key` of the paged list at `url`; pages the service does not answer with
+/// end the list.
+async fn listed(client: &reqwest::Client, url: &str, key: &str) -> Vec<Value> {
+    all_pages(500, key, async |query| {
+        get_json(client, &format!("{url}?{query}"))
+            .await
+            .unwrap_or_default()
+    })
+    .await
 }

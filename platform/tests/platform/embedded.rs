@@ -3,9 +3,11 @@
 //! rather than handing every event over again from the start.
 
 use order_platform::{Platform, TransportKind};
+use test_support::namespace;
+use test_support::smtp::SmtpServer;
+use test_support::wait::wait_until;
 
-use crate::helpers::{TestPlatform, namespace, settings, wait_for};
-use crate::smtp_server::SmtpServer;
+use crate::helpers::{TestPlatform, settings};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,7 +18,7 @@ async fn a_replay_file_that_is_not_an_event_is_set_aside() {
     let settings = settings(
         TransportKind::Embedded,
         dir.path(),
-        &namespace(),
+        &namespace::unique(),
         &smtp.url(),
     );
     let inbox = settings.notification.data_dir.join("replay-inbox");
@@ -27,7 +29,7 @@ async fn a_replay_file_that_is_not_an_event_is_set_aside() {
     let platform = TestPlatform::start(settings).await;
 
     // Assert
-    wait_for("the bad file to be set aside", || async {
+    wait_until("the bad file to be set aside", || async {
         inbox.join("bad.json.rejected").exists() && !inbox.join("bad.json").exists()
     })
     .await;
@@ -44,7 +46,7 @@ async fn a_damaged_offset_stops_the_platform_with_a_clear_error() {
     let settings = settings(
         TransportKind::Embedded,
         dir.path(),
-        &namespace(),
+        &namespace::unique(),
         "smtp://127.0.0.1:1",
     );
     std::fs::create_dir_all(&settings.billing.data_dir).expect("the billing directory");

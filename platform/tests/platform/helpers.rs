@@ -1,17 +1,14 @@
 //! Starting the platform in process on either transport, and asking it questions over HTTP.
 
-use std::future::Future;
 use std::path::Path;
-use std::time::Duration;
 
 use notification_service::settings::SmtpUrl;
 use order_platform::{Platform, PlatformSettings, TransportKind};
 use serde_json::{Value, json};
+use test_support::namespace::{self, ALL_SERVICES};
+use test_support::wait::wait_until;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-/// How long a test waits for the pipeline to reach a state.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The settings of a test platform on `transport`, with data under `root`, the broker
 /// namespace `namespace` and emails going to the SMTP server at `smtp_url`.
@@ -34,26 +31,10 @@ pub(crate) fn settings(
     settings
 }
 
-/// A fresh namespace for a test.
-pub(crate) fn namespace() -> String {
-    format!("test-{}", uuid::Uuid::new_v4())
-}
-
 /// Deletes the namespace's queues and exchanges (quorum queues hold broker resources).
 pub(crate) async fn delete_namespace(settings: &PlatformSettings) {
     if settings.transport == TransportKind::Amqp {
-        let services = shared_events::runtime::amqp::teardown::SERVICES;
-        if let Err(error) = shared_events::runtime::amqp::teardown::delete_namespace(
-            &settings.order.amqp,
-            &services,
-        )
-        .await
-        {
-            eprintln!(
-                "could not delete namespace {}: {error}",
-                settings.namespace()
-            );
-        }
+        namespace::delete(&settings.order.amqp, &ALL_SERVICES).await;
     }
 }
 
@@ -181,7 +162,7 @@ impl TestPlatform {
 
     /// Waits until every service has applied the order's events up to version `through`.
     pub(crate) async fn wait_applied(&self, order_id: &str, through: u64) {
-        wait_for(
+        wait_until(
             &format!("{order_id} v1..={through} applied everywhere"),
             || async {
                 for sequence in 1..=through {
@@ -214,21 +195,5 @@ impl TestPlatform {
             .await;
         assert_eq!(status, 200, "invoice of {order_id}");
         invoice
-    }
-}
-
-/// Polls `condition` until it holds; fails the test after [`PATIENCE`].
-pub(crate) async fn wait_for<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !condition().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -5,6 +5,3 @@ mod conformance;
 mod crash;
 mod embedded;
 mod helpers;
-#[path = "../../../notification-service/tests/api/smtp_server.rs"]
-#[allow(dead_code)]
-mod smtp_server;

@@ -239,7 +239,11 @@ fn redacted(url: &str) -> String {
             url.to_owned()
         }
         _ => match url.split_once("://").or_else(|| url.split_once(':')) {
-            Some((scheme, _)) if scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) => {
+            Some((scheme, _))
+                if scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+            {
                 format!("{scheme}://***")
             }
             _ => "***".to_owned(),

@@ -1,8 +1,7 @@
 //! A fresh namespace on the shared local RabbitMQ per test, a scripted handler, and waiting
 //! helpers.
 
-use std::future::Future;
-use std::sync::{Arc, Mutex, Once, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
@@ -16,9 +15,9 @@ use shared_events::runtime::amqp::{
 };
 use shared_events::storage::failure_log::{FailureLog, FailureRecord};
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
+
+pub(crate) use test_support::wait::wait_until as wait_until_async;
 
 pub(crate) use crate::scripted_handler::{Script, ScriptedHandler, sample_event};
 
@@ -26,7 +25,7 @@ pub(crate) use crate::scripted_handler::{Script, ScriptedHandler, sample_event};
 pub(crate) const SERVICE: &str = "svc";
 
 /// How long any wait in these tests may take before it fails.
-pub(crate) const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const WAIT: Duration = test_support::wait::DEADLINE;
 
 /// A namespace of its own on the local broker, with the consumer topology declared.
 pub(crate) struct TestBroker {
@@ -49,8 +48,8 @@ impl TestBroker {
 
     /// A new namespace whose settings `adjust` may change before the topology is declared.
     pub(crate) async fn with_settings(adjust: impl FnOnce(&mut AmqpSettings)) -> TestBroker {
-        init_logs();
-        let namespace = format!("test-{}", Uuid::new_v4());
+        test_support::logging::init();
+        let namespace = test_support::namespace::unique();
         let mut settings = AmqpSettings::for_tests(&namespace);
         adjust(&mut settings);
         let topology = Topology::new(&namespace);
@@ -263,25 +262,16 @@ impl Drop for Leftovers {
         }
         // A panicking test: no async context to borrow, so a thread with a runtime of its own.
         let settings = self.settings.clone();
-        let cleaner = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
+        test_support::namespace::block_on_own_thread(async move {
+            let cleanup = async {
+                let connection = connect(&settings, "shared-events-tests-cleanup")
+                    .await
+                    .ok()?;
+                delete(&connection, &queues, &exchanges).await;
+                connection.close(200, "OK".into()).await.ok()
             };
-            runtime.block_on(async {
-                let cleanup = async {
-                    let connection = connect(&settings, "shared-events-tests-cleanup")
-                        .await
-                        .ok()?;
-                    delete(&connection, &queues, &exchanges).await;
-                    connection.close(200, "OK".into()).await.ok()
-                };
-                let _ = tokio::time::timeout(Duration::from_secs(20), cleanup).await;
-            });
+            let _ = tokio::time::timeout(Duration::from_secs(20), cleanup).await;
         });
-        let _ = cleaner.join();
     }
 }
 
@@ -327,25 +317,9 @@ impl Running {
     }
 }
 
-/// Polls `condition` until it holds, failing the test with `what` after [`WAIT`].
+/// Polls the plain `condition` until it holds, failing the test with `what` after [`WAIT`].
 pub(crate) async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Polls the async `condition` until it holds, failing the test with `what` after [`WAIT`].
-pub(crate) async fn wait_until_async<F: Future<Output = bool>>(
-    what: &str,
-    mut condition: impl FnMut() -> F,
-) {
-    let deadline = Instant::now() + WAIT;
-    while !condition().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_async(what, || std::future::ready(condition())).await;
 }
 
 /// Waits until `log` holds `count` records and returns them.
@@ -356,17 +330,4 @@ pub(crate) async fn wait_for_records(log: &FailureLog, count: usize) -> Vec<Fail
     )
     .await;
     log.records_async().await.expect("records")
-}
-
-/// Logs to the test output when `TEST_LOG` is set (`TEST_LOG=debug cargo test`).
-fn init_logs() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        if let Ok(level) = std::env::var("TEST_LOG") {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new(level))
-                .with_test_writer()
-                .try_init();
-        }
-    });
 }

@@ -8,7 +8,6 @@ mod cli;
 mod consumer;
 mod failures;
 mod helpers;
-mod proxy;
 mod publisher;
 mod recovery;
 mod replay;

@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use shared_events::app::settings::AmqpUrl;
 
+use test_support::proxy::TcpProxy;
+
 use crate::helpers::{Script, ScriptedHandler, TestBroker, wait_until};
-use crate::proxy::Proxy;
 
 #[tokio::test]
 async fn a_consumer_keeps_working_after_its_connections_are_cut() {
     let broker = TestBroker::new().await;
-    let proxy = Proxy::start().await;
+    let proxy = TcpProxy::to_broker().await;
     let mut through_proxy = broker.settings.clone();
     through_proxy.url = AmqpUrl::new(proxy.url());
     // Slow enough that the cut lands while messages are in flight.
@@ -53,7 +54,7 @@ async fn a_consumer_keeps_working_after_its_connections_are_cut() {
 #[tokio::test]
 async fn a_consumer_survives_repeated_cuts() {
     let broker = TestBroker::new().await;
-    let proxy = Proxy::start().await;
+    let proxy = TcpProxy::to_broker().await;
     let mut through_proxy = broker.settings.clone();
     through_proxy.url = AmqpUrl::new(proxy.url());
     let handler = ScriptedHandler::slow(Script::Apply, Duration::from_millis(5));

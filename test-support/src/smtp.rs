@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 /// How the server treats the next conversations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
+pub enum Mode {
     /// Takes every message.
     Accept,
     /// Answers `451 4.3.0 try later` to `MAIL FROM`.
@@ -23,18 +23,18 @@ pub(crate) enum Mode {
 
 /// A message the server accepted.
 #[derive(Debug, Clone)]
-pub(crate) struct ReceivedMail {
+pub struct ReceivedMail {
     /// The envelope sender (`MAIL FROM`).
-    pub(crate) from: String,
+    pub from: String,
     /// The envelope recipients (`RCPT TO`).
-    pub(crate) to: Vec<String>,
+    pub to: Vec<String>,
     /// The message as sent after `DATA`, dot-stuffing undone, lines ending in CRLF.
-    pub(crate) data: String,
+    pub data: String,
 }
 
 impl ReceivedMail {
     /// The value of the first header `name` (case-insensitive), unfolded.
-    pub(crate) fn header(&self, name: &str) -> Option<String> {
+    pub fn header(&self, name: &str) -> Option<String> {
         let head = self.data.split("\r\n\r\n").next().unwrap_or_default();
         let mut unfolded: Vec<String> = Vec::new();
         for line in head.split("\r\n") {
@@ -51,12 +51,12 @@ impl ReceivedMail {
     }
 
     /// The `Subject` header.
-    pub(crate) fn subject(&self) -> String {
+    pub fn subject(&self) -> String {
         self.header("Subject").expect("a Subject header")
     }
 
     /// The body, after the blank line that ends the header.
-    pub(crate) fn body(&self) -> &str {
+    pub fn body(&self) -> &str {
         self.data
             .split_once("\r\n\r\n")
             .map_or("", |(_, body)| body)
@@ -73,7 +73,7 @@ struct State {
 }
 
 /// A running test SMTP server on a free loopback port; stops when dropped.
-pub(crate) struct SmtpServer {
+pub struct SmtpServer {
     port: u16,
     state: Arc<Mutex<State>>,
     task: JoinHandle<()>,
@@ -81,7 +81,7 @@ pub(crate) struct SmtpServer {
 
 impl SmtpServer {
     /// Starts a server that accepts every message.
-    pub(crate) async fn start() -> SmtpServer {
+    pub async fn start() -> SmtpServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("address").port();
         let state = Arc::new(Mutex::new(State {
@@ -106,27 +106,27 @@ impl SmtpServer {
     }
 
     /// `smtp://127.0.0.1:PORT`: plain SMTP, no TLS, no authentication.
-    pub(crate) fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
     /// Changes how the next commands are answered.
-    pub(crate) fn set_mode(&self, mode: Mode) {
+    pub fn set_mode(&self, mode: Mode) {
         self.lock().mode = mode;
     }
 
     /// Every message accepted so far.
-    pub(crate) fn received(&self) -> Vec<ReceivedMail> {
+    pub fn received(&self) -> Vec<ReceivedMail> {
         self.lock().received.clone()
     }
 
     /// How many connections were made.
-    pub(crate) fn connections(&self) -> usize {
+    pub fn connections(&self) -> usize {
         self.lock().connections
     }
 
     /// When each delivery attempt (`MAIL FROM`) came.
-    pub(crate) fn attempts(&self) -> Vec<Instant> {
+    pub fn attempts(&self) -> Vec<Instant> {
         self.lock().attempts.clone()
     }
 

@@ -1,0 +1,82 @@
+//! The real service binaries, started as an operator would, for what only a process shows:
+//! signals, SIGKILL, the command line.
+
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use shared_events::app::settings::AmqpSettings;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::wait::DEADLINE;
+
+/// The binary `program` configured through the environment for `data_dir` and the broker
+/// namespace of `amqp`, with `RUST_LOG` unset so the service's own log settings apply.
+pub fn service_command(program: &str, data_dir: &Path, amqp: &AmqpSettings) -> Command {
+    let delays: Vec<String> = amqp
+        .retry_delays_ms
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let mut command = Command::new(program);
+    command
+        .env("ORDERS__DATA_DIR", data_dir)
+        .env("ORDERS__AMQP__URL", amqp.url.expose())
+        .env("ORDERS__AMQP__NAMESPACE", &amqp.namespace)
+        .env("ORDERS__AMQP__RETRY_DELAYS_MS", delays.join(","))
+        .env(
+            "ORDERS__AMQP__DELIVERY_LIMIT",
+            amqp.delivery_limit.to_string(),
+        )
+        .env_remove("RUST_LOG");
+    command
+}
+
+/// Spawns `command` on a free port, logging at `info`, and waits for its `listening on <url>`
+/// line; the child (killed when dropped) and that URL.
+pub async fn spawn_listening(mut command: Command) -> (Child, String) {
+    let mut child = command
+        .env("ORDERS__HTTP__ADDR", "127.0.0.1:0")
+        .env("ORDERS__LOG__LEVEL", "info")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let url = tokio::time::timeout(DEADLINE, async {
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                return rest.split_whitespace().next().expect("url").to_owned();
+            }
+        }
+        panic!("the service exited before listening");
+    })
+    .await
+    .expect("the service listens in time");
+    // Keep draining stdout so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, url)
+}
+
+/// Sends `SIG{signal}` (`TERM`, `INT`) to `child` and waits up to `limit` for it to exit.
+pub async fn stop_with_signal(child: &mut Child, signal: &str, limit: Duration) -> ExitStatus {
+    let pid = child.id().expect("running").to_string();
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(sent.success(), "SIG{signal} sent");
+    tokio::time::timeout(limit, child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("SIG{signal}: the service stops within {limit:?}"))
+        .expect("reaped")
+}
+
+/// Kills `child` with SIGKILL and reaps it.
+pub async fn kill(child: &mut Child) {
+    child.start_kill().expect("SIGKILL");
+    child.wait().await.expect("reaped");
+}
