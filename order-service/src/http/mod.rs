@@ -1,6 +1,5 @@
 //! The HTTP API: routes, request parsing, errors as JSON, request ids.
 
-pub(crate) mod bodies;
 mod conditional;
 mod deliveries;
 mod error;

@@ -7,8 +7,7 @@ use shared_events::page_cursor::PageCursor;
 use shared_events::{Order, OrderStatus};
 use uuid::Uuid;
 
-use crate::domain::{NewOrder, OrderPatch};
-use crate::http::bodies::{CreateOrderBody, PatchOrderBody};
+use crate::domain::{CreateOrderBody, NewOrder, OrderPatch, PatchOrderBody};
 use crate::http::conditional::{etag, if_match};
 use crate::http::json_body::{BodyLimit, parse_json, read_body};
 use crate::http::trace_context::TraceContext;
