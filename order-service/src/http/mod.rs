@@ -6,7 +6,7 @@ mod error;
 mod health;
 mod idempotency;
 mod json_body;
-pub(crate) mod orders;
+mod orders;
 mod request_id;
 mod trace_context;
 

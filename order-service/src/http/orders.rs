@@ -3,8 +3,7 @@
 use actix_web::http::header::{ETAG, LOCATION};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use shared_events::page_cursor::PageCursor;
-use shared_events::{Order, OrderStatus};
+use shared_events::Order;
 use uuid::Uuid;
 
 use crate::domain::{CreateOrderBody, NewOrder, OrderPatch, PatchOrderBody};
@@ -12,24 +11,10 @@ use crate::http::conditional::{etag, if_match};
 use crate::http::json_body::{BodyLimit, parse_json, read_body};
 use crate::http::trace_context::TraceContext;
 use crate::http::{ApiError, idempotency};
-use crate::store::{ListQuery, OrderStore, WriteError};
+use crate::store::{ListQuery, ListText, OrderStore, WriteError};
 
-/// The cursors of `GET /orders` and of the web page's list: the id of the last order shown,
-/// so a cursor from one continues the other.
-pub(crate) const CURSOR: PageCursor = PageCursor::new("o1:");
-
-/// The default page size of `GET /orders`, and the largest of any order list.
+/// The page size of `GET /orders` unless `limit` says otherwise.
 const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 500;
-
-/// An order list's parameters as text, as the API's query and the web page's both carry them.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct ListText<'a> {
-    pub(crate) limit: Option<&'a str>,
-    pub(crate) cursor: Option<&'a str>,
-    pub(crate) status: Option<&'a str>,
-    pub(crate) customer: Option<&'a str>,
-}
 
 /// `POST /orders`: 201 with the order, `Location` and `ETag`, once it is durable.
 pub(crate) async fn create(
@@ -78,7 +63,7 @@ pub(crate) async fn list(
     let page = store.list(&query);
     Ok(HttpResponse::Ok().json(OrderPage {
         orders: page.orders.iter().map(AsRef::as_ref).collect(),
-        next_cursor: page.next.map(|last| CURSOR.encode(last)),
+        next_cursor: page.next_cursor(),
     }))
 }
 
@@ -89,50 +74,9 @@ fn list_query(params: ListParams) -> Result<ListQuery, ApiError> {
         status: params.status.as_deref(),
         customer: params.customer.as_deref(),
     };
-    parse_list_query(text, DEFAULT_LIMIT).map_err(|message| ApiError::Unprocessable {
+    ListQuery::parse(text, DEFAULT_LIMIT).map_err(|message| ApiError::Unprocessable {
         code: "invalid_query",
         message,
-    })
-}
-
-/// The store's query for `text` (`default_limit` when it names none); the error says which
-/// parameter is wrong. An empty cursor, status or customer means none.
-pub(crate) fn parse_list_query(
-    text: ListText<'_>,
-    default_limit: usize,
-) -> Result<ListQuery, String> {
-    let limit = match text.limit {
-        None => default_limit,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-            .ok_or_else(|| format!("limit must be a whole number from 1 to {MAX_LIMIT}"))?,
-    };
-    let before = match text.cursor.filter(|text| !text.is_empty()) {
-        None => None,
-        Some(text) => Some(
-            CURSOR
-                .decode(text)
-                .ok_or_else(|| "cursor is not one this service gave out".to_owned())?,
-        ),
-    };
-    let status = match text.status.filter(|text| !text.is_empty()) {
-        None => None,
-        Some(text) => Some(
-            text.parse::<OrderStatus>()
-                .map_err(|error| format!("status: {error}"))?,
-        ),
-    };
-    let customer = text
-        .customer
-        .map(|text| text.trim().to_owned())
-        .filter(|text| !text.is_empty());
-    Ok(ListQuery {
-        limit,
-        before,
-        status,
-        customer,
     })
 }
 

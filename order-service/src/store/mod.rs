@@ -13,7 +13,8 @@
 //!
 //! - `writer`: the thread that checks, appends, fsyncs and answers each batch of commands.
 //! - `record`: one journal line ([`PendingEvent`], [`IdempotencyStamp`]).
-//! - `state`: the orders in memory, as of one record, and the list queries on them.
+//! - `state`: the orders in memory, as of one record.
+//! - `list_query`: which orders a list asks for ([`ListQuery`]), and the [`Page`] that answers.
 //! - `event_log`: the store as the embedded transport's log of events.
 //! - `files`, `snapshot`, `compactor`: the files on disk, `orders.json`, and folding the
 //!   journal into it.
@@ -21,6 +22,7 @@
 mod compactor;
 mod event_log;
 mod files;
+mod list_query;
 mod record;
 mod snapshot;
 mod state;
@@ -41,10 +43,11 @@ use shared_events::journal::{Journal, JournalError};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+pub use self::list_query::{ListQuery, Page};
 pub use self::record::PendingEvent;
-pub use self::state::{ListQuery, Page};
 
 use self::files::StoreFiles;
+pub(crate) use self::list_query::ListText;
 pub use self::record::IdempotencyStamp;
 use self::record::JournalRecord;
 use self::state::StoreState;
