@@ -10,6 +10,10 @@ use crate::domain::{
     ProductName, Quantity, UnitPrice,
 };
 
+/// The largest request body accepted, in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
 /// `POST /orders`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,4 +1,20 @@
 //! The HTTP API: routes, request parsing, errors as JSON, request ids.
+//!
+//! [`routes`] registers every route of the service, the web page's too: it mounts
+//! [`crate::web`]. The page takes nothing from this module, so the two are not a circle; what
+//! both need lives below them, in [`crate::domain`] (the order bodies, [`BodyLimit`], the trace
+//! context) and [`crate::store`] (list queries).
+//!
+//! # Layout
+//!
+//! - `orders`: `/orders` and `/orders/{id}`: create, list, read, update, delete.
+//! - `deliveries`: `GET /orders/{id}/deliveries`, an order's delivery timeline.
+//! - `health`: `/health/live` and `/health/ready`.
+//! - `json_body`: reading a JSON body: content type, size limit, syntax (400) versus fields (422).
+//! - `conditional`: `ETag` and `If-Match`.
+//! - `idempotency`: `Idempotency-Key`.
+//! - `request_id`: [`request_id`], the middleware that gives each request an id and a trace.
+//! - `error`: [`ApiError`], every error as `{"error": {"code", "message"}}`.
 
 mod conditional;
 mod deliveries;
@@ -8,15 +24,13 @@ mod idempotency;
 mod json_body;
 mod orders;
 mod request_id;
-mod trace_context;
 
 use actix_web::http::header::{ALLOW, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 pub use self::error::ApiError;
-pub use self::json_body::BodyLimit;
-pub(crate) use self::orders::traceparent;
 pub use self::request_id::request_id;
+pub use crate::domain::BodyLimit;
 
 /// Registers every route of the service.
 pub fn routes(config: &mut web::ServiceConfig) {

@@ -1,15 +1,16 @@
 //! The `/orders` routes.
 
 use actix_web::http::header::{ETAG, LOCATION};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use shared_events::Order;
 use uuid::Uuid;
 
-use crate::domain::{CreateOrderBody, NewOrder, OrderPatch, PatchOrderBody};
+use crate::domain::{
+    BodyLimit, CreateOrderBody, NewOrder, OrderPatch, PatchOrderBody, TraceContext,
+};
 use crate::http::conditional::{etag, if_match};
-use crate::http::json_body::{BodyLimit, parse_json, read_body};
-use crate::http::trace_context::TraceContext;
+use crate::http::json_body::{parse_json, read_body};
 use crate::http::{ApiError, idempotency};
 use crate::store::{ListQuery, ListText, OrderStore, WriteError};
 
@@ -22,12 +23,14 @@ pub(crate) async fn create(
     payload: web::Payload,
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
+    trace: Option<web::ReqData<TraceContext>>,
 ) -> Result<HttpResponse, ApiError> {
+    let traceparent = trace.map(|trace| trace.traceparent.clone());
     let key = idempotency::key(&request)?;
     let body = read_body(&request, payload, **limit).await?;
     let order = NewOrder::try_from(parse_json::<CreateOrderBody>(&body)?)?;
     let stamp = key.map(|key| idempotency::stamp(key, &body));
-    let created = store.create(order, stamp, traceparent(&request)).await?;
+    let created = store.create(order, stamp, traceparent).await?;
     let mut response = HttpResponse::Created();
     response
         .insert_header((LOCATION, format!("/orders/{}", created.order.order_id)))
@@ -111,14 +114,14 @@ pub(crate) async fn update(
     payload: web::Payload,
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
+    trace: Option<web::ReqData<TraceContext>>,
 ) -> Result<HttpResponse, ApiError> {
+    let traceparent = trace.map(|trace| trace.traceparent.clone());
     let id = order_id(&id)?;
     let condition = if_match(&request)?;
     let body = read_body(&request, payload, **limit).await?;
     let patch = OrderPatch::try_from(parse_json::<PatchOrderBody>(&body)?)?;
-    let order = store
-        .update(id, patch, condition, traceparent(&request))
-        .await?;
+    let order = store.update(id, patch, condition, traceparent).await?;
     Ok(HttpResponse::Ok()
         .insert_header((ETAG, etag(order.version)))
         .json(order.as_ref()))
@@ -137,11 +140,13 @@ pub(crate) async fn delete(
     request: HttpRequest,
     id: web::Path<String>,
     store: web::Data<OrderStore>,
+    trace: Option<web::ReqData<TraceContext>>,
 ) -> Result<HttpResponse, ApiError> {
+    let traceparent = trace.map(|trace| trace.traceparent.clone());
     let condition = if_match(&request)?;
     let result = match order_id(&id) {
         Ok(parsed) => store
-            .delete(parsed, condition, traceparent(&request))
+            .delete(parsed, condition, traceparent)
             .await
             .map_err(ApiError::from),
         Err(error) => Err(error),
@@ -165,12 +170,4 @@ pub(crate) async fn delete(
 pub(crate) fn order_id(text: &str) -> Result<Uuid, ApiError> {
     text.parse::<Uuid>()
         .map_err(|_| ApiError::NotFound(format!("no order with id {text}")))
-}
-
-/// The request's trace context, which the change's event carries.
-pub(crate) fn traceparent(request: &HttpRequest) -> Option<String> {
-    request
-        .extensions()
-        .get::<TraceContext>()
-        .map(|trace| trace.traceparent.clone())
 }

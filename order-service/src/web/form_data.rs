@@ -9,8 +9,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use shared_events::Order;
 
-use crate::domain::{CreateOrderBody, FieldError, NewOrder, OrderPatch, PatchOrderBody, Quantity};
-use crate::http::BodyLimit;
+use crate::domain::{
+    BodyLimit, CreateOrderBody, FieldError, NewOrder, OrderPatch, PatchOrderBody, Quantity,
+};
 use crate::web::error::WebError;
 
 /// The fields of the order form, as text exactly as typed, so that a refused form comes back
