@@ -28,7 +28,7 @@ pub use field_error::FieldError;
 pub use new_order::NewOrder;
 pub use order_body::BodyLimit;
 pub(crate) use order_body::{CreateOrderBody, PatchOrderBody};
-pub use order_event::{ChangeStamp, EVENT_SOURCE};
+pub use order_event::ChangeStamp;
 pub use order_line::{NewOrderLine, OrderLines, ProductName, Quantity, UnitPrice};
 pub use order_patch::{OrderPatch, PatchRejected};
 pub(crate) use trace_context::TraceContext;

@@ -1,6 +1,7 @@
 //! An order as a client sends it, in a JSON body or in the page's form made into one: plain
-//! values, checked only as they become a [`NewOrder`] or an [`OrderPatch`]. The API and the page
-//! share these, so an order is checked the same way whichever way it comes.
+//! values, checked only as they become a [`NewOrder`] or an [`OrderPatch`], and how large a body
+//! may be. The API and the page share these, so an order is checked the same way whichever way
+//! it comes.
 
 use serde::{Deserialize, Deserializer};
 use shared_events::{Money, OrderStatus};

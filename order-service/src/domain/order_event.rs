@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::domain::{NewOrder, OrderPatch, PatchRejected};
 
 /// The `source` of every event this service emits.
-pub const EVENT_SOURCE: &str = "order-service";
+const EVENT_SOURCE: &str = "order-service";
 
 /// When a change is made and the W3C trace context of the request that made it: what every
 /// event of the change carries besides the order.

@@ -44,11 +44,10 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 pub use self::list_query::{ListQuery, Page};
-pub use self::record::PendingEvent;
+pub use self::record::{IdempotencyStamp, PendingEvent};
 
 use self::files::StoreFiles;
 pub(crate) use self::list_query::ListText;
-pub use self::record::IdempotencyStamp;
 use self::record::JournalRecord;
 use self::state::StoreState;
 use self::writer::{Command, Writer};
