@@ -2,15 +2,18 @@
 //!
 //! # Layout
 //!
-//! - [`domain`]: the rules of an order as types (names, emails, quantities, prices, patches).
-//! - [`store`]: the order store: in-memory state, the fsync'd journal, snapshots, compaction.
+//! - [`domain`]: the rules of an order as types (names, emails, quantities, prices, patches),
+//!   the bodies they are parsed from, and the event each change emits.
+//! - [`store`]: the order store: it appends the events the domain decides; in-memory state, the
+//!   fsync'd journal, snapshots, compaction, list queries.
 //! - [`deliveries`]: each order's delivery timeline (published; applied or failed per service).
 //! - [`outbox_relay`]: publishes the journal's events to RabbitMQ, confirmed, in order.
 //! - [`outcome_listener`]: consumes the outcomes the consumers report over RabbitMQ into the
 //!   delivery timelines.
-//! - [`http`]: routes, request parsing, errors as JSON, request ids.
+//! - [`http`]: the API's routes, request parsing, errors as JSON, request ids.
 //! - [`settings`]: layered configuration (defaults, file, `ORDERS__...` environment).
-//! - [`web`]: the web page (order list, order page with live delivery timeline, forms).
+//! - [`web`]: the web page (order list, order page with live delivery timeline, forms); it and
+//!   [`http`] do not import each other, and [`startup`] mounts both.
 //! - [`startup`]: [`startup::Application`], which binds, then serves, publishes and listens until
 //!   its shutdown token is cancelled.
 

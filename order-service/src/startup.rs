@@ -18,6 +18,7 @@ use crate::outbox_relay::{OutboxRelay, SharedRelayStatus};
 use crate::outcome_listener::run_outcome_listener;
 use crate::settings::{Settings, TransportKind};
 use crate::store::OrderStore;
+use crate::web::{self as page, Stopping};
 
 /// A bound, ready-to-run order service.
 pub struct Application {
@@ -88,6 +89,7 @@ impl Application {
                 .app_data(stopping_data.clone())
                 .app_data(relay_status.clone())
                 .app_data(limit.clone())
+                .configure(page::routes)
                 .configure(http::routes)
         })?;
         Ok(Application {
@@ -169,6 +171,3 @@ async fn stop_server(stopping: &CancellationToken, server: &ServerHandle) {
     stopping.cancel();
     server.stop(true).await;
 }
-
-/// The live streams' signal that the service is stopping.
-pub(crate) struct Stopping(pub(crate) CancellationToken);

@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
+use shared_events::app::error_envelope::{ErrorDetail, INTERNAL_MESSAGE};
 
 use crate::domain::{FieldError, PatchRejected};
 use crate::store::WriteError;
@@ -55,20 +55,7 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
-}
-
 /// The `error` object of every error answer.
-#[derive(Serialize)]
-pub(crate) struct ErrorDetail<'a> {
-    code: &'a str,
-    message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
-}
-
 impl ApiError {
     /// The machine-readable code.
     pub fn code(&self) -> &'static str {
@@ -88,7 +75,7 @@ impl ApiError {
     /// The `error` object for this error.
     pub(crate) fn detail(&self) -> ErrorDetail<'_> {
         let message = match self {
-            ApiError::Internal(_) => "an internal error occurred; it has been logged".to_owned(),
+            ApiError::Internal(_) => INTERNAL_MESSAGE.to_owned(),
             other => other.to_string(),
         };
         let field = match self {
@@ -124,9 +111,7 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(error) = self {
             tracing::error!(error = ?error, "request failed");
         }
-        HttpResponse::build(self.status_code()).json(ErrorBody {
-            error: self.detail(),
-        })
+        self.detail().respond(self.status_code())
     }
 }
 

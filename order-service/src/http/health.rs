@@ -7,11 +7,6 @@ use crate::http::ApiError;
 use crate::outbox_relay::SharedRelayStatus;
 use crate::store::OrderStore;
 
-/// `GET /health/live`: the process answers.
-pub(crate) async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "live" }))
-}
-
 /// `GET /health/ready`: the store can take changes; also how far the outbox is.
 pub(crate) async fn ready(
     store: web::Data<OrderStore>,

@@ -6,12 +6,8 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
-use crate::domain::FieldError;
+use crate::domain::{BodyLimit, FieldError};
 use crate::http::ApiError;
-
-/// The largest request body accepted, in bytes.
-#[derive(Debug, Clone, Copy)]
-pub struct BodyLimit(pub usize);
 
 /// Reads the whole body of a JSON request, refusing other content types and oversized bodies.
 pub(crate) async fn read_body(

@@ -1,23 +1,36 @@
 //! The HTTP API: routes, request parsing, errors as JSON, request ids.
+//!
+//! [`routes`] registers the API's routes; the service mounts the web page's ([`crate::web`])
+//! beside them. Neither module imports the other: what both need lives below them, in
+//! [`crate::domain`] (the order bodies, [`BodyLimit`], the trace context) and [`crate::store`]
+//! (list queries).
+//!
+//! # Layout
+//!
+//! - `orders`: `/orders` and `/orders/{id}`: create, list, read, update, delete.
+//! - `deliveries`: `GET /orders/{id}/deliveries`, an order's delivery timeline.
+//! - `health`: `/health/live` and `/health/ready`.
+//! - `json_body`: reading a JSON body: content type, size limit, syntax (400) versus fields (422).
+//! - `conditional`: `ETag` and `If-Match`.
+//! - `idempotency`: `Idempotency-Key`.
+//! - `request_id`: [`request_id`], the middleware that gives each request an id and a trace.
+//! - `error`: [`ApiError`], every error as `{"error": {"code", "message"}}`.
 
-pub(crate) mod bodies;
 mod conditional;
 mod deliveries;
 mod error;
 mod health;
 mod idempotency;
 mod json_body;
-pub(crate) mod orders;
+mod orders;
 mod request_id;
-mod trace_context;
 
-use actix_web::http::header::{ALLOW, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::web;
+use shared_events::app::routes::{allowing, not_found, probes};
 
 pub use self::error::ApiError;
-pub use self::json_body::BodyLimit;
-pub(crate) use self::orders::traceparent;
 pub use self::request_id::request_id;
+pub use crate::domain::BodyLimit;
 
 /// Registers every route of the service.
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -44,43 +57,6 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::head().to(deliveries::timeline))
                 .default_service(allowing("GET, HEAD")),
         )
-        .configure(crate::web::routes)
-        .service(
-            web::resource("/health/live")
-                .route(web::get().to(health::live))
-                .route(web::head().to(health::live))
-                .default_service(allowing("GET, HEAD")),
-        )
-        .service(
-            web::resource("/health/ready")
-                .route(web::get().to(health::ready))
-                .route(web::head().to(health::ready))
-                .default_service(allowing("GET, HEAD")),
-        )
+        .configure(|config| probes(config, health::ready))
         .default_service(web::to(not_found));
-}
-
-async fn not_found(request: HttpRequest) -> HttpResponse {
-    ApiError::NotFound(format!(
-        "no route for {} {}",
-        request.method(),
-        request.path()
-    ))
-    .error_response()
-}
-
-/// The fallback of a resource: a JSON 405 with the `Allow` header RFC 9110 asks for.
-fn allowing(methods: &'static str) -> actix_web::Route {
-    web::to(move |request: HttpRequest| async move {
-        let mut response = ApiError::MethodNotAllowed(format!(
-            "{} is not allowed on {}",
-            request.method(),
-            request.path()
-        ))
-        .error_response();
-        response
-            .headers_mut()
-            .insert(ALLOW, HeaderValue::from_static(methods));
-        response
-    })
 }

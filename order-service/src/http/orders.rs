@@ -1,36 +1,21 @@
 //! The `/orders` routes.
 
 use actix_web::http::header::{ETAG, LOCATION};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use shared_events::contract::page_cursor::PageCursor;
-use shared_events::{Order, OrderStatus};
+use shared_events::Order;
 use uuid::Uuid;
 
-use crate::domain::{NewOrder, OrderPatch};
-use crate::http::bodies::{CreateOrderBody, PatchOrderBody};
+use crate::domain::{
+    BodyLimit, CreateOrderBody, NewOrder, OrderPatch, PatchOrderBody, TraceContext,
+};
 use crate::http::conditional::{etag, if_match};
-use crate::http::json_body::{BodyLimit, parse_json, read_body};
-use crate::http::trace_context::TraceContext;
+use crate::http::json_body::{parse_json, read_body};
 use crate::http::{ApiError, idempotency};
-use crate::store::{ListQuery, OrderStore, WriteError};
+use crate::store::{ListQuery, ListText, OrderStore, WriteError};
 
-/// The cursors of `GET /orders` and of the web page's list: the id of the last order shown,
-/// so a cursor from one continues the other.
-pub(crate) const CURSOR: PageCursor = PageCursor::new("o1:");
-
-/// The default page size of `GET /orders`, and the largest of any order list.
+/// The page size of `GET /orders` unless `limit` says otherwise.
 const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 500;
-
-/// An order list's parameters as text, as the API's query and the web page's both carry them.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct ListText<'a> {
-    pub(crate) limit: Option<&'a str>,
-    pub(crate) cursor: Option<&'a str>,
-    pub(crate) status: Option<&'a str>,
-    pub(crate) customer: Option<&'a str>,
-}
 
 /// `POST /orders`: 201 with the order, `Location` and `ETag`, once it is durable.
 pub(crate) async fn create(
@@ -38,12 +23,14 @@ pub(crate) async fn create(
     payload: web::Payload,
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
+    trace: Option<web::ReqData<TraceContext>>,
 ) -> Result<HttpResponse, ApiError> {
+    let traceparent = trace.map(|trace| trace.traceparent.clone());
     let key = idempotency::key(&request)?;
     let body = read_body(&request, payload, **limit).await?;
     let order = NewOrder::try_from(parse_json::<CreateOrderBody>(&body)?)?;
     let stamp = key.map(|key| idempotency::stamp(key, &body));
-    let created = store.create(order, stamp, traceparent(&request)).await?;
+    let created = store.create(order, stamp, traceparent).await?;
     let mut response = HttpResponse::Created();
     response
         .insert_header((LOCATION, format!("/orders/{}", created.order.order_id)))
@@ -79,7 +66,7 @@ pub(crate) async fn list(
     let page = store.list(&query);
     Ok(HttpResponse::Ok().json(OrderPage {
         orders: page.orders.iter().map(AsRef::as_ref).collect(),
-        next_cursor: page.next.map(|last| CURSOR.encode(last)),
+        next_cursor: page.next_cursor(),
     }))
 }
 
@@ -90,50 +77,9 @@ fn list_query(params: ListParams) -> Result<ListQuery, ApiError> {
         status: params.status.as_deref(),
         customer: params.customer.as_deref(),
     };
-    parse_list_query(text, DEFAULT_LIMIT).map_err(|message| ApiError::Unprocessable {
+    ListQuery::parse(text, DEFAULT_LIMIT).map_err(|message| ApiError::Unprocessable {
         code: "invalid_query",
         message,
-    })
-}
-
-/// The store's query for `text` (`default_limit` when it names none); the error says which
-/// parameter is wrong. An empty cursor, status or customer means none.
-pub(crate) fn parse_list_query(
-    text: ListText<'_>,
-    default_limit: usize,
-) -> Result<ListQuery, String> {
-    let limit = match text.limit {
-        None => default_limit,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-            .ok_or_else(|| format!("limit must be a whole number from 1 to {MAX_LIMIT}"))?,
-    };
-    let before = match text.cursor.filter(|text| !text.is_empty()) {
-        None => None,
-        Some(text) => Some(
-            CURSOR
-                .decode(text)
-                .ok_or_else(|| "cursor is not one this service gave out".to_owned())?,
-        ),
-    };
-    let status = match text.status.filter(|text| !text.is_empty()) {
-        None => None,
-        Some(text) => Some(
-            text.parse::<OrderStatus>()
-                .map_err(|error| format!("status: {error}"))?,
-        ),
-    };
-    let customer = text
-        .customer
-        .map(|text| text.trim().to_owned())
-        .filter(|text| !text.is_empty());
-    Ok(ListQuery {
-        limit,
-        before,
-        status,
-        customer,
     })
 }
 
@@ -168,14 +114,14 @@ pub(crate) async fn update(
     payload: web::Payload,
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
+    trace: Option<web::ReqData<TraceContext>>,
 ) -> Result<HttpResponse, ApiError> {
+    let traceparent = trace.map(|trace| trace.traceparent.clone());
     let id = order_id(&id)?;
     let condition = if_match(&request)?;
     let body = read_body(&request, payload, **limit).await?;
     let patch = OrderPatch::try_from(parse_json::<PatchOrderBody>(&body)?)?;
-    let order = store
-        .update(id, patch, condition, traceparent(&request))
-        .await?;
+    let order = store.update(id, patch, condition, traceparent).await?;
     Ok(HttpResponse::Ok()
         .insert_header((ETAG, etag(order.version)))
         .json(order.as_ref()))
@@ -186,7 +132,7 @@ struct Deletion<'a> {
     order_id: &'a str,
     deleted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<crate::http::error::ErrorDetail<'a>>,
+    error: Option<shared_events::app::error_envelope::ErrorDetail<'a>>,
 }
 
 /// `DELETE /orders/{id}`: 200 `{"order_id", "deleted": true}`, 404 with `"deleted": false`.
@@ -194,11 +140,13 @@ pub(crate) async fn delete(
     request: HttpRequest,
     id: web::Path<String>,
     store: web::Data<OrderStore>,
+    trace: Option<web::ReqData<TraceContext>>,
 ) -> Result<HttpResponse, ApiError> {
+    let traceparent = trace.map(|trace| trace.traceparent.clone());
     let condition = if_match(&request)?;
     let result = match order_id(&id) {
         Ok(parsed) => store
-            .delete(parsed, condition, traceparent(&request))
+            .delete(parsed, condition, traceparent)
             .await
             .map_err(ApiError::from),
         Err(error) => Err(error),
@@ -222,12 +170,4 @@ pub(crate) async fn delete(
 pub(crate) fn order_id(text: &str) -> Result<Uuid, ApiError> {
     text.parse::<Uuid>()
         .map_err(|_| ApiError::NotFound(format!("no order with id {text}")))
-}
-
-/// The request's trace context, which the change's event carries.
-pub(crate) fn traceparent(request: &HttpRequest) -> Option<String> {
-    request
-        .extensions()
-        .get::<TraceContext>()
-        .map(|trace| trace.traceparent.clone())
 }

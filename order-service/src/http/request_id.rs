@@ -12,7 +12,7 @@ use actix_web::middleware::Next;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::http::trace_context::TraceContext;
+use crate::domain::TraceContext;
 
 const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 

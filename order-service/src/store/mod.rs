@@ -5,10 +5,24 @@
 //! batches and fsyncs once per batch before anyone is answered. When the journal has grown as
 //! large as the snapshot, the writer starts a new segment and the [`compactor`] writes a new
 //! `orders.json` from a copy of the state that costs nothing to take.
+//!
+//! The store decides nothing about orders: the domain turns each change into its event, and the
+//! store appends that event, with the order's new state inside it, as one journal record.
+//!
+//! # Layout
+//!
+//! - `writer`: the thread that checks, appends, fsyncs and answers each batch of commands.
+//! - `record`: one journal line ([`PendingEvent`], [`IdempotencyStamp`]).
+//! - `state`: the orders in memory, as of one record.
+//! - `list_query`: which orders a list asks for ([`ListQuery`]), and the [`Page`] that answers.
+//! - `event_log`: the store as the embedded transport's log of events.
+//! - `files`, `snapshot`, `compactor`: the files on disk, `orders.json`, and folding the
+//!   journal into it.
 
 mod compactor;
 mod event_log;
 mod files;
+mod list_query;
 mod record;
 mod snapshot;
 mod state;
@@ -29,11 +43,11 @@ use shared_events::storage::journal::{Journal, JournalError};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-pub use self::record::PendingEvent;
-pub use self::state::{ListQuery, Page};
+pub use self::list_query::{ListQuery, Page};
+pub use self::record::{IdempotencyStamp, PendingEvent};
 
 use self::files::StoreFiles;
-pub use self::record::IdempotencyStamp;
+pub(crate) use self::list_query::ListText;
 use self::record::JournalRecord;
 use self::state::StoreState;
 use self::writer::{Command, Writer};

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use imbl::{HashMap, OrdMap};
-use shared_events::{EventType, Order, OrderEvent, OrderStatus};
+use shared_events::{EventType, Order, OrderEvent};
 use uuid::Uuid;
 
+use crate::store::list_query::{ListQuery, Page};
 use crate::store::record::{IdempotencyEntry, JournalRecord, PendingEvent};
 
 /// Every stored order and the live idempotency keys, as of one journal sequence number.
@@ -21,28 +22,6 @@ pub(crate) struct StoreState {
     pub(crate) outbox: OrdMap<u64, Arc<OrderEvent>>,
     /// Every event in a record up to this sequence number has been published.
     pub(crate) published_through: u64,
-}
-
-/// Which orders a list request wants.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListQuery {
-    /// At most this many orders.
-    pub limit: usize,
-    /// Only orders created before this one (the cursor).
-    pub before: Option<Uuid>,
-    /// Only orders in this status.
-    pub status: Option<OrderStatus>,
-    /// Only orders whose customer name or email contains this text, ignoring case.
-    pub customer: Option<String>,
-}
-
-/// One page of orders, newest first.
-#[derive(Debug, Clone, Default)]
-pub struct Page {
-    /// The orders.
-    pub orders: Vec<Arc<Order>>,
-    /// The last order's id when more orders match.
-    pub next: Option<Uuid>,
 }
 
 impl StoreState {

@@ -1,5 +1,8 @@
 //! The one thread that changes the store: it batches requests, appends their records, fsyncs
 //! once per batch (group commit), then publishes the new state and answers.
+//!
+//! The writer checks what only the store knows (that the order exists, `If-Match`, idempotency
+//! keys); what a change does to the order, and so its event, is the domain's ([`ChangeStamp`]).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -9,19 +12,16 @@ use std::thread::JoinHandle;
 use chrono::{DateTime, Utc};
 use shared_events::storage::data_dir::DataDirLock;
 use shared_events::storage::journal::{Journal, encode_line};
-use shared_events::{EventType, Order, OrderEvent};
+use shared_events::{Order, OrderEvent};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::domain::{NewOrder, OrderPatch};
+use crate::domain::{ChangeStamp, NewOrder, OrderPatch};
 use crate::store::compactor::{self, Compaction};
 use crate::store::files::StoreFiles;
 use crate::store::record::{IdempotencyStamp, JournalRecord};
 use crate::store::state::StoreState;
 use crate::store::{Created, IfMatch, Shared, StoreOptions, WriteError};
-
-/// The `source` of every event this service emits.
-pub(crate) const EVENT_SOURCE: &str = "order-service";
 
 /// Most commands answered by one fsync.
 const MAX_BATCH: usize = 2048;
@@ -56,12 +56,6 @@ pub(crate) enum Command {
     Shutdown {
         done: oneshot::Sender<()>,
     },
-}
-
-/// When a change is made, and the W3C trace context of the request that made it.
-struct Stamp {
-    now: DateTime<Utc>,
-    traceparent: Option<String>,
 }
 
 /// An answer held back until its batch is durable.
@@ -123,7 +117,7 @@ impl Writer {
                     traceparent,
                     reply,
                 } => {
-                    let stamp = Stamp { now, traceparent };
+                    let stamp = ChangeStamp { now, traceparent };
                     let result = self.create(&mut working, &mut lines, order, idempotency, stamp);
                     pending.push(Pending::Created(reply, result));
                 }
@@ -134,7 +128,7 @@ impl Writer {
                     traceparent,
                     reply,
                 } => {
-                    let stamp = Stamp { now, traceparent };
+                    let stamp = ChangeStamp { now, traceparent };
                     let result = self.update(
                         &mut working,
                         &mut lines,
@@ -151,7 +145,7 @@ impl Writer {
                     traceparent,
                     reply,
                 } => {
-                    let stamp = Stamp { now, traceparent };
+                    let stamp = ChangeStamp { now, traceparent };
                     let result =
                         self.delete(&mut working, &mut lines, id, if_match.as_ref(), stamp);
                     pending.push(Pending::Changed(reply, result));
@@ -198,38 +192,30 @@ impl Writer {
         lines: &mut Vec<u8>,
         order: NewOrder,
         idempotency: Option<IdempotencyStamp>,
-        stamp: Stamp,
+        stamp: ChangeStamp,
     ) -> Result<Created, WriteError> {
-        let now = stamp.now;
         self.ensure_writable()?;
-        if let Some(stamp) = &idempotency
-            && let Some(entry) = working.idempotency.get(&stamp.key)
+        if let Some(given) = &idempotency
+            && let Some(entry) = working.idempotency.get(&given.key)
         {
-            return if entry.fingerprint == stamp.fingerprint {
+            return if entry.fingerprint == given.fingerprint {
                 Ok(Created {
                     order: Arc::clone(&entry.order),
                     replayed: true,
                 })
             } else {
-                Err(WriteError::IdempotencyKeyReused(stamp.key.clone()))
+                Err(WriteError::IdempotencyKeyReused(given.key.clone()))
             };
         }
-        let order = order.into_order(Uuid::now_v7(), now);
-        let id = order.order_id;
-        let mut event = OrderEvent::new(EventType::Created, EVENT_SOURCE, order, None, now);
-        event.traceparent = stamp.traceparent;
-        if let Some(stamp) = &idempotency {
-            self.idempotency_expiry.push_back((now, stamp.key.clone()));
+        if let Some(given) = &idempotency {
+            self.idempotency_expiry
+                .push_back((stamp.now, given.key.clone()));
         }
-        let record = JournalRecord {
-            seq: working.last_seq + 1,
-            event: Some(event),
-            idempotency,
-            ..JournalRecord::default()
-        };
-        let order = append(working, lines, &record, id)?;
+        let event = stamp.created(order, Uuid::now_v7());
+        let id = event.subject;
+        append_event(working, lines, event, idempotency)?;
         Ok(Created {
-            order,
+            order: stored(working, id)?,
             replayed: false,
         })
     }
@@ -241,28 +227,15 @@ impl Writer {
         id: Uuid,
         patch: &OrderPatch,
         if_match: Option<&IfMatch>,
-        stamp: Stamp,
+        stamp: ChangeStamp,
     ) -> Result<Arc<Order>, WriteError> {
-        let now = stamp.now;
         self.ensure_writable()?;
         let current = current(working, id, if_match)?;
-        let Some(next) = patch.apply(&current, now)? else {
+        let Some(event) = stamp.updated(&current, patch)? else {
             return Ok(current);
         };
-        let mut event = OrderEvent::new(
-            EventType::Updated,
-            EVENT_SOURCE,
-            next,
-            Some(current.as_ref().clone()),
-            now,
-        );
-        event.traceparent = stamp.traceparent;
-        let record = JournalRecord {
-            seq: working.last_seq + 1,
-            event: Some(event),
-            ..JournalRecord::default()
-        };
-        append(working, lines, &record, id)
+        append_event(working, lines, event, None)?;
+        stored(working, id)
     }
 
     fn delete(
@@ -271,24 +244,15 @@ impl Writer {
         lines: &mut Vec<u8>,
         id: Uuid,
         if_match: Option<&IfMatch>,
-        stamp: Stamp,
+        stamp: ChangeStamp,
     ) -> Result<Arc<Order>, WriteError> {
-        let now = stamp.now;
         self.ensure_writable()?;
-        let mut last = current(working, id, if_match)?.as_ref().clone();
-        last.version += 1;
-        last.order_update = now;
-        let deleted = Arc::new(last.clone());
-        let mut event = OrderEvent::new(EventType::Deleted, EVENT_SOURCE, last, None, now);
-        event.traceparent = stamp.traceparent;
-        let record = JournalRecord {
-            seq: working.last_seq + 1,
-            event: Some(event),
-            ..JournalRecord::default()
-        };
-        encode(lines, &record)?;
-        working.apply(&record).map_err(WriteError::Unavailable)?;
-        Ok(deleted)
+        let current = current(working, id, if_match)?;
+        let event = stamp.deleted(&current);
+        // The state keeps nothing of a deleted order; the answer is its last state.
+        let last = Arc::new(event.data.order.clone());
+        append_event(working, lines, event, None)?;
+        Ok(last)
     }
 
     /// Records that the broker confirmed every event up to `through`.
@@ -307,8 +271,7 @@ impl Writer {
             published_through: Some(through.min(working.last_seq)),
             ..JournalRecord::default()
         };
-        encode(lines, &record)?;
-        working.apply(&record).map_err(WriteError::Unavailable)
+        append(working, lines, &record)
     }
 
     fn ensure_writable(&self) -> Result<(), WriteError> {
@@ -404,14 +367,24 @@ fn current(
     }
 }
 
-fn append(
+/// Appends `event` as the next record and applies it.
+fn append_event(
     working: &mut StoreState,
     lines: &mut Vec<u8>,
-    record: &JournalRecord,
-    id: Uuid,
-) -> Result<Arc<Order>, WriteError> {
-    encode(lines, record)?;
-    working.apply(record).map_err(WriteError::Unavailable)?;
+    event: OrderEvent,
+    idempotency: Option<IdempotencyStamp>,
+) -> Result<(), WriteError> {
+    let record = JournalRecord {
+        seq: working.last_seq + 1,
+        event: Some(event),
+        idempotency,
+        ..JournalRecord::default()
+    };
+    append(working, lines, &record)
+}
+
+/// The order with `id` as the working state now holds it.
+fn stored(working: &StoreState, id: Uuid) -> Result<Arc<Order>, WriteError> {
     working
         .orders
         .get(&id)
@@ -419,9 +392,15 @@ fn append(
         .ok_or_else(|| WriteError::Unavailable("the change vanished".to_owned()))
 }
 
-fn encode(lines: &mut Vec<u8>, record: &JournalRecord) -> Result<(), WriteError> {
+/// Encodes `record` into the batch's lines and applies it to the working state.
+fn append(
+    working: &mut StoreState,
+    lines: &mut Vec<u8>,
+    record: &JournalRecord,
+) -> Result<(), WriteError> {
     encode_line(lines, record)
-        .map_err(|error| WriteError::Unavailable(format!("cannot encode a record: {error}")))
+        .map_err(|error| WriteError::Unavailable(format!("cannot encode a record: {error}")))?;
+    working.apply(record).map_err(WriteError::Unavailable)
 }
 
 fn answer(pending: Vec<Pending>, failure: Option<String>) {

@@ -8,7 +8,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use shared_events::Order;
 
-use crate::http::{BodyLimit, traceparent};
+use crate::domain::{BodyLimit, TraceContext};
 use crate::store::{IfMatch, OrderStore, WriteError};
 use crate::web::error::{WebError, order_id};
 use crate::web::form_data::read_form;
@@ -37,11 +37,13 @@ pub(crate) async fn delete(
     payload: web::Payload,
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
+    trace: Option<web::ReqData<TraceContext>>,
 ) -> Result<HttpResponse, WebError> {
+    let traceparent = trace.map(|trace| trace.traceparent.clone());
     let id = order_id(&id)?;
     let form = read_form::<DeleteForm>(&request, payload, **limit).await?;
     let condition = form.version.map(|version| IfMatch::Versions(vec![version]));
-    match store.delete(id, condition, traceparent(&request)).await {
+    match store.delete(id, condition, traceparent).await {
         Ok(_) => Ok(see_other(&format!("{}?deleted={id}", list_path()))),
         Err(WriteError::PreconditionFailed { .. }) => {
             let order = store.get(id).ok_or(WriteError::NotFound(id))?;

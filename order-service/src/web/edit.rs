@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::Markup;
 use uuid::Uuid;
 
-use crate::http::{BodyLimit, traceparent};
+use crate::domain::{BodyLimit, TraceContext};
 use crate::store::{IfMatch, OrderStore, WriteError};
 use crate::web::error::{WebError, order_id};
 use crate::web::form::{FormKind, Problem, final_page, form_page};
@@ -27,7 +27,9 @@ pub(crate) async fn create(
     payload: web::Payload,
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
+    trace: Option<web::ReqData<TraceContext>>,
 ) -> Result<HttpResponse, WebError> {
+    let traceparent = trace.map(|trace| trace.traceparent.clone());
     let pairs = read_form::<Vec<(String, String)>>(&request, payload, **limit).await?;
     let form = OrderForm::from_pairs(pairs);
     let order = match form.new_order() {
@@ -40,7 +42,7 @@ pub(crate) async fn create(
             ));
         }
     };
-    let created = store.create(order, None, traceparent(&request)).await?;
+    let created = store.create(order, None, traceparent).await?;
     Ok(see_other(&order_path(created.order.order_id, "")))
 }
 
@@ -69,7 +71,9 @@ pub(crate) async fn update(
     payload: web::Payload,
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
+    trace: Option<web::ReqData<TraceContext>>,
 ) -> Result<HttpResponse, WebError> {
+    let traceparent = trace.map(|trace| trace.traceparent.clone());
     let id = order_id(&id)?;
     let pairs = read_form::<Vec<(String, String)>>(&request, payload, **limit).await?;
     let form = OrderForm::from_pairs(pairs);
@@ -80,10 +84,7 @@ pub(crate) async fn update(
         Err(error) => return refused(&store, id, &form, Problem::Field(error)),
     };
     let condition = form.version.map(|version| IfMatch::Versions(vec![version]));
-    match store
-        .update(id, patch, condition, traceparent(&request))
-        .await
-    {
+    match store.update(id, patch, condition, traceparent).await {
         Ok(order) => Ok(see_other(&order_path(order.order_id, ""))),
         Err(WriteError::Rejected(reason)) => refused(&store, id, &form, Problem::Refused(reason.0)),
         Err(WriteError::PreconditionFailed { current }) => {

@@ -1,5 +1,5 @@
 //! A submitted order form: its fields as typed, and their conversion into the domain's
-//! [`NewOrder`] and [`OrderPatch`] through the JSON API's own body types.
+//! [`NewOrder`] and [`OrderPatch`] through the same body types as the JSON API.
 
 use std::collections::BTreeMap;
 
@@ -9,9 +9,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use shared_events::Order;
 
-use crate::domain::{FieldError, NewOrder, OrderPatch, Quantity};
-use crate::http::BodyLimit;
-use crate::http::bodies::{CreateOrderBody, PatchOrderBody};
+use crate::domain::{
+    BodyLimit, CreateOrderBody, FieldError, NewOrder, OrderPatch, PatchOrderBody, Quantity,
+};
 use crate::web::error::WebError;
 
 /// The fields of the order form, as text exactly as typed, so that a refused form comes back

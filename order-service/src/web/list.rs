@@ -7,8 +7,7 @@ use serde::Deserialize;
 use shared_events::OrderStatus;
 use uuid::Uuid;
 
-use crate::http::orders::{CURSOR, ListText, parse_list_query};
-use crate::store::{ListQuery, OrderStore, Page};
+use crate::store::{ListQuery, ListText, OrderStore, Page};
 use crate::web::error::WebError;
 use crate::web::{layout, list_path, order_path};
 
@@ -62,7 +61,7 @@ fn list_query(params: &ListParams) -> Result<ListQuery, WebError> {
         status: params.status.as_deref(),
         customer: params.customer.as_deref(),
     };
-    parse_list_query(text, DEFAULT_LIMIT)
+    ListQuery::parse(text, DEFAULT_LIMIT)
         .map_err(|message| WebError::Unprocessable(format!("{message}.")))
 }
 
@@ -162,8 +161,8 @@ fn pager(query: &ListQuery, page: &Page, paged: bool) -> Markup {
     html! {
         nav.pager aria-label="Pages" {
             @if paged { a #first-page href=(link(None)) { "First page" } }
-            @if let Some(last) = page.next {
-                a #next-page rel="next" href=(link(Some(CURSOR.encode(last)))) { "Next page" }
+            @if let Some(cursor) = page.next_cursor() {
+                a #next-page rel="next" href=(link(Some(cursor))) { "Next page" }
             }
         }
     }

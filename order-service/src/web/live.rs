@@ -20,10 +20,13 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::deliveries::Deliveries;
-use crate::startup::Stopping;
 use crate::store::{OrderStore, WriteError};
 use crate::web::error::{WebError, order_id};
 use crate::web::timeline;
+
+/// The live streams' signal that the service is stopping: they end, so that a graceful stop
+/// does not wait for them.
+pub struct Stopping(pub CancellationToken);
 
 /// How often an idle stream sends a comment.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);

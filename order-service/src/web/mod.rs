@@ -3,7 +3,9 @@
 //! Every page works without JavaScript; `assets/app.js` only adds and removes item rows in the
 //! order form and follows the delivery timeline live. Changes go through the same
 //! [`OrderStore`](crate::store::OrderStore) methods and the same body conversions as the API,
-//! as POST forms answered with a 303 redirect (Post/Redirect/Get).
+//! as POST forms answered with a 303 redirect (Post/Redirect/Get). The API's `http::routes` mounts
+//! [`routes`]; what the page shares with the API it takes from the domain and the store, never
+//! from `http`, so the two are not a circle.
 //!
 //! # Layout
 //!
@@ -30,6 +32,8 @@ mod list;
 mod live;
 mod order_page;
 mod timeline;
+
+pub use self::live::Stopping;
 
 use actix_web::http::header::{ALLOW, HeaderValue, LOCATION};
 use actix_web::middleware::DefaultHeaders;

@@ -1,4 +1,7 @@
-//! The JSON bodies clients send, and their conversion into domain types.
+//! An order as a client sends it, in a JSON body or in the page's form made into one: plain
+//! values, checked only as they become a [`NewOrder`] or an [`OrderPatch`], and how large a body
+//! may be. The API and the page share these, so an order is checked the same way whichever way
+//! it comes.
 
 use serde::{Deserialize, Deserializer};
 use shared_events::{Money, OrderStatus};
@@ -7,6 +10,10 @@ use crate::domain::{
     CustomerEmail, CustomerName, FieldError, NewOrder, NewOrderLine, OrderLines, OrderPatch,
     ProductName, Quantity, UnitPrice,
 };
+
+/// The largest request body accepted, in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
 
 /// `POST /orders`.
 #[derive(Debug, Deserialize)]
