@@ -8,6 +8,7 @@
 //!
 //! - [`wait`]: polling until a condition holds, failing the test after a deadline.
 //! - [`process`]: spawning a service binary, reading the URL it listens on, signalling it.
+//! - [`command_line`]: the tests every binary's command line must pass.
 //! - [`ports`]: free loopback ports.
 //! - [`namespace`]: a fresh broker namespace per test, and deleting it afterwards.
 //! - [`proxy`]: a TCP proxy in front of the broker whose connections a test can cut.
@@ -15,6 +16,7 @@
 //! - [`http`]: request helpers several suites use: readiness and paginated lists.
 //! - [`logging`]: the services' logs in the test output, on demand.
 
+pub mod command_line;
 pub mod http;
 pub mod logging;
 pub mod namespace;

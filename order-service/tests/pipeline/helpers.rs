@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use order_service::settings::Settings as OrderSettings;
+use order_service::settings::{Settings as OrderSettings, TransportKind};
 use serde_json::{Value, json};
 use shared_events::app::settings::ConsumerSettings;
 use tempfile::TempDir;
@@ -233,7 +233,7 @@ pub(crate) async fn start_orders_declaring(
 ) -> Orders {
     let mut settings = OrderSettings::for_tests(data_dir.path());
     settings.amqp = amqp(namespace, amqp_url);
-    settings.outbox.enabled = true;
+    settings.transport = TransportKind::Amqp;
     settings.outbox.consumers = consumers
         .iter()
         .map(|consumer| consumer.to_string())

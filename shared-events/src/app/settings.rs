@@ -62,10 +62,16 @@ pub struct KeyCheck {
 impl KeyCheck {
     /// Reads one settings struct from `config`, noting the keys it ignores.
     pub fn read<T: DeserializeOwned>(&mut self, config: Config) -> Result<T, ConfigError> {
-        let mut ignored = BTreeSet::new();
-        let part = serde_ignored::deserialize(config, |path| {
-            ignored.insert(path.to_string());
-        })?;
+        let mut leaves = BTreeSet::new();
+        collect_leaves("", &config.clone().try_deserialize()?, &mut leaves);
+        let mut paths = Vec::new();
+        let part = serde_ignored::deserialize(config, |path| paths.push(path.to_string()))?;
+        // A part that has no field for a whole table (`http`) ignores it as one path; what
+        // counts is every key inside it.
+        let ignored = leaves
+            .into_iter()
+            .filter(|leaf| paths.iter().any(|path| covers(path, leaf)))
+            .collect::<BTreeSet<_>>();
         self.unknown = Some(match self.unknown.take() {
             None => ignored,
             Some(before) => before.intersection(&ignored).cloned().collect(),
@@ -80,6 +86,33 @@ impl KeyCheck {
             _ => Ok(()),
         }
     }
+}
+
+/// Every key of `value` that holds a value rather than a table, dotted (`http.tls.cert_file`).
+fn collect_leaves(prefix: &str, value: &serde_json::Value, leaves: &mut BTreeSet<String>) {
+    match value {
+        serde_json::Value::Object(table) if !table.is_empty() => {
+            for (key, value) in table {
+                let key = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                collect_leaves(&key, value, leaves);
+            }
+        }
+        _ => {
+            leaves.insert(prefix.to_owned());
+        }
+    }
+}
+
+/// Whether ignoring `path` ignores `leaf`: the same key, or a table that holds it.
+fn covers(path: &str, leaf: &str) -> bool {
+    leaf == path
+        || leaf
+            .strip_prefix(path)
+            .is_some_and(|rest| rest.starts_with('.'))
 }
 
 /// Configuration keys that no part of a service understands.
@@ -235,6 +268,10 @@ fn redacted(url: &str) -> String {
         Ok(mut parsed) if !parsed.cannot_be_a_base() && url.contains("://") => {
             if parsed.password().is_some() && parsed.set_password(Some("***")).is_ok() {
                 return parsed.to_string().replacen("%2A%2A%2A", "***", 1);
+            }
+            if url.contains('@') {
+                // Credentials the parser did not take as such (in the path, say) still hide.
+                return format!("{}://***", parsed.scheme());
             }
             url.to_owned()
         }
@@ -459,6 +496,15 @@ mod tests {
             .read(config(&[("smtp.url", "smtp://x")]))
             .expect("reads");
         check.finish().expect("smtp.url is known to one part");
+
+        // A part without the whole table ignores each key in it.
+        #[derive(Deserialize)]
+        struct Nothing {}
+        let mut check = KeyCheck::default();
+        let _: Nothing = check.read(config(&[("http.adr", "x")])).expect("reads");
+        let _: ConsumerSettings = check.read(config(&[("http.adr", "x")])).expect("reads");
+        let error = check.finish().expect_err("http.adr is unknown to both");
+        assert_eq!(error.0, vec!["http.adr".to_owned()]);
     }
 
     #[test]

@@ -1,0 +1,200 @@
+//! What every service binary's command line must do: `--version`, `--help`, exit code 2 for a
+//! usage error, refuse an unknown configuration key by name, and stop at once on a malformed
+//! broker URL without printing its password. [`command_line_tests!`](crate::command_line_tests)
+//! writes these tests for a binary.
+
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use tokio::process::Command;
+
+/// How long a binary may take to refuse a bad configuration.
+pub const REFUSAL_LIMIT: Duration = Duration::from_secs(10);
+
+/// The password the malformed URLs carry; it must appear in no output.
+const PASSWORD: &str = "s3cretPW";
+
+/// Broker URLs that must stop a service at startup, each with a password in it.
+pub const MALFORMED_BROKER_URLS: [&str; 6] = [
+    "amqp://user:s3cretPW@",
+    "amqp:user:s3cretPW@localhost",
+    "amqp//user:s3cretPW@localhost",
+    "http://user:s3cretPW@localhost",
+    "amqp://user:s3cretPW@localhost:99999/%2f",
+    "amqp://user:s3cretPW@localhost/one/two",
+];
+
+/// Writes the command-line tests for the binary `$name` of the calling crate.
+#[macro_export]
+macro_rules! command_line_tests {
+    ($name:literal) => {
+        const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", $name));
+
+        #[tokio::test]
+        async fn version_help_and_usage_errors() {
+            $crate::command_line::version_help_and_usage_errors(
+                BINARY,
+                $name,
+                env!("CARGO_PKG_VERSION"),
+            )
+            .await;
+        }
+
+        #[tokio::test]
+        async fn an_unknown_configuration_key_is_refused_by_name() {
+            $crate::command_line::unknown_keys_are_refused(BINARY).await;
+        }
+
+        #[tokio::test]
+        async fn a_malformed_broker_url_stops_it_without_printing_the_password() {
+            $crate::command_line::malformed_broker_urls_are_refused(BINARY).await;
+        }
+    };
+}
+
+/// `--version` and `--help` print to standard output and exit 0; an unknown option or command
+/// exits 2 and names it on standard error.
+pub async fn version_help_and_usage_errors(binary: &str, name: &str, version: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = run(binary, dir.path(), &["--version"], &[]).await;
+    assert_eq!(exit_code(&output), 0, "--version: {}", text(&output));
+    assert_eq!(stdout(&output), format!("{name} {version}\n"), "--version");
+
+    let output = run(binary, dir.path(), &["--help"], &[]).await;
+    assert_eq!(exit_code(&output), 0, "--help: {}", text(&output));
+    let help = stdout(&output);
+    for expected in [
+        &format!("Usage: {name}"),
+        "--config <FILE>",
+        "--version",
+        "failures",
+        "ORDERS__",
+    ] {
+        assert!(
+            help.contains(expected),
+            "--help lacks `{expected}`:\n{help}"
+        );
+    }
+
+    for (args, named) in [
+        (&["--frobnicate"][..], "--frobnicate"),
+        (&["frobnicate"], "frobnicate"),
+        (&["--config"], "--config"),
+        (&["failures", "replay"], "replay"),
+    ] {
+        let output = run(binary, dir.path(), args, &[]).await;
+        assert_eq!(exit_code(&output), 2, "{args:?}: {}", text(&output));
+        let error = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            error.contains(named),
+            "{args:?} should name `{named}`: {error}"
+        );
+    }
+}
+
+/// A key no part of the service knows, from the environment or from `--config`, stops it with
+/// a message that names the key.
+pub async fn unknown_keys_are_refused(binary: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = run(
+        binary,
+        dir.path(),
+        &[],
+        &[("ORDERS__HTTP__ADR", "127.0.0.1:1")],
+    )
+    .await;
+    assert_ne!(
+        exit_code(&output),
+        0,
+        "an unknown variable: {}",
+        text(&output)
+    );
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("`http.adr`") && error.contains("ORDERS__HTTP__ADR"),
+        "the message names the key: {error}"
+    );
+
+    let file = dir.path().join("typo.toml");
+    std::fs::write(&file, "[amqp]\nnamespce = \"orders\"\n").expect("a config file");
+    let config = file.to_str().expect("a UTF-8 path");
+    let output = run(binary, dir.path(), &["--config", config], &[]).await;
+    assert_ne!(
+        exit_code(&output),
+        0,
+        "an unknown key in a file: {}",
+        text(&output)
+    );
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("`amqp.namespce`"),
+        "the message names the key: {error}"
+    );
+}
+
+/// Each of [`MALFORMED_BROKER_URLS`] stops the binary within [`REFUSAL_LIMIT`] with a non-zero
+/// exit, a message about the broker URL, and the password nowhere in its output.
+pub async fn malformed_broker_urls_are_refused(binary: &str) {
+    for url in MALFORMED_BROKER_URLS {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let output = run(binary, dir.path(), &[], &[("ORDERS__AMQP__URL", url)]).await;
+        let all = text(&output);
+        assert_ne!(exit_code(&output), 0, "{url}: {all}");
+        assert!(
+            all.contains("broker URL"),
+            "{url}: the message says what is wrong: {all}"
+        );
+        assert!(
+            !all.contains(PASSWORD),
+            "{url}: the password printed: {all}"
+        );
+    }
+}
+
+/// Runs `binary` with `args` and `env` on `data_dir` and loopback ports of its own choosing,
+/// and fails the test if it is still running after [`REFUSAL_LIMIT`].
+async fn run(binary: &str, data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(binary);
+    command
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("ORDERS__DATA_DIR", data_dir)
+        .env("ORDERS__HTTP__ADDR", "127.0.0.1:0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if binary.ends_with("order-platform") {
+        for service in ["INVENTORY", "BILLING", "NOTIFICATION"] {
+            command.env(format!("ORDERS__PLATFORM__{service}_ADDR"), "127.0.0.1:0");
+        }
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let child = command.spawn().expect("the binary starts");
+    tokio::time::timeout(REFUSAL_LIMIT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| {
+            panic!("{binary} {args:?} {env:?}: still running after {REFUSAL_LIMIT:?}")
+        })
+        .expect("its output")
+}
+
+fn exit_code(output: &Output) -> i32 {
+    output.status.code().unwrap_or(-1)
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Standard output and standard error together, for messages.
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
