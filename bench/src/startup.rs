@@ -51,7 +51,7 @@ pub async fn start_order_service(
         &[
             ("ORDERS__DATA_DIR", data_dir.display().to_string()),
             ("ORDERS__HTTP__ADDR", addr.to_string()),
-            ("ORDERS__OUTBOX__ENABLED", "false".to_owned()),
+            ("ORDERS__TRANSPORT", "embedded".to_owned()),
         ],
     );
     let spawned_at = Instant::now();

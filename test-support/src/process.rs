@@ -80,3 +80,29 @@ pub async fn kill(child: &mut Child) {
     child.start_kill().expect("SIGKILL");
     child.wait().await.expect("reaped");
 }
+
+/// How a test interrupts a running service binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interruption {
+    /// SIGKILL: a crash.
+    Kill,
+    /// SIGTERM: a graceful stop, which must end with exit code 0 within [`GRACEFUL_STOP`].
+    Terminate,
+}
+
+/// How long a service may take to stop after SIGTERM, events in flight included.
+pub const GRACEFUL_STOP: Duration = Duration::from_secs(15);
+
+/// Interrupts `child` as `how` says; a SIGTERM must end it cleanly within [`GRACEFUL_STOP`].
+pub async fn interrupt(child: &mut Child, how: Interruption) {
+    match how {
+        Interruption::Kill => kill(child).await,
+        Interruption::Terminate => {
+            let status = stop_with_signal(child, "TERM", GRACEFUL_STOP).await;
+            assert!(
+                status.success(),
+                "SIGTERM ends the service cleanly: {status}"
+            );
+        }
+    }
+}

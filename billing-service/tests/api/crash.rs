@@ -1,4 +1,4 @@
-//! SIGKILL of the consumer process in the middle of a stream of events: after a restart every
+//! SIGKILL or SIGTERM of the consumer process in the middle of a stream of events: after a restart every
 //! event is applied once, none twice.
 
 use std::time::Duration;
@@ -7,7 +7,7 @@ use serde_json::Value;
 use shared_events::Money;
 
 use test_support::http::{get_json, strings};
-use test_support::process::kill;
+use test_support::process::{Interruption, interrupt};
 use test_support::wait::until;
 
 use crate::helpers::{BARRIER, TestBroker, TestOrder, start_binary};
@@ -17,6 +17,15 @@ const ORDERS: u32 = 100;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_is_applied_once_across_a_sigkill() {
+    interrupted_stream(Interruption::Kill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_stream_stops_it_cleanly_and_loses_nothing() {
+    interrupted_stream(Interruption::Terminate).await;
+}
+
+async fn interrupted_stream(how: Interruption) {
     // Arrange: 100 orders of `i % 5 + 1` units at 1.10, each then updated to one unit more.
     let dir = tempfile::tempdir().expect("temp dir");
     let broker = TestBroker::new().await;
@@ -44,7 +53,7 @@ async fn every_event_is_applied_once_across_a_sigkill() {
         (!invoices(&client, &url).await.is_empty()).then_some(())
     })
     .await;
-    kill(&mut child).await;
+    interrupt(&mut child, how).await;
     for chunk in second.chunks(10) {
         broker.publish(chunk).await;
     }

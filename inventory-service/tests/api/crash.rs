@@ -1,4 +1,4 @@
-//! SIGKILL of the consumer process in the middle of a stream of events: after a restart every
+//! SIGKILL or SIGTERM of the consumer process in the middle of a stream of events: after a restart every
 //! event is applied once, none twice.
 
 use std::time::Duration;
@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use test_support::http::get_json;
-use test_support::process::kill;
+use test_support::process::{Interruption, interrupt};
 use test_support::wait::until;
 
 use crate::helpers::{TestBroker, TestOrder, start_binary};
@@ -16,6 +16,15 @@ const ORDERS: u32 = 100;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_is_applied_once_across_a_sigkill() {
+    interrupted_stream(Interruption::Kill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_stream_stops_it_cleanly_and_loses_nothing() {
+    interrupted_stream(Interruption::Terminate).await;
+}
+
+async fn interrupted_stream(how: Interruption) {
     // Arrange: 100 orders of `i % 5 + 1` widgets and one of their own product, each then updated
     // to one widget more and two of its own product.
     let dir = tempfile::tempdir().expect("temp dir");
@@ -46,7 +55,7 @@ async fn every_event_is_applied_once_across_a_sigkill() {
         (reserved > 0).then_some(())
     })
     .await;
-    kill(&mut child).await;
+    interrupt(&mut child, how).await;
     for chunk in second.chunks(10) {
         broker.publish(chunk).await;
     }

@@ -81,18 +81,7 @@ impl TestApp {
     /// Publishes `event` to the namespace's fanout exchange, as the order service does; waits
     /// until the service has declared its queue, so nothing is published into the void.
     pub(crate) async fn publish(&self, event: &OrderEvent) {
-        let topology = Topology::new(&self.settings.amqp.namespace);
-        let message = OutgoingMessage::order_event(&topology, event);
-        until("the event is routed to the service's queue", async || {
-            match self.publisher.publish(&message).await {
-                Ok(()) => Some(()),
-                // Returned: the queue is not bound yet. The exchange does not exist yet either
-                // until the consumer declared it: the channel fails.
-                Err(PublishError::Returned { .. } | PublishError::Channel(_)) => None,
-                Err(error) => panic!("publishing failed: {error}"),
-            }
-        })
-        .await;
+        publish_event(&self.publisher, &self.settings.amqp.namespace, event).await;
     }
 
     /// What the handler has dealt with since start.
@@ -248,4 +237,24 @@ fn init_test_logging() {
             level: "info".to_owned(),
         });
     }
+}
+
+/// Publishes `event` to `namespace`'s fanout exchange, as the order service does, once the
+/// service has declared and bound its queue, so that nothing is published into the void.
+pub(crate) async fn publish_event(
+    publisher: &ConfirmedPublisher,
+    namespace: &str,
+    event: &OrderEvent,
+) {
+    let message = OutgoingMessage::order_event(&Topology::new(namespace), event);
+    until("the event is routed to the service's queue", async || {
+        match publisher.publish(&message).await {
+            Ok(()) => Some(()),
+            // Returned: the queue is not bound yet. The exchange does not exist yet either
+            // until the consumer declared it: the channel fails.
+            Err(PublishError::Returned { .. } | PublishError::Channel(_)) => None,
+            Err(error) => panic!("publishing failed: {error}"),
+        }
+    })
+    .await;
 }

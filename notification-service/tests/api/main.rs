@@ -7,4 +7,5 @@ mod health;
 mod notifications;
 mod outbox;
 mod restart;
+mod sigterm;
 mod smtp;

@@ -1,6 +1,7 @@
-//! SIGKILL of the real `order-platform` binary on the embedded transport while orders are
-//! being created: after a restart every order that got a 201 is stored, and every event is
-//! applied by each consumer, once.
+//! SIGKILL or SIGTERM of the real `order-platform` binary on the embedded transport while
+//! orders are being created: after a restart every order that got a 201 is stored, and every
+//! event is applied by each consumer, once. A SIGTERM stops it with exit code 0, and every
+//! outcome reached the delivery timeline before it stopped.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -15,7 +16,7 @@ use tokio::sync::Mutex;
 
 use test_support::http::{all_pages, get_json, wait_ready};
 use test_support::ports::free_port;
-use test_support::process::kill;
+use test_support::process::{Interruption, interrupt};
 use test_support::wait::wait_until;
 
 /// A running `order-platform` process on the embedded transport.
@@ -54,6 +55,15 @@ async fn start(data_dir: &Path, ports: [u16; 4]) -> Process {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn after_sigkill_every_acknowledged_order_is_stored_and_delivered_once() {
+    interrupted_while_creating(Interruption::Kill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_stops_it_cleanly_and_every_order_gets_all_three_outcomes() {
+    interrupted_while_creating(Interruption::Terminate).await;
+}
+
+async fn interrupted_while_creating(how: Interruption) {
     // Arrange
     let dir = tempfile::tempdir().expect("a temporary directory");
     let ports = [free_port(), free_port(), free_port(), free_port()];
@@ -62,7 +72,7 @@ async fn after_sigkill_every_acknowledged_order_is_stored_and_delivered_once() {
     let created = Arc::new(Mutex::new(Vec::<(String, u64)>::new()));
     let stop = Arc::new(AtomicBool::new(false));
 
-    // Act: 16 clients create orders; the process is killed under them.
+    // Act: 16 clients create orders; the process is killed or stopped under them.
     let mut clients = Vec::new();
     for n in 0..16u64 {
         let (client, created, stop, url) = (
@@ -99,7 +109,7 @@ async fn after_sigkill_every_acknowledged_order_is_stored_and_delivered_once() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    kill(&mut process.child).await;
+    interrupt(&mut process.child, how).await;
     stop.store(true, Ordering::SeqCst);
     for client in clients {
         client.await.expect("a client task");
@@ -156,6 +166,41 @@ async fn after_sigkill_every_acknowledged_order_is_stored_and_delivered_once() {
         .expect("the email outbox")
         .count();
     assert_eq!(emails, stored.len(), "one email per order");
+    if how == Interruption::Terminate {
+        for (id, _) in &stored {
+            wait_until(
+                &format!("a final outcome of {id} from every service"),
+                || async {
+                    let timeline =
+                        get_json(&client, &format!("{}/orders/{id}/deliveries", process.url))
+                            .await
+                            .unwrap_or_default();
+                    finally_delivered(&timeline)
+                },
+            )
+            .await;
+        }
+    }
+}
+
+/// Whether every event of an order's delivery timeline has a final outcome from each of the
+/// three services.
+fn finally_delivered(timeline: &Value) -> bool {
+    let Some(events) = timeline["events"].as_array() else {
+        return false;
+    };
+    !events.is_empty()
+        && events.iter().all(|event| {
+            event["services"].as_array().is_some_and(|services| {
+                services.len() == 3
+                    && services.iter().all(|service| {
+                        matches!(
+                            service["status"].as_str(),
+                            Some("applied" | "duplicate" | "skipped" | "failed")
+                        )
+                    })
+            })
+        })
 }
 
 /// Every order the restarted platform holds, with its quantity of widgets (an order created
