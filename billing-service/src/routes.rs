@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared_events::app::api_error::ApiError;
+use shared_events::app::paging::{page_params, query_config};
 use shared_events::app::routes::{allowing, probes};
 use shared_events::contract::page_cursor::PageCursor;
 use shared_events::storage::durable_state::{DurableState, DurableStateError};
@@ -13,10 +14,6 @@ use crate::ledger::{Invoice, InvoiceLedger};
 
 /// The cursors of `GET /invoices`: the order id of the last invoice shown.
 const CURSOR: PageCursor = PageCursor::new("i1:");
-
-/// The default and the largest page size of `GET /invoices`.
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 500;
 
 /// The query of `GET /invoices`; unknown parameters are refused so that typos do not pass
 /// silently.
@@ -38,13 +35,7 @@ struct InvoicePage {
 /// Registers every route of the service.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
-        .app_data(web::QueryConfig::default().error_handler(|error, _| {
-            ApiError::Unprocessable {
-                code: "invalid_query",
-                message: error.to_string(),
-            }
-            .into()
-        }))
+        .app_data(query_config())
         .service(
             web::resource("/invoices")
                 .route(web::get().to(list))
@@ -63,7 +54,7 @@ async fn list(
     params: web::Query<ListParams>,
     ledger: web::Data<DurableState<InvoiceLedger>>,
 ) -> Result<HttpResponse, ApiError> {
-    let (before, limit) = page_query(params.into_inner())?;
+    let (before, limit) = page_params(params.limit.as_deref(), params.cursor.as_deref(), &CURSOR)?;
     let page = ledger.read(|ledger| ledger.page(before, limit));
     Ok(HttpResponse::Ok().json(InvoicePage {
         invoices: page.invoices,
@@ -94,32 +85,4 @@ async fn ready(ledger: web::Data<DurableState<InvoiceLedger>>) -> Result<HttpRes
     }
     let invoices = ledger.read(InvoiceLedger::len);
     Ok(HttpResponse::Ok().json(json!({ "status": "ready", "invoices": invoices })))
-}
-
-fn page_query(params: ListParams) -> Result<(Option<Uuid>, usize), ApiError> {
-    let invalid = |message: String| ApiError::Unprocessable {
-        code: "invalid_query",
-        message,
-    };
-    let limit = match params.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-            .ok_or_else(|| {
-                invalid(format!(
-                    "limit must be a whole number from 1 to {MAX_LIMIT}"
-                ))
-            })?,
-    };
-    let before = match params.cursor.as_deref().filter(|text| !text.is_empty()) {
-        None => None,
-        Some(text) => Some(
-            CURSOR
-                .decode(text)
-                .ok_or_else(|| invalid("cursor is not one this service gave out".to_owned()))?,
-        ),
-    };
-    Ok((before, limit))
 }

@@ -1,6 +1,5 @@
 //! Configuration: built-in defaults, then an optional file, then `ORDERS__...` variables.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -9,7 +8,7 @@ use config::{ConfigBuilder, ConfigError};
 use lettre::message::Mailbox;
 use serde::{Deserialize, Deserializer};
 
-use shared_events::app::consumer::ServiceSettings;
+use shared_events::app::secret_url::SecretUrl;
 use shared_events::app::settings::{
     AmqpSettings, ConsumerSettings, HttpSettings, LogSettings, load,
 };
@@ -48,45 +47,7 @@ pub struct SmtpSettings {
 }
 
 /// An SMTP URL that hides its password when printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SmtpUrl(String);
-
-impl SmtpUrl {
-    /// Wraps a URL.
-    pub fn new(url: impl Into<String>) -> SmtpUrl {
-        SmtpUrl(url.into())
-    }
-
-    /// The URL, password included: only for connecting.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SmtpUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl fmt::Display for SmtpUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // smtp://user:password@host -> smtp://user:***@host
-        let url = &self.0;
-        match (url.find("://"), url.rfind('@')) {
-            (Some(scheme_end), Some(at)) if at > scheme_end => {
-                let credentials = &url[scheme_end + 3..at];
-                match credentials.split_once(':') {
-                    Some((user, _)) => {
-                        write!(f, "{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
-                    }
-                    None => f.write_str(url),
-                }
-            }
-            _ => f.write_str(url),
-        }
-    }
-}
+pub type SmtpUrl = SecretUrl;
 
 impl SmtpSettings {
     /// The timeout of one SMTP conversation.
@@ -134,20 +95,7 @@ impl Settings {
     }
 }
 
-impl ServiceSettings for Settings {
-    fn http(&self) -> &HttpSettings {
-        &self.http
-    }
-    fn data_dir(&self) -> &Path {
-        &self.data_dir
-    }
-    fn log(&self) -> &LogSettings {
-        &self.log
-    }
-    fn amqp(&self) -> &AmqpSettings {
-        &self.amqp
-    }
-}
+shared_events::service_settings!(Settings);
 
 fn optional_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<SmtpUrl>, D::Error> {
     // `ORDERS__SMTP__URL=` (set but empty) means no mail server, like leaving it unset.
@@ -155,7 +103,7 @@ fn optional_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Smt
     Ok(url
         .map(|url| url.trim().to_owned())
         .filter(|url| !url.is_empty())
-        .map(SmtpUrl))
+        .map(SmtpUrl::new))
 }
 
 fn mailbox<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Mailbox, D::Error> {

@@ -4,12 +4,13 @@ mod health;
 mod notifications;
 
 use actix_web::web;
+use shared_events::app::paging::query_config;
 use shared_events::app::routes::{allowing, probes};
 
 /// Registers every route of the service.
 pub fn routes(config: &mut web::ServiceConfig) {
     config
-        .app_data(notifications::query_config())
+        .app_data(query_config())
         .service(
             web::resource("/notifications")
                 .route(web::get().to(notifications::list))

@@ -8,13 +8,10 @@ use uuid::Uuid;
 use crate::handler::Notifier;
 use crate::ledger::{Notification, PageQuery, Position};
 use shared_events::app::api_error::ApiError;
+use shared_events::app::paging::{invalid_query, page_params};
 
 /// The cursors of `GET /notifications`: the position of the last notification shown.
 const CURSOR: PageCursor = PageCursor::new("n1:");
-
-/// The default and the largest page size.
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 500;
 
 /// The query; unknown parameters are refused so that typos do not pass silently.
 #[derive(Debug, Deserialize)]
@@ -45,25 +42,7 @@ pub(crate) async fn list(
 }
 
 fn page_query(params: ListParams) -> Result<PageQuery, ApiError> {
-    let limit = match params.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-            .ok_or_else(|| {
-                invalid_query(format!(
-                    "limit must be a whole number from 1 to {MAX_LIMIT}"
-                ))
-            })?,
-    };
-    let before =
-        match params.cursor.as_deref().filter(|text| !text.is_empty()) {
-            None => None,
-            Some(text) => Some(CURSOR.decode(text).map(Position).ok_or_else(|| {
-                invalid_query("cursor is not one this service gave out".to_owned())
-            })?),
-        };
+    let (before, limit) = page_params(params.limit.as_deref(), params.cursor.as_deref(), &CURSOR)?;
     let order_id = match params.order_id.as_deref().filter(|text| !text.is_empty()) {
         None => None,
         Some(text) => Some(
@@ -73,20 +52,7 @@ fn page_query(params: ListParams) -> Result<PageQuery, ApiError> {
     };
     Ok(PageQuery {
         limit,
-        before,
+        before: before.map(Position),
         order_id,
     })
-}
-
-/// Query errors (`?limit=1&limit=2`, unknown parameters) are 422 like other bad parameters.
-pub(crate) fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|error, _| invalid_query(error.to_string()).into())
-}
-
-/// A 422 for a query parameter that breaks a rule.
-fn invalid_query(message: String) -> ApiError {
-    ApiError::Unprocessable {
-        code: "invalid_query",
-        message,
-    }
 }

@@ -80,7 +80,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             (_, Some(name)) => format!("{path}.{name}"),
             (_, None) => path,
         };
-        ApiError::InvalidField(FieldError::new(field, message))
+        ApiError::from(FieldError::new(field, message))
     })?;
     deserializer.end().map_err(|error| malformed(&error))?;
     Ok(value)

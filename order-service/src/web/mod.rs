@@ -35,9 +35,10 @@ mod timeline;
 
 pub use self::live::Stopping;
 
-use actix_web::http::header::{ALLOW, HeaderValue, LOCATION};
+use actix_web::http::header::LOCATION;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, guard, web};
+use shared_events::app::routes::allowing_with;
 
 use self::error::WebError;
 
@@ -138,16 +139,12 @@ async fn no_such_page(request: HttpRequest) -> HttpResponse {
 
 /// The fallback of a resource: an HTML 405 with the `Allow` header RFC 9110 asks for.
 fn allowing(methods: &'static str) -> actix_web::Route {
-    web::to(move |request: HttpRequest| async move {
-        let mut response = WebError::MethodNotAllowed(format!(
+    allowing_with(methods, |request| {
+        WebError::MethodNotAllowed(format!(
             "{} is not allowed on {}.",
             request.method(),
             request.path()
         ))
-        .error_response();
-        response
-            .headers_mut()
-            .insert(ALLOW, HeaderValue::from_static(methods));
-        response
+        .error_response()
     })
 }

@@ -1,4 +1,4 @@
-//! The errors a consumer service's API answers, in the one error envelope.
+//! The errors every service's API answers, in the one error envelope.
 
 use actix_web::error::JsonPayloadError;
 use actix_web::http::StatusCode;
@@ -24,13 +24,27 @@ pub enum ApiError {
     /// 405: the route exists, the method does not.
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// 409: the resource's state does not allow the change.
+    #[error("{0}")]
+    Conflict(String),
+    /// 412: `If-Match` names another version.
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// 413: the body is larger than allowed.
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge {
         /// The limit in bytes.
         limit: usize,
     },
-    /// 422: the request is well-formed but a field or parameter breaks a rule.
+    /// 422: a field breaks a rule.
+    #[error("{field}: {message}")]
+    InvalidField {
+        /// The JSON path of the field (`items[2].quantity`).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// 422: the request is well-formed but cannot be accepted (a bad parameter, a reused key).
     #[error("{message}")]
     Unprocessable {
         /// Machine-readable reason.
@@ -53,9 +67,29 @@ impl ApiError {
             ApiError::BadRequest { code, .. } | ApiError::Unprocessable { code, .. } => code,
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::InvalidField { .. } => "invalid_field",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The `error` object of the envelope: an internal error's details stay in the log.
+    pub fn detail(&self) -> ErrorDetail<'_> {
+        let message = match self {
+            ApiError::Internal(_) => INTERNAL_MESSAGE.to_owned(),
+            other => other.to_string(),
+        };
+        let field = match self {
+            ApiError::InvalidField { field, .. } => Some(field.as_str()),
+            _ => None,
+        };
+        ErrorDetail {
+            code: self.code(),
+            message,
+            field,
         }
     }
 
@@ -94,27 +128,22 @@ impl ResponseError for ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidField { .. } | ApiError::Unprocessable { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let message = match self {
-            ApiError::Internal(error) => {
-                tracing::error!(error = ?error, "request failed");
-                INTERNAL_MESSAGE.to_owned()
-            }
-            other => other.to_string(),
-        };
-        ErrorDetail {
-            code: self.code(),
-            message,
-            field: None,
+        if let ApiError::Internal(error) = self {
+            tracing::error!(error = ?error, "request failed");
         }
-        .respond(self.status_code())
+        self.detail().respond(self.status_code())
     }
 }
 

@@ -78,20 +78,29 @@ pub trait ServiceSettings: DeserializeOwned + Clone + fmt::Debug + Send + Sync +
     }
 }
 
-impl ServiceSettings for ConsumerSettings {
-    fn http(&self) -> &HttpSettings {
-        &self.http
-    }
-    fn data_dir(&self) -> &Path {
-        &self.data_dir
-    }
-    fn log(&self) -> &LogSettings {
-        &self.log
-    }
-    fn amqp(&self) -> &AmqpSettings {
-        &self.amqp
-    }
+/// Implements [`ServiceSettings`] for a settings struct with the fields `http`, `data_dir`, `log`
+/// and `amqp`.
+#[macro_export]
+macro_rules! service_settings {
+    ($settings:ty) => {
+        impl $crate::app::consumer::ServiceSettings for $settings {
+            fn http(&self) -> &$crate::app::settings::HttpSettings {
+                &self.http
+            }
+            fn data_dir(&self) -> &::std::path::Path {
+                &self.data_dir
+            }
+            fn log(&self) -> &$crate::app::settings::LogSettings {
+                &self.log
+            }
+            fn amqp(&self) -> &$crate::app::settings::AmqpSettings {
+                &self.amqp
+            }
+        }
+    };
 }
+
+crate::service_settings!(ConsumerSettings);
 
 /// A bound, ready-to-run consumer service.
 pub struct ConsumerApplication<C: Consumer> {

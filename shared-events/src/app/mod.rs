@@ -7,12 +7,14 @@
 //!   settings every service has; a consumer's settings.
 //! - [`cli`]: the command line on clap (`--config`, `--help`, `--version`, `failures`), the exit
 //!   code, and a consumer service's whole `main`.
+//! - [`secret_url`]: URLs whose passwords never print.
 //! - [`signals`]: what `main` does with SIGTERM and SIGINT (only `main` listens for them).
 //! - [`telemetry`]: logs through `tracing`, text or JSON.
 //! - [`server`]: binding an HTTP server from the one settings shape (address, workers, TLS).
 //! - [`tls`]: the rustls server configuration for HTTPS.
 //! - [`error_envelope`]: the one JSON shape of every error answer.
 //! - [`api_error`]: [`api_error::ApiError`], the consumer APIs' errors.
+//! - [`paging`]: the `limit` and `cursor` of a paginated list.
 //! - [`routes`]: route helpers: probes, JSON 404 and 405, the JSON body limit.
 //! - [`consumer`]: [`consumer::ConsumerApplication`], a consumer service made of a
 //!   [`consumer::Consumer`]'s handler, ledger, routes and settings.
@@ -21,7 +23,9 @@ pub mod api_error;
 pub mod cli;
 pub mod consumer;
 pub mod error_envelope;
+pub mod paging;
 pub mod routes;
+pub mod secret_url;
 pub mod server;
 pub mod settings;
 pub mod signals;

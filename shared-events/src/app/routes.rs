@@ -24,13 +24,23 @@ pub async fn not_found(request: HttpRequest) -> HttpResponse {
 
 /// A resource's fallback: a JSON 405 that names the `methods` allowed in `Allow`.
 pub fn allowing(methods: &'static str) -> actix_web::Route {
-    web::to(move |request: HttpRequest| async move {
-        let mut response = ApiError::MethodNotAllowed(format!(
+    allowing_with(methods, |request| {
+        ApiError::MethodNotAllowed(format!(
             "{} is not allowed on {}",
             request.method(),
             request.path()
         ))
-        .error_response();
+        .error_response()
+    })
+}
+
+/// A resource's fallback: the 405 that `answer` makes, with the `Allow` header RFC 9110 asks for.
+pub fn allowing_with(
+    methods: &'static str,
+    answer: fn(&HttpRequest) -> HttpResponse,
+) -> actix_web::Route {
+    web::to(move |request: HttpRequest| async move {
+        let mut response = answer(&request);
         response
             .headers_mut()
             .insert(ALLOW, HeaderValue::from_static(methods));

@@ -11,6 +11,7 @@ use config::{Config, ConfigBuilder, ConfigError, Environment, File};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
+use crate::app::secret_url::SecretUrl;
 use crate::runtime::retry::RetryPolicy;
 
 /// Builds the layers every service uses: `defaults`, then `file` if given, then `ORDERS__...`
@@ -198,36 +199,30 @@ impl AmqpSettings {
 }
 
 /// A broker URL that hides its password when printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AmqpUrl(String);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmqpUrl(SecretUrl);
 
 impl AmqpUrl {
     /// Wraps a URL.
     pub fn new(url: impl Into<String>) -> AmqpUrl {
-        AmqpUrl(url.into())
+        AmqpUrl(SecretUrl::new(url))
     }
 
     /// The URL, password included: only for connecting.
     pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for AmqpUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
+        self.0.expose()
     }
 }
 
 impl fmt::Display for AmqpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redacted(&self.0))
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
 impl<'de> Deserialize<'de> for AmqpUrl {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<AmqpUrl, D::Error> {
-        let url = AmqpUrl(String::deserialize(deserializer)?);
+        let url = AmqpUrl(SecretUrl::deserialize(deserializer)?);
         url.check().map_err(serde::de::Error::custom)?;
         Ok(url)
     }
@@ -242,13 +237,13 @@ impl AmqpUrl {
                 "the broker URL `{self}` is not valid: {why} (expected amqp://user:password@host:5672/vhost)"
             ))
         };
-        let Ok(url) = url::Url::parse(&self.0) else {
+        let Ok(url) = url::Url::parse(self.expose()) else {
             return invalid("it does not parse as a URL");
         };
         if !matches!(url.scheme(), "amqp" | "amqps") {
             return invalid("the scheme must be amqp or amqps");
         }
-        if url.cannot_be_a_base() || !self.0[url.scheme().len()..].starts_with("://") {
+        if url.cannot_be_a_base() || !self.expose()[url.scheme().len()..].starts_with("://") {
             return invalid("`//` must follow the scheme");
         }
         if url.host_str().is_none_or(str::is_empty) {
@@ -258,33 +253,6 @@ impl AmqpUrl {
             return invalid("the virtual host must be one path segment (`/` is %2f)");
         }
         Ok(())
-    }
-}
-
-/// `url` with any password replaced by `***`; of a URL that does not parse, only the scheme
-/// is shown.
-fn redacted(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if !parsed.cannot_be_a_base() && url.contains("://") => {
-            if parsed.password().is_some() && parsed.set_password(Some("***")).is_ok() {
-                return parsed.to_string().replacen("%2A%2A%2A", "***", 1);
-            }
-            if url.contains('@') {
-                // Credentials the parser did not take as such (in the path, say) still hide.
-                return format!("{}://***", parsed.scheme());
-            }
-            url.to_owned()
-        }
-        _ => match url.split_once("://").or_else(|| url.split_once(':')) {
-            Some((scheme, _))
-                if scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
-            {
-                format!("{scheme}://***")
-            }
-            _ => "***".to_owned(),
-        },
     }
 }
 
