@@ -199,7 +199,7 @@ impl AmqpSettings {
 }
 
 /// A broker URL that hides its password when printed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct AmqpUrl(SecretUrl);
 
 impl AmqpUrl {
@@ -215,6 +215,12 @@ impl AmqpUrl {
 }
 
 impl fmt::Display for AmqpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for AmqpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.0, f)
     }
