@@ -16,9 +16,12 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Confirmation};
 use shared_events::app::settings::{AmqpSettings, AmqpUrl};
-use shared_events::runtime::amqp::teardown::{SERVICES, delete_namespace};
+use shared_events::runtime::amqp::teardown::delete_namespace;
 use shared_events::runtime::amqp::{Topology, connect};
 use tokio::time::Instant;
+
+/// The platform's consumers, whose queues the pipeline's namespaces hold.
+pub const SERVICES: [&str; 3] = ["inventory", "billing", "notification"];
 
 /// Publishes awaiting their confirm at most.
 const CONFIRM_WINDOW: usize = 1_000;

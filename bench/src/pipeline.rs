@@ -20,11 +20,11 @@ use hdrhistogram::Histogram;
 use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use shared_events::app::settings::AmqpSettings;
-use shared_events::runtime::amqp::teardown::{SERVICES, delete_namespace};
+use shared_events::runtime::amqp::teardown::delete_namespace;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::broker::{bench_settings, reachable};
+use crate::broker::{SERVICES, bench_settings, reachable};
 use crate::load::{HttpClient, latency_histogram, micros};
 use crate::report::{latencies, millis, per_second};
 use crate::seed::ORDER_BODY;

@@ -8,9 +8,6 @@ use crate::runtime::amqp::error::AmqpError;
 use crate::runtime::amqp::names::short;
 use crate::runtime::amqp::topology::Topology;
 
-/// The consuming services whose queues a namespace may hold.
-pub const SERVICES: [&str; 3] = ["inventory", "billing", "notification"];
-
 /// Deletes every queue (work, dead-letter, retry tiers) of `services`, the outcomes queue, and
 /// the exchanges of the namespace in `settings`, messages included. Names that do not exist are skipped.
 pub async fn delete_namespace(settings: &AmqpSettings, services: &[&str]) -> Result<(), AmqpError> {
