@@ -1,15 +1,16 @@
 //! `DELETE /orders/{id}`: 200 with `"deleted": true` once, then 404 with `"deleted": false`.
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, order_body, spawn_app};
+use crate::helpers::{order_body, send, spawn_app};
 
 #[tokio::test]
 async fn delete_removes_the_order() {
     // Arrange
     let app = spawn_app().await;
     let kept = app.create_order(&order_body("Grace")).await;
-    let id = created_id(&app, "Ada").await;
+    let id = app.created_id("Ada").await;
 
     // Act
     let response = app.delete_order(&id).await;
@@ -39,7 +40,7 @@ async fn delete_removes_the_order() {
 async fn deleting_twice_is_a_404_that_says_not_deleted() {
     // Arrange
     let app = spawn_app().await;
-    let id = created_id(&app, "Ada").await;
+    let id = app.created_id("Ada").await;
     assert_eq!(
         app.delete_order(&id).await.status().as_u16(),
         200,
@@ -112,24 +113,11 @@ async fn if_match_guards_the_delete() {
     ];
 
     for (case, if_match, status, code) in cases {
-        let id = created_id(&app, "Ada").await;
-        let renamed = app
-            .patch_order(&id, &json!({"customer_name": "Ada King"}), None)
-            .await;
-        assert_eq!(
-            renamed.status().as_u16(),
-            200,
-            "{case}: the order reaches version 2"
-        );
+        let id = app.order_at_version_2(case).await;
 
         // Act
-        let response = app
-            .client
-            .delete(format!("{}/orders/{id}", app.address))
-            .header("if-match", if_match)
-            .send()
-            .await
-            .expect("request");
+        let request = app.request(Method::DELETE, &format!("/orders/{id}"));
+        let response = send(request.header("if-match", if_match)).await;
 
         // Assert
         assert_eq!(response.status().as_u16(), status, "{case}: status");
@@ -146,9 +134,4 @@ async fn if_match_guards_the_delete() {
             }
         }
     }
-}
-
-async fn created_id(app: &TestApp, customer: &str) -> String {
-    let order = app.create_order(&order_body(customer)).await;
-    order["order_id"].as_str().expect("order_id").to_owned()
 }

@@ -3,7 +3,7 @@
 use reqwest::{Method, Response};
 use serde_json::Value;
 
-use crate::helpers::{order_body, spawn_app};
+use crate::helpers::{assert_error_message, order_body, send, spawn_app};
 
 #[tokio::test]
 async fn probes_answer_200_json() {
@@ -40,23 +40,13 @@ async fn unknown_routes_are_a_json_404() {
         let case = format!("{method} {path}");
 
         // Act
-        let response = app
-            .client
-            .request(method, format!("{}{path}", app.address))
-            .send()
-            .await
-            .expect("request");
+        let response = send(app.request(method, path)).await;
 
         // Assert
         assert_eq!(response.status().as_u16(), 404, "{case}: status");
         let body = json_body(response, &case).await;
         assert_eq!(body["error"]["code"], "not_found", "{case}: code in {body}");
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()),
-            "{case}: message in {body}"
-        );
+        assert_error_message(&body, &case);
     }
 }
 
@@ -79,12 +69,7 @@ async fn missing_methods_are_a_json_405() {
         let case = format!("{method} {path}");
 
         // Act
-        let response = app
-            .client
-            .request(method, format!("{}{path}", app.address))
-            .send()
-            .await
-            .expect("request");
+        let response = send(app.request(method, path)).await;
 
         // Assert
         assert_eq!(response.status().as_u16(), 405, "{case}: status");
@@ -115,12 +100,7 @@ async fn a_405_names_the_allowed_methods() {
         let case = format!("{method} {path}");
 
         // Act
-        let response = app
-            .client
-            .request(method, format!("{}{path}", app.address))
-            .send()
-            .await
-            .expect("request");
+        let response = send(app.request(method, path)).await;
 
         // Assert: RFC 9110, section 15.5.6: a 405 must carry `Allow`.
         assert_eq!(response.status().as_u16(), 405, "{case}: status");

@@ -2,11 +2,12 @@
 
 use std::collections::HashSet;
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use test_support::http::strings;
 
-use crate::helpers::{TestApp, order_body, spawn_app};
+use crate::helpers::{TestApp, assert_error_message, order_body, send, spawn_app};
 
 #[tokio::test]
 async fn orders_are_listed_newest_first() {
@@ -157,12 +158,7 @@ async fn bad_query_parameters_are_422() {
             body["error"]["code"], "invalid_query",
             "{case} ({query}): code in {body}"
         );
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()),
-            "{case}: message in {body}"
-        );
+        assert_error_message(&body, case);
     }
 }
 
@@ -275,13 +271,8 @@ async fn customer_filters_by_name_or_email_ignoring_case() {
 
     for (customer, expected) in cases {
         // Act
-        let response = app
-            .client
-            .get(format!("{}/orders", app.address))
-            .query(&[("customer", customer)])
-            .send()
-            .await;
-        let response = response.expect("request");
+        let request = app.request(Method::GET, "/orders");
+        let response = send(request.query(&[("customer", customer)])).await;
 
         // Assert
         assert_eq!(

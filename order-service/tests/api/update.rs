@@ -1,13 +1,13 @@
 //! `PATCH /orders/{id}`: JSON merge patches, the status state machine, and `If-Match`.
 
 use chrono::{DateTime, Utc};
-use reqwest::Response;
+use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use test_support::http::strings;
 
-use crate::helpers::{TestApp, order_body, spawn_app};
+use crate::helpers::{TestApp, etag, order_body, send, spawn_app};
 
 #[tokio::test]
 async fn each_accepted_change_bumps_version_order_update_and_etag() {
@@ -117,7 +117,7 @@ async fn each_accepted_change_bumps_version_order_update_and_etag() {
 async fn items_are_replaced_whole_and_the_total_recomputed() {
     // Arrange
     let app = spawn_app().await;
-    let id = created_id(&app).await;
+    let id = app.created_id("Ada").await;
     let patch = r#"{"items":[{"product":"a","quantity":1,"amount":0.10},{"product":"b","quantity":1,"amount":0.10},{"product":"c","quantity":1,"amount":0.10}]}"#;
 
     // Act
@@ -359,15 +359,7 @@ async fn if_match_guards_the_update() {
     ];
 
     for (case, if_match, status, code) in cases {
-        let id = created_id(&app).await;
-        let renamed = app
-            .patch_order(&id, &json!({"customer_name": "Ada King"}), None)
-            .await;
-        assert_eq!(
-            renamed.status().as_u16(),
-            200,
-            "{case}: the order reaches version 2"
-        );
+        let id = app.order_at_version_2(case).await;
 
         // Act
         let response = app
@@ -392,7 +384,7 @@ async fn if_match_guards_the_update() {
 async fn a_stale_if_match_loses_to_a_concurrent_change() {
     // Arrange
     let app = spawn_app().await;
-    let id = created_id(&app).await;
+    let id = app.created_id("Ada").await;
     let first = app
         .patch_order(&id, &json!({"customer_name": "First"}), Some("\"1\""))
         .await;
@@ -424,7 +416,7 @@ async fn a_stale_if_match_loses_to_a_concurrent_change() {
 async fn invalid_patches_are_422_naming_the_field() {
     // Arrange
     let app = spawn_app().await;
-    let id = created_id(&app).await;
+    let id = app.created_id("Ada").await;
     let cases = [
         (
             "customer_name null",
@@ -492,7 +484,7 @@ async fn invalid_patches_are_422_naming_the_field() {
 async fn unreadable_patches_are_400() {
     // Arrange
     let app = spawn_app().await;
-    let id = created_id(&app).await;
+    let id = app.created_id("Ada").await;
     let cases = [
         (
             "broken JSON",
@@ -540,7 +532,7 @@ async fn unreadable_patches_are_400() {
 async fn both_json_content_types_are_accepted() {
     // Arrange
     let app = spawn_app().await;
-    let id = created_id(&app).await;
+    let id = app.created_id("Ada").await;
     let cases = [
         ("application/json", "Bob"),
         ("application/merge-patch+json", "Carol"),
@@ -570,7 +562,7 @@ async fn both_json_content_types_are_accepted() {
 async fn patching_an_unknown_order_is_a_json_404() {
     // Arrange
     let app = spawn_app().await;
-    let deleted = created_id(&app).await;
+    let deleted = app.created_id("Ada").await;
     assert_eq!(
         app.delete_order(&deleted).await.status().as_u16(),
         200,
@@ -596,11 +588,6 @@ async fn patching_an_unknown_order_is_a_json_404() {
     }
 }
 
-async fn created_id(app: &TestApp) -> String {
-    let order = app.create_order(&order_body("Ada")).await;
-    order["order_id"].as_str().expect("order_id").to_owned()
-}
-
 /// A new order brought to `status` through legal changes; its id.
 async fn order_in(app: &TestApp, status: &str) -> String {
     let path: &[&str] = match status {
@@ -611,7 +598,7 @@ async fn order_in(app: &TestApp, status: &str) -> String {
         "cancelled" => &["cancelled"],
         other => panic!("no status {other}"),
     };
-    let id = created_id(app).await;
+    let id = app.created_id("Ada").await;
     for step in path {
         let response = app.patch_order(&id, &json!({"status": step}), None).await;
         assert_eq!(
@@ -630,21 +617,13 @@ async fn get(app: &TestApp, id: &str) -> Value {
 }
 
 async fn patch_raw(app: &TestApp, id: &str, body: &str, content_type: &str) -> Response {
-    let request = app
-        .client
-        .patch(format!("{}/orders/{id}", app.address))
-        .header("content-type", content_type);
-    request.body(body.to_owned()).send().await.expect("request")
-}
-
-fn etag(response: &Response) -> String {
-    response
-        .headers()
-        .get("etag")
-        .expect("an ETag header")
-        .to_str()
-        .expect("a visible ETag")
-        .to_owned()
+    let request = app.request(Method::PATCH, &format!("/orders/{id}"));
+    send(
+        request
+            .header("content-type", content_type)
+            .body(body.to_owned()),
+    )
+    .await
 }
 
 fn time(value: &Value) -> DateTime<Utc> {
