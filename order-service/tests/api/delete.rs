@@ -1,9 +1,9 @@
 //! `DELETE /orders/{id}`: 200 with `"deleted": true` once, then 404 with `"deleted": false`.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{order_body, send, spawn_app};
+use crate::helpers::{json_with_status, order_body, send, spawn_app};
 
 #[tokio::test]
 async fn delete_removes_the_order() {
@@ -16,12 +16,7 @@ async fn delete_removes_the_order() {
     let response = app.delete_order(&id).await;
 
     // Assert
-    assert_eq!(
-        response.status().as_u16(),
-        200,
-        "an existing order is deleted"
-    );
-    let body: Value = response.json().await.expect("JSON");
+    let body = json_with_status(response, 200, "an existing order is deleted").await;
     assert_eq!(
         body,
         json!({"order_id": id, "deleted": true}),
@@ -51,12 +46,7 @@ async fn deleting_twice_is_a_404_that_says_not_deleted() {
     let response = app.delete_order(&id).await;
 
     // Assert
-    assert_eq!(
-        response.status().as_u16(),
-        404,
-        "the second delete finds nothing"
-    );
-    let body: Value = response.json().await.expect("JSON");
+    let body = json_with_status(response, 404, "the second delete finds nothing").await;
     assert_eq!(
         body["order_id"],
         id.as_str(),
@@ -82,12 +72,7 @@ async fn deleting_an_id_that_is_not_a_uuid_is_a_404() {
     let response = app.delete_order("not-a-uuid").await;
 
     // Assert
-    assert_eq!(
-        response.status().as_u16(),
-        404,
-        "an id that is not a UUID names no order"
-    );
-    let body: Value = response.json().await.expect("JSON");
+    let body = json_with_status(response, 404, "an id that is not a UUID names no order").await;
     assert_eq!(body["deleted"], false, "nothing was deleted: {body}");
     assert_eq!(
         body["error"]["code"], "not_found",
@@ -120,8 +105,7 @@ async fn if_match_guards_the_delete() {
         let response = send(request.header("if-match", if_match)).await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), status, "{case}: status");
-        let body: Value = response.json().await.expect("JSON");
+        let body = json_with_status(response, status, &format!("{case}: status")).await;
         let still_there = app.get_order(&id).await.status().as_u16();
         match code {
             None => {

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{assert_error_message, etag, order_body, spawn_app};
+use crate::helpers::{assert_error_message, etag, json_with_status, order_body, spawn_app};
 
 #[tokio::test]
 async fn get_returns_the_order_as_created_with_its_etag() {
@@ -68,11 +68,7 @@ async fn unknown_ids_are_a_json_404() {
         let response = app.get_order(id).await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), 404, "{case}: status");
-        let body: Value = response
-            .json()
-            .await
-            .unwrap_or_else(|error| panic!("{case}: not JSON: {error}"));
+        let body = json_with_status(response, 404, &format!("{case}: status")).await;
         assert_eq!(body["error"]["code"], "not_found", "{case}: code in {body}");
         assert_error_message(&body, case);
     }

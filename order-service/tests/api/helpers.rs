@@ -146,6 +146,11 @@ impl TestApp {
         .await
     }
 
+    /// How many orders are listed.
+    pub(crate) async fn order_count(&self) -> usize {
+        self.list_all_orders(500).await.len()
+    }
+
     /// `PATCH /orders/{id}` with a merge patch and an optional `If-Match`.
     pub(crate) async fn patch_order(
         &self,
@@ -172,6 +177,15 @@ impl TestApp {
 /// Sends `request`, failing the test when no answer comes.
 pub(crate) async fn send(request: RequestBuilder) -> Response {
     request.send().await.expect("request")
+}
+
+/// Asserts the status of `response` (`what` names that check) and returns its JSON body.
+pub(crate) async fn json_with_status(response: Response, status: u16, what: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "{what}");
+    response
+        .json()
+        .await
+        .unwrap_or_else(|error| panic!("{what}: not JSON: {error}"))
 }
 
 /// The `ETag` header of `response`.

@@ -4,7 +4,7 @@ use reqwest::header::HeaderValue;
 use reqwest::{Method, Response};
 use serde_json::Value;
 
-use crate::helpers::{TestApp, header, order_body, send, spawn_app};
+use crate::helpers::{TestApp, header, json_with_status, order_body, send, spawn_app};
 
 #[tokio::test]
 async fn a_retry_replays_the_first_answer_and_creates_nothing() {
@@ -79,11 +79,7 @@ async fn the_same_order_written_differently_is_the_same_request() {
             "{case}: the same order"
         );
     }
-    assert_eq!(
-        app.list_all_orders(50).await.len(),
-        1,
-        "only one order exists"
-    );
+    assert_eq!(app.order_count().await, 1, "only one order exists");
 }
 
 #[tokio::test]
@@ -96,12 +92,7 @@ async fn a_key_reused_with_another_order_is_422() {
     let reused = post_with_key(&app, "reused", &order_body("Grace").to_string()).await;
 
     // Assert
-    assert_eq!(
-        reused.status().as_u16(),
-        422,
-        "another body under the same key is refused"
-    );
-    let body: Value = reused.json().await.expect("JSON");
+    let body = json_with_status(reused, 422, "another body under the same key is refused").await;
     assert_eq!(
         body["error"]["code"], "idempotency_key_reused",
         "code in {body}"
@@ -139,11 +130,7 @@ async fn different_keys_create_different_orders() {
         second.headers().get("idempotent-replayed").is_none(),
         "another key is no replay"
     );
-    assert_eq!(
-        app.list_all_orders(50).await.len(),
-        2,
-        "two keys, two orders"
-    );
+    assert_eq!(app.order_count().await, 2, "two keys, two orders");
 }
 
 #[tokio::test]
@@ -191,11 +178,8 @@ async fn keys_are_1_to_255_visible_ascii_characters() {
             );
         }
     }
-    assert_eq!(
-        app.list_all_orders(50).await.len(),
-        3,
-        "only the accepted keys created orders"
-    );
+    let count = app.order_count().await;
+    assert_eq!(count, 3, "only the accepted keys created orders");
 }
 
 #[tokio::test]

@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 
 use test_support::http::strings;
 
-use crate::helpers::{TestApp, assert_error_message, order_body, send, spawn_app};
+use crate::helpers::{
+    TestApp, assert_error_message, json_with_status, order_body, send, spawn_app,
+};
 
 #[tokio::test]
 async fn orders_are_listed_newest_first() {
@@ -19,8 +21,7 @@ async fn orders_are_listed_newest_first() {
     let response = app.list_orders("").await;
 
     // Assert
-    assert_eq!(response.status().as_u16(), 200, "listing succeeds");
-    let page: Value = response.json().await.expect("JSON");
+    let page = json_with_status(response, 200, "listing succeeds").await;
     assert_eq!(ids(&page["orders"]), newest_first(&created), "newest first");
     assert_eq!(
         page["next_cursor"],
@@ -104,8 +105,7 @@ async fn limit_from_1_to_500_is_accepted() {
         let response = app.list_orders(query).await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), 200, "{query}: status");
-        let page: Value = response.json().await.expect("JSON");
+        let page = json_with_status(response, 200, &format!("{query}: status")).await;
         assert_eq!(
             ids(&page["orders"]),
             newest_first(&created)[..count],
@@ -149,11 +149,7 @@ async fn bad_query_parameters_are_422() {
         let response = app.list_orders(query).await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), 422, "{case} ({query}): status");
-        let body: Value = response
-            .json()
-            .await
-            .unwrap_or_else(|error| panic!("{case}: not JSON: {error}"));
+        let body = json_with_status(response, 422, &format!("{case} ({query}): status")).await;
         assert_eq!(
             body["error"]["code"], "invalid_query",
             "{case} ({query}): code in {body}"
@@ -275,12 +271,7 @@ async fn customer_filters_by_name_or_email_ignoring_case() {
         let response = send(request.query(&[("customer", customer)])).await;
 
         // Assert
-        assert_eq!(
-            response.status().as_u16(),
-            200,
-            "customer={customer:?}: status"
-        );
-        let page: Value = response.json().await.expect("JSON");
+        let page = json_with_status(response, 200, &format!("customer={customer:?}: status")).await;
         let names: Vec<&str> = strings(&page, "orders", "customer_name");
         assert_eq!(
             names, expected,
@@ -324,12 +315,8 @@ async fn list_pages(app: &TestApp, query: &str, limit: usize) -> Vec<Vec<String>
         let response = app
             .list_orders(&format!("{query}&limit={limit}&cursor={cursor}"))
             .await;
-        assert_eq!(
-            response.status().as_u16(),
-            200,
-            "{query}, limit {limit}: a page"
-        );
-        let page: Value = response.json().await.expect("JSON");
+        let page =
+            json_with_status(response, 200, &format!("{query}, limit {limit}: a page")).await;
         pages.push(ids(&page["orders"]));
         match page["next_cursor"].as_str() {
             Some(next) => cursor = next.to_owned(),

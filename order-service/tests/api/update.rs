@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use test_support::http::strings;
 
-use crate::helpers::{TestApp, etag, order_body, send, spawn_app};
+use crate::helpers::{TestApp, etag, json_with_status, order_body, send, spawn_app};
 
 #[tokio::test]
 async fn each_accepted_change_bumps_version_order_update_and_etag() {
@@ -198,8 +198,7 @@ async fn status_changes_follow_the_state_machine() {
             let response = app.patch_order(&id, &json!({"status": to}), None).await;
 
             // Assert
-            assert_eq!(response.status().as_u16(), status, "{case}: status");
-            let body: Value = response.json().await.expect("JSON");
+            let body = json_with_status(response, status, &format!("{case}: status")).await;
             let stored = get(&app, &id).await;
             if status == 200 {
                 assert_eq!(body["status"], to, "{case}: the new status");
@@ -241,12 +240,12 @@ async fn items_change_only_while_pending_or_confirmed() {
         let response = app.patch_order(&id, &new_items, None).await;
 
         // Assert
-        assert_eq!(
-            response.status().as_u16(),
+        let body = json_with_status(
+            response,
             status,
-            "items of a {from} order: status"
-        );
-        let body: Value = response.json().await.expect("JSON");
+            &format!("items of a {from} order: status"),
+        )
+        .await;
         let stored = get(&app, &id).await;
         if status == 200 {
             assert_eq!(
@@ -367,8 +366,7 @@ async fn if_match_guards_the_update() {
             .await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), status, "{case}: status");
-        let body: Value = response.json().await.expect("JSON");
+        let body = json_with_status(response, status, &format!("{case}: status")).await;
         let stored = get(&app, &id).await;
         match code {
             None => assert_eq!(stored["version"], 3, "{case}: the change is made"),
@@ -465,8 +463,7 @@ async fn invalid_patches_are_422_naming_the_field() {
         let response = app.patch_order(&id, &patch, None).await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), 422, "{case}: status");
-        let body: Value = response.json().await.expect("JSON");
+        let body = json_with_status(response, 422, &format!("{case}: status")).await;
         assert_eq!(
             body["error"]["code"], "invalid_field",
             "{case}: code in {body}"
@@ -517,8 +514,7 @@ async fn unreadable_patches_are_400() {
         let response = patch_raw(&app, &id, body, content_type).await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), 400, "{case}: status");
-        let body: Value = response.json().await.expect("JSON");
+        let body = json_with_status(response, 400, &format!("{case}: status")).await;
         assert_eq!(body["error"]["code"], code, "{case}: code in {body}");
     }
     assert_eq!(
@@ -549,8 +545,7 @@ async fn both_json_content_types_are_accepted() {
         .await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), 200, "{content_type}: status");
-        let order: Value = response.json().await.expect("JSON");
+        let order = json_with_status(response, 200, &format!("{content_type}: status")).await;
         assert_eq!(
             order["customer_name"], name,
             "{content_type}: the change is made"
@@ -582,8 +577,7 @@ async fn patching_an_unknown_order_is_a_json_404() {
             .await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), 404, "{case}: status");
-        let body: Value = response.json().await.expect("JSON");
+        let body = json_with_status(response, 404, &format!("{case}: status")).await;
         assert_eq!(body["error"]["code"], "not_found", "{case}: code in {body}");
     }
 }
@@ -612,8 +606,7 @@ async fn order_in(app: &TestApp, status: &str) -> String {
 
 async fn get(app: &TestApp, id: &str) -> Value {
     let response = app.get_order(id).await;
-    assert_eq!(response.status().as_u16(), 200, "order {id} exists");
-    response.json().await.expect("JSON")
+    json_with_status(response, 200, &format!("order {id} exists")).await
 }
 
 async fn patch_raw(app: &TestApp, id: &str, body: &str, content_type: &str) -> Response {
