@@ -40,7 +40,7 @@ async fn an_empty_store_lists_nothing() {
     let app = spawn_app().await;
 
     // Act
-    let page: Value = app.list_orders("").await.json().await.expect("JSON");
+    let page = page(&app, "").await;
 
     // Assert
     assert_eq!(
@@ -58,17 +58,12 @@ async fn default_page_holds_50_orders() {
     let expected = newest_first(&created);
 
     // Act
-    let first: Value = app.list_orders("").await.json().await.expect("JSON");
+    let first = page(&app, "").await;
     let cursor = first["next_cursor"]
         .as_str()
         .expect("a cursor after a full page")
         .to_owned();
-    let second: Value = app
-        .list_orders(&format!("cursor={cursor}"))
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let second = page(&app, &format!("cursor={cursor}")).await;
 
     // Assert
     assert_eq!(
@@ -220,7 +215,7 @@ async fn status_filters_the_list_and_its_pages() {
 
     for (query, expected) in cases {
         // Act
-        let whole: Value = app.list_orders(query).await.json().await.expect("JSON");
+        let whole = page(&app, query).await;
         let paged = list_pages(&app, query, 1).await.concat();
 
         // Assert
@@ -290,6 +285,11 @@ async fn create_orders(app: &TestApp, count: usize) -> Vec<String> {
         ids.push(order["order_id"].as_str().expect("order_id").to_owned());
     }
     ids
+}
+
+/// The page that `GET /orders?{query}` answers, as JSON.
+async fn page(app: &TestApp, query: &str) -> Value {
+    app.list_orders(query).await.json().await.expect("JSON")
 }
 
 fn newest_first(oldest_first: &[String]) -> Vec<String> {
