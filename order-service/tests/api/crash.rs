@@ -8,7 +8,7 @@ use std::time::Duration;
 use test_support::process::{Interruption, interrupt, spawn_listening};
 use tokio::process::{Child, Command};
 
-use crate::helpers::order_body;
+use crate::helpers::{order_body, send};
 
 /// The real binary on a free port; returns the child and its base URL.
 async fn start_binary(data_dir: &Path) -> (Child, String) {
@@ -43,29 +43,15 @@ async fn interrupted_while_creating(how: Interruption) {
         let (mut child, url) = start_binary(dir.path()).await;
         let clients: Vec<_> = (0..16)
             .map(|worker| {
-                let (client, url, acknowledged) =
-                    (client.clone(), url.clone(), Arc::clone(&acknowledged));
-                tokio::spawn(async move {
-                    for n in 0..10_000 {
-                        let body = order_body(&format!("round {round} worker {worker} order {n}"));
-                        let Ok(response) = client
-                            .post(format!("{url}/orders"))
-                            .json(&body)
-                            .send()
-                            .await
-                        else {
-                            return;
-                        };
-                        if response.status().as_u16() != 201 {
-                            return;
-                        }
-                        let Ok(order) = response.json::<serde_json::Value>().await else {
-                            return;
-                        };
-                        let id = order["order_id"].as_str().expect("id").to_owned();
-                        acknowledged.lock().expect("lock").push(id);
-                    }
-                })
+                let (client, url) = (client.clone(), url.clone());
+                let names =
+                    (0..10_000).map(move |n| format!("round {round} worker {worker} order {n}"));
+                tokio::spawn(create_until_refused(
+                    client,
+                    url,
+                    names,
+                    Arc::clone(&acknowledged),
+                ))
             })
             .collect();
         let target = (round + 1) * 300;
@@ -85,26 +71,48 @@ async fn interrupted_while_creating(how: Interruption) {
     let acknowledged = acknowledged.lock().expect("lock").clone();
     assert!(acknowledged.len() >= 900);
     for id in &acknowledged {
-        let response = client
-            .get(format!("{url}/orders/{id}"))
-            .send()
-            .await
-            .expect("get");
+        let response = send(client.get(format!("{url}/orders/{id}"))).await;
         assert_eq!(
             response.status().as_u16(),
             200,
             "order {id} got a 201 before the kill but is gone"
         );
     }
-    let created = client
-        .post(format!("{url}/orders"))
-        .json(&order_body("after"))
-        .send()
-        .await
-        .expect("post");
+    let created = send(
+        client
+            .post(format!("{url}/orders"))
+            .json(&order_body("after")),
+    )
+    .await;
     assert_eq!(
         created.status().as_u16(),
         201,
         "the store takes writes after the crashes"
     );
+}
+
+/// One client: creates an order for each of `names` until the service stops answering 201,
+/// recording the id of every order it acknowledged.
+async fn create_until_refused(
+    client: reqwest::Client,
+    url: String,
+    names: impl Iterator<Item = String>,
+    acknowledged: Arc<Mutex<Vec<String>>>,
+) {
+    for name in names {
+        let request = client
+            .post(format!("{url}/orders"))
+            .json(&order_body(&name));
+        let Ok(response) = request.send().await else {
+            return;
+        };
+        if response.status().as_u16() != 201 {
+            return;
+        }
+        let Ok(order) = response.json::<serde_json::Value>().await else {
+            return;
+        };
+        let id = order["order_id"].as_str().expect("id").to_owned();
+        acknowledged.lock().expect("lock").push(id);
+    }
 }

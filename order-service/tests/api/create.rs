@@ -1,12 +1,12 @@
 //! `POST /orders`: what a valid request becomes, and every way a bad one is refused.
 
-use reqwest::Response;
+use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use uuid::{Uuid, Version};
 
-use crate::helpers::{order_body, spawn_app};
+use crate::helpers::{assert_error_message, header, order_body, send, spawn_app};
 
 /// The largest request body the service accepts with its test settings.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -396,10 +396,8 @@ async fn invalid_fields_are_422_naming_the_field() {
         let error = expect_error(response, 422, "invalid_field", case).await;
         assert_eq!(error["field"], field, "{case}: the field named in {error}");
     }
-    assert!(
-        app.list_all_orders(500).await.is_empty(),
-        "no refused request created an order"
-    );
+    let count = app.order_count().await;
+    assert_eq!(count, 0, "no refused request created an order");
 }
 
 #[tokio::test]
@@ -479,22 +477,17 @@ async fn unreadable_bodies_are_400() {
 
     for (case, body, content_type, code) in cases {
         // Act
-        let mut request = app
-            .client
-            .post(format!("{}/orders", app.address))
-            .body(body);
+        let mut request = app.request(Method::POST, "/orders").body(body);
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
         }
-        let response = request.send().await.expect("request");
+        let response = send(request).await;
 
         // Assert
         expect_error(response, 400, code, case).await;
     }
-    assert!(
-        app.list_all_orders(500).await.is_empty(),
-        "no refused request created an order"
-    );
+    let count = app.order_count().await;
+    assert_eq!(count, 0, "no refused request created an order");
 }
 
 #[tokio::test]
@@ -568,17 +561,6 @@ async fn chunked_body_is_limited_to_64_kib_too() {
     );
 }
 
-/// The value of a response header, which must be present.
-fn header(response: &Response, name: &str) -> String {
-    response
-        .headers()
-        .get(name)
-        .unwrap_or_else(|| panic!("a {name} header"))
-        .to_str()
-        .expect("a visible header value")
-        .to_owned()
-}
-
 /// Asserts that `response` is a JSON error with `status` and `code`, and returns its `error`.
 async fn expect_error(response: Response, status: u16, code: &str, case: &str) -> Value {
     assert_eq!(response.status().as_u16(), status, "{case}: status");
@@ -592,12 +574,7 @@ async fn expect_error(response: Response, status: u16, code: &str, case: &str) -
         .await
         .unwrap_or_else(|error| panic!("{case}: the error is not JSON: {error}"));
     assert_eq!(body["error"]["code"], code, "{case}: code in {body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{case}: message in {body}"
-    );
+    assert_error_message(&body, case);
     body["error"].clone()
 }
 

@@ -1,26 +1,22 @@
 //! `DELETE /orders/{id}`: 200 with `"deleted": true` once, then 404 with `"deleted": false`.
 
-use serde_json::{Value, json};
+use reqwest::Method;
+use serde_json::json;
 
-use crate::helpers::{TestApp, order_body, spawn_app};
+use crate::helpers::{json_with_status, order_body, send, spawn_app};
 
 #[tokio::test]
 async fn delete_removes_the_order() {
     // Arrange
     let app = spawn_app().await;
     let kept = app.create_order(&order_body("Grace")).await;
-    let id = created_id(&app, "Ada").await;
+    let id = app.created_id("Ada").await;
 
     // Act
     let response = app.delete_order(&id).await;
 
     // Assert
-    assert_eq!(
-        response.status().as_u16(),
-        200,
-        "an existing order is deleted"
-    );
-    let body: Value = response.json().await.expect("JSON");
+    let body = json_with_status(response, 200, "an existing order is deleted").await;
     assert_eq!(
         body,
         json!({"order_id": id, "deleted": true}),
@@ -39,7 +35,7 @@ async fn delete_removes_the_order() {
 async fn deleting_twice_is_a_404_that_says_not_deleted() {
     // Arrange
     let app = spawn_app().await;
-    let id = created_id(&app, "Ada").await;
+    let id = app.created_id("Ada").await;
     assert_eq!(
         app.delete_order(&id).await.status().as_u16(),
         200,
@@ -50,12 +46,7 @@ async fn deleting_twice_is_a_404_that_says_not_deleted() {
     let response = app.delete_order(&id).await;
 
     // Assert
-    assert_eq!(
-        response.status().as_u16(),
-        404,
-        "the second delete finds nothing"
-    );
-    let body: Value = response.json().await.expect("JSON");
+    let body = json_with_status(response, 404, "the second delete finds nothing").await;
     assert_eq!(
         body["order_id"],
         id.as_str(),
@@ -81,12 +72,7 @@ async fn deleting_an_id_that_is_not_a_uuid_is_a_404() {
     let response = app.delete_order("not-a-uuid").await;
 
     // Assert
-    assert_eq!(
-        response.status().as_u16(),
-        404,
-        "an id that is not a UUID names no order"
-    );
-    let body: Value = response.json().await.expect("JSON");
+    let body = json_with_status(response, 404, "an id that is not a UUID names no order").await;
     assert_eq!(body["deleted"], false, "nothing was deleted: {body}");
     assert_eq!(
         body["error"]["code"], "not_found",
@@ -112,28 +98,14 @@ async fn if_match_guards_the_delete() {
     ];
 
     for (case, if_match, status, code) in cases {
-        let id = created_id(&app, "Ada").await;
-        let renamed = app
-            .patch_order(&id, &json!({"customer_name": "Ada King"}), None)
-            .await;
-        assert_eq!(
-            renamed.status().as_u16(),
-            200,
-            "{case}: the order reaches version 2"
-        );
+        let id = app.order_at_version_2(case).await;
 
         // Act
-        let response = app
-            .client
-            .delete(format!("{}/orders/{id}", app.address))
-            .header("if-match", if_match)
-            .send()
-            .await
-            .expect("request");
+        let request = app.request(Method::DELETE, &format!("/orders/{id}"));
+        let response = send(request.header("if-match", if_match)).await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), status, "{case}: status");
-        let body: Value = response.json().await.expect("JSON");
+        let body = json_with_status(response, status, &format!("{case}: status")).await;
         let still_there = app.get_order(&id).await.status().as_u16();
         match code {
             None => {
@@ -146,9 +118,4 @@ async fn if_match_guards_the_delete() {
             }
         }
     }
-}
-
-async fn created_id(app: &TestApp, customer: &str) -> String {
-    let order = app.create_order(&order_body(customer)).await;
-    order["order_id"].as_str().expect("order_id").to_owned()
 }

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::helpers::{order_body, spawn_app};
+use crate::helpers::{order_body, send, spawn_app};
 
 #[tokio::test]
 async fn an_order_not_yet_delivered_has_an_empty_timeline() {
@@ -49,12 +49,7 @@ async fn unknown_orders_bad_ids_and_other_methods_are_clear_errors() {
 
     for (method, path, status, case) in cases {
         // Act
-        let response = app
-            .client
-            .request(method, format!("{}{path}", app.address))
-            .send()
-            .await
-            .expect("request");
+        let response = send(app.request(method, path)).await;
 
         // Assert
         assert_eq!(response.status().as_u16(), status, "{case}");

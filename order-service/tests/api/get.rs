@@ -1,10 +1,9 @@
 //! `GET /orders/{id}`: the stored order with its entity tag, or a JSON 404.
 
-use reqwest::Response;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{order_body, spawn_app};
+use crate::helpers::{assert_error_message, etag, json_with_status, order_body, spawn_app};
 
 #[tokio::test]
 async fn get_returns_the_order_as_created_with_its_etag() {
@@ -69,26 +68,8 @@ async fn unknown_ids_are_a_json_404() {
         let response = app.get_order(id).await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), 404, "{case}: status");
-        let body: Value = response
-            .json()
-            .await
-            .unwrap_or_else(|error| panic!("{case}: not JSON: {error}"));
+        let body = json_with_status(response, 404, &format!("{case}: status")).await;
         assert_eq!(body["error"]["code"], "not_found", "{case}: code in {body}");
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()),
-            "{case}: message in {body}"
-        );
+        assert_error_message(&body, case);
     }
-}
-
-fn etag(response: &Response) -> &str {
-    response
-        .headers()
-        .get("etag")
-        .expect("an ETag header")
-        .to_str()
-        .expect("a visible ETag")
 }

@@ -3,7 +3,7 @@
 use reqwest::{Method, Response};
 use serde_json::Value;
 
-use crate::helpers::{order_body, spawn_app};
+use crate::helpers::{TestApp, assert_error_message, order_body, send, spawn_app};
 
 #[tokio::test]
 async fn probes_answer_200_json() {
@@ -37,26 +37,10 @@ async fn unknown_routes_are_a_json_404() {
     ];
 
     for (method, path) in cases {
-        let case = format!("{method} {path}");
-
-        // Act
-        let response = app
-            .client
-            .request(method, format!("{}{path}", app.address))
-            .send()
-            .await
-            .expect("request");
-
-        // Assert
-        assert_eq!(response.status().as_u16(), 404, "{case}: status");
-        let body = json_body(response, &case).await;
+        // Act and Assert
+        let (case, body) = json_answer(&app, method, path, 404).await;
         assert_eq!(body["error"]["code"], "not_found", "{case}: code in {body}");
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()),
-            "{case}: message in {body}"
-        );
+        assert_error_message(&body, &case);
     }
 }
 
@@ -76,19 +60,8 @@ async fn missing_methods_are_a_json_405() {
     ];
 
     for (method, path) in cases {
-        let case = format!("{method} {path}");
-
-        // Act
-        let response = app
-            .client
-            .request(method, format!("{}{path}", app.address))
-            .send()
-            .await
-            .expect("request");
-
-        // Assert
-        assert_eq!(response.status().as_u16(), 405, "{case}: status");
-        let body = json_body(response, &case).await;
+        // Act and Assert
+        let (case, body) = json_answer(&app, method, path, 405).await;
         assert_eq!(
             body["error"]["code"], "method_not_allowed",
             "{case}: code in {body}"
@@ -112,15 +85,8 @@ async fn a_405_names_the_allowed_methods() {
     ];
 
     for (method, path, allowed) in cases {
-        let case = format!("{method} {path}");
-
         // Act
-        let response = app
-            .client
-            .request(method, format!("{}{path}", app.address))
-            .send()
-            .await
-            .expect("request");
+        let (case, response) = answer(&app, method, path).await;
 
         // Assert: RFC 9110, section 15.5.6: a 405 must carry `Allow`.
         assert_eq!(response.status().as_u16(), 405, "{case}: status");
@@ -138,6 +104,20 @@ async fn a_405_names_the_allowed_methods() {
         methods.retain(|method| *method != "HEAD");
         assert_eq!(methods, allowed, "{case}: Allow header {allow:?}");
     }
+}
+
+/// The answer to `method path`, and the case's name for failure messages.
+async fn answer(app: &TestApp, method: Method, path: &str) -> (String, Response) {
+    let case = format!("{method} {path}");
+    (case, send(app.request(method, path)).await)
+}
+
+/// The answer to `method path`, which must be `status` and JSON; the case's name and the body.
+async fn json_answer(app: &TestApp, method: Method, path: &str, status: u16) -> (String, Value) {
+    let (case, response) = answer(app, method, path).await;
+    assert_eq!(response.status().as_u16(), status, "{case}: status");
+    let body = json_body(response, &case).await;
+    (case, body)
 }
 
 /// The body of `response`, which must be JSON and say so.

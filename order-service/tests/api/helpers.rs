@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use order_service::settings::Settings;
 use order_service::startup::Application;
-use reqwest::Response;
+use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use test_support::http::all_pages;
@@ -76,14 +76,15 @@ impl TestApp {
         test_support::http::get(&self.client, &format!("{}{path}", self.address)).await
     }
 
+    /// A `method` request to `path`, to finish and hand to [`send`].
+    pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.address))
+    }
+
     /// `POST /orders` with a JSON body.
     pub(crate) async fn post_order(&self, body: &Value) -> Response {
-        self.client
-            .post(format!("{}/orders", self.address))
-            .json(body)
-            .send()
-            .await
-            .expect("request")
+        send(self.request(Method::POST, "/orders").json(body)).await
     }
 
     /// `POST /orders` with any body and content type.
@@ -92,13 +93,8 @@ impl TestApp {
         body: impl Into<reqwest::Body>,
         content_type: &str,
     ) -> Response {
-        self.client
-            .post(format!("{}/orders", self.address))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .expect("request")
+        let request = self.request(Method::POST, "/orders");
+        send(request.header("content-type", content_type).body(body)).await
     }
 
     /// Creates a valid order and returns its JSON (asserting 201).
@@ -108,22 +104,34 @@ impl TestApp {
         response.json().await.expect("json")
     }
 
+    /// Creates a valid order for `customer` and returns its id.
+    pub(crate) async fn created_id(&self, customer: &str) -> String {
+        let order = self.create_order(&order_body(customer)).await;
+        order["order_id"].as_str().expect("order_id").to_owned()
+    }
+
+    /// Creates an order and renames its customer, so that it stands at version 2; its id.
+    pub(crate) async fn order_at_version_2(&self, case: &str) -> String {
+        let id = self.created_id("Ada").await;
+        let renamed = self
+            .patch_order(&id, &json!({"customer_name": "Ada King"}), None)
+            .await;
+        assert_eq!(
+            renamed.status().as_u16(),
+            200,
+            "{case}: the order reaches version 2"
+        );
+        id
+    }
+
     /// `GET /orders/{id}`.
     pub(crate) async fn get_order(&self, id: &str) -> Response {
-        self.client
-            .get(format!("{}/orders/{id}", self.address))
-            .send()
-            .await
-            .expect("request")
+        send(self.request(Method::GET, &format!("/orders/{id}"))).await
     }
 
     /// `GET /orders?{query}`.
     pub(crate) async fn list_orders(&self, query: &str) -> Response {
-        self.client
-            .get(format!("{}/orders?{query}", self.address))
-            .send()
-            .await
-            .expect("request")
+        send(self.request(Method::GET, &format!("/orders?{query}"))).await
     }
 
     /// Every order, by following `next_cursor` through all pages of `limit`.
@@ -138,6 +146,11 @@ impl TestApp {
         .await
     }
 
+    /// How many orders are listed.
+    pub(crate) async fn order_count(&self) -> usize {
+        self.list_all_orders(500).await.len()
+    }
+
     /// `PATCH /orders/{id}` with a merge patch and an optional `If-Match`.
     pub(crate) async fn patch_order(
         &self,
@@ -146,24 +159,64 @@ impl TestApp {
         if_match: Option<&str>,
     ) -> Response {
         let mut request = self
-            .client
-            .patch(format!("{}/orders/{id}", self.address))
+            .request(Method::PATCH, &format!("/orders/{id}"))
             .header("content-type", "application/merge-patch+json")
             .body(body.to_string());
         if let Some(tag) = if_match {
             request = request.header("if-match", tag);
         }
-        request.send().await.expect("request")
+        send(request).await
     }
 
     /// `DELETE /orders/{id}`.
     pub(crate) async fn delete_order(&self, id: &str) -> Response {
-        self.client
-            .delete(format!("{}/orders/{id}", self.address))
-            .send()
-            .await
-            .expect("request")
+        send(self.request(Method::DELETE, &format!("/orders/{id}"))).await
     }
+}
+
+/// Sends `request`, failing the test when no answer comes.
+pub(crate) async fn send(request: RequestBuilder) -> Response {
+    request.send().await.expect("request")
+}
+
+/// Asserts the status of `response` (`what` names that check) and returns its JSON body.
+pub(crate) async fn json_with_status(response: Response, status: u16, what: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "{what}");
+    response
+        .json()
+        .await
+        .unwrap_or_else(|error| panic!("{what}: not JSON: {error}"))
+}
+
+/// The `ETag` header of `response`.
+pub(crate) fn etag(response: &Response) -> String {
+    response
+        .headers()
+        .get("etag")
+        .expect("an ETag header")
+        .to_str()
+        .expect("a visible ETag")
+        .to_owned()
+}
+
+/// The value of a response header, which must be present.
+pub(crate) fn header(response: &Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("a {name} header"))
+        .to_str()
+        .expect("a visible header value")
+        .to_owned()
+}
+
+/// Asserts that the error in `body` explains itself with a message.
+pub(crate) fn assert_error_message(body: &Value, case: &str) {
+    let message = body["error"]["message"].as_str();
+    assert!(
+        message.is_some_and(|m| !m.is_empty()),
+        "{case}: message in {body}"
+    );
 }
 
 /// A valid order body for `customer`.

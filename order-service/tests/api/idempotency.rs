@@ -1,22 +1,17 @@
 //! `Idempotency-Key`: a retried create answers like the first one and creates nothing more.
 
-use reqwest::Response;
 use reqwest::header::HeaderValue;
+use reqwest::{Method, Response};
 use serde_json::Value;
 
-use crate::helpers::{TestApp, order_body, spawn_app};
+use crate::helpers::{TestApp, header, json_with_status, order_body, send, spawn_app};
 
 #[tokio::test]
 async fn a_retry_replays_the_first_answer_and_creates_nothing() {
     // Arrange
     let app = spawn_app().await;
     let body = order_body("Ada").to_string();
-    let first = post_with_key(&app, "retry-1", &body).await;
-    assert_eq!(
-        first.status().as_u16(),
-        201,
-        "the first request creates the order"
-    );
+    let first = first_post(&app, "retry-1", &body).await;
     assert!(
         first.headers().get("idempotent-replayed").is_none(),
         "the first answer is not a replay"
@@ -54,12 +49,7 @@ async fn the_same_order_written_differently_is_the_same_request() {
     // Arrange
     let app = spawn_app().await;
     let original = r#"{"customer_name":"Ada","customer_email":"ada@example.com","items":[{"product":"widget","quantity":2,"amount":9.99}]}"#;
-    let first = post_with_key(&app, "same-order", original).await;
-    assert_eq!(
-        first.status().as_u16(),
-        201,
-        "the first request creates the order"
-    );
+    let first = first_post(&app, "same-order", original).await;
     let created: Value = first.json().await.expect("JSON");
     let cases = [
         (
@@ -89,34 +79,20 @@ async fn the_same_order_written_differently_is_the_same_request() {
             "{case}: the same order"
         );
     }
-    assert_eq!(
-        app.list_all_orders(50).await.len(),
-        1,
-        "only one order exists"
-    );
+    assert_eq!(app.order_count().await, 1, "only one order exists");
 }
 
 #[tokio::test]
 async fn a_key_reused_with_another_order_is_422() {
     // Arrange
     let app = spawn_app().await;
-    let first = post_with_key(&app, "reused", &order_body("Ada").to_string()).await;
-    assert_eq!(
-        first.status().as_u16(),
-        201,
-        "the first request creates the order"
-    );
+    first_post(&app, "reused", &order_body("Ada").to_string()).await;
 
     // Act
     let reused = post_with_key(&app, "reused", &order_body("Grace").to_string()).await;
 
     // Assert
-    assert_eq!(
-        reused.status().as_u16(),
-        422,
-        "another body under the same key is refused"
-    );
-    let body: Value = reused.json().await.expect("JSON");
+    let body = json_with_status(reused, 422, "another body under the same key is refused").await;
     assert_eq!(
         body["error"]["code"], "idempotency_key_reused",
         "code in {body}"
@@ -154,11 +130,7 @@ async fn different_keys_create_different_orders() {
         second.headers().get("idempotent-replayed").is_none(),
         "another key is no replay"
     );
-    assert_eq!(
-        app.list_all_orders(50).await.len(),
-        2,
-        "two keys, two orders"
-    );
+    assert_eq!(app.order_count().await, 2, "two keys, two orders");
 }
 
 #[tokio::test]
@@ -194,15 +166,7 @@ async fn keys_are_1_to_255_visible_ascii_characters() {
 
     for (case, key, status) in cases {
         // Act
-        let response = app
-            .client
-            .post(format!("{}/orders", app.address))
-            .header("content-type", "application/json")
-            .header("idempotency-key", key)
-            .body(body.clone())
-            .send()
-            .await
-            .expect("request");
+        let response = post_with_header_key(&app, key, &body).await;
 
         // Assert
         assert_eq!(response.status().as_u16(), status, "{case}: status");
@@ -214,11 +178,8 @@ async fn keys_are_1_to_255_visible_ascii_characters() {
             );
         }
     }
-    assert_eq!(
-        app.list_all_orders(50).await.len(),
-        3,
-        "only the accepted keys created orders"
-    );
+    let count = app.order_count().await;
+    assert_eq!(count, 3, "only the accepted keys created orders");
 }
 
 #[tokio::test]
@@ -226,12 +187,7 @@ async fn keys_survive_a_restart() {
     // Arrange
     let app = spawn_app().await;
     let body = order_body("Ada").to_string();
-    let first = post_with_key(&app, "durable", &body).await;
-    assert_eq!(
-        first.status().as_u16(),
-        201,
-        "the first request creates the order"
-    );
+    let first = first_post(&app, "durable", &body).await;
     let created: Value = first.json().await.expect("JSON");
     let app = app.restart().await;
 
@@ -264,21 +220,26 @@ async fn keys_survive_a_restart() {
     );
 }
 
+/// `POST /orders` with a JSON `body` under the idempotency `key`.
 async fn post_with_key(app: &TestApp, key: &str, body: &str) -> Response {
-    app.client
-        .post(format!("{}/orders", app.address))
-        .header("content-type", "application/json")
-        .header("idempotency-key", key)
-        .body(body.to_owned())
-        .send()
-        .await
-        .expect("request")
+    let key = HeaderValue::from_str(key).expect("a header");
+    post_with_header_key(app, key, body).await
 }
 
-fn header(response: &Response, name: &str) -> String {
-    let value = response
-        .headers()
-        .get(name)
-        .unwrap_or_else(|| panic!("a {name} header"));
-    value.to_str().expect("a visible header").to_owned()
+/// The first `POST /orders` under `key`, which must create the order.
+async fn first_post(app: &TestApp, key: &str, body: &str) -> Response {
+    let first = post_with_key(app, key, body).await;
+    assert_eq!(
+        first.status().as_u16(),
+        201,
+        "the first request creates the order"
+    );
+    first
+}
+
+/// `POST /orders` with a JSON `body` under any idempotency key, valid or not.
+async fn post_with_header_key(app: &TestApp, key: HeaderValue, body: &str) -> Response {
+    let request = app.request(Method::POST, "/orders");
+    let request = request.header("content-type", "application/json");
+    send(request.header("idempotency-key", key).body(body.to_owned())).await
 }

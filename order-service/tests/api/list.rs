@@ -2,11 +2,14 @@
 
 use std::collections::HashSet;
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use test_support::http::strings;
 
-use crate::helpers::{TestApp, order_body, spawn_app};
+use crate::helpers::{
+    TestApp, assert_error_message, json_with_status, order_body, send, spawn_app,
+};
 
 #[tokio::test]
 async fn orders_are_listed_newest_first() {
@@ -18,8 +21,7 @@ async fn orders_are_listed_newest_first() {
     let response = app.list_orders("").await;
 
     // Assert
-    assert_eq!(response.status().as_u16(), 200, "listing succeeds");
-    let page: Value = response.json().await.expect("JSON");
+    let page = json_with_status(response, 200, "listing succeeds").await;
     assert_eq!(ids(&page["orders"]), newest_first(&created), "newest first");
     assert_eq!(
         page["next_cursor"],
@@ -38,7 +40,7 @@ async fn an_empty_store_lists_nothing() {
     let app = spawn_app().await;
 
     // Act
-    let page: Value = app.list_orders("").await.json().await.expect("JSON");
+    let page = page(&app, "").await;
 
     // Assert
     assert_eq!(
@@ -56,17 +58,12 @@ async fn default_page_holds_50_orders() {
     let expected = newest_first(&created);
 
     // Act
-    let first: Value = app.list_orders("").await.json().await.expect("JSON");
+    let first = page(&app, "").await;
     let cursor = first["next_cursor"]
         .as_str()
         .expect("a cursor after a full page")
         .to_owned();
-    let second: Value = app
-        .list_orders(&format!("cursor={cursor}"))
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let second = page(&app, &format!("cursor={cursor}")).await;
 
     // Assert
     assert_eq!(
@@ -103,8 +100,7 @@ async fn limit_from_1_to_500_is_accepted() {
         let response = app.list_orders(query).await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), 200, "{query}: status");
-        let page: Value = response.json().await.expect("JSON");
+        let page = json_with_status(response, 200, &format!("{query}: status")).await;
         assert_eq!(
             ids(&page["orders"]),
             newest_first(&created)[..count],
@@ -148,21 +144,12 @@ async fn bad_query_parameters_are_422() {
         let response = app.list_orders(query).await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), 422, "{case} ({query}): status");
-        let body: Value = response
-            .json()
-            .await
-            .unwrap_or_else(|error| panic!("{case}: not JSON: {error}"));
+        let body = json_with_status(response, 422, &format!("{case} ({query}): status")).await;
         assert_eq!(
             body["error"]["code"], "invalid_query",
             "{case} ({query}): code in {body}"
         );
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()),
-            "{case}: message in {body}"
-        );
+        assert_error_message(&body, case);
     }
 }
 
@@ -228,7 +215,7 @@ async fn status_filters_the_list_and_its_pages() {
 
     for (query, expected) in cases {
         // Act
-        let whole: Value = app.list_orders(query).await.json().await.expect("JSON");
+        let whole = page(&app, query).await;
         let paged = list_pages(&app, query, 1).await.concat();
 
         // Assert
@@ -275,21 +262,11 @@ async fn customer_filters_by_name_or_email_ignoring_case() {
 
     for (customer, expected) in cases {
         // Act
-        let response = app
-            .client
-            .get(format!("{}/orders", app.address))
-            .query(&[("customer", customer)])
-            .send()
-            .await;
-        let response = response.expect("request");
+        let request = app.request(Method::GET, "/orders");
+        let response = send(request.query(&[("customer", customer)])).await;
 
         // Assert
-        assert_eq!(
-            response.status().as_u16(),
-            200,
-            "customer={customer:?}: status"
-        );
-        let page: Value = response.json().await.expect("JSON");
+        let page = json_with_status(response, 200, &format!("customer={customer:?}: status")).await;
         let names: Vec<&str> = strings(&page, "orders", "customer_name");
         assert_eq!(
             names, expected,
@@ -308,6 +285,11 @@ async fn create_orders(app: &TestApp, count: usize) -> Vec<String> {
         ids.push(order["order_id"].as_str().expect("order_id").to_owned());
     }
     ids
+}
+
+/// The page that `GET /orders?{query}` answers, as JSON.
+async fn page(app: &TestApp, query: &str) -> Value {
+    app.list_orders(query).await.json().await.expect("JSON")
 }
 
 fn newest_first(oldest_first: &[String]) -> Vec<String> {
@@ -333,12 +315,8 @@ async fn list_pages(app: &TestApp, query: &str, limit: usize) -> Vec<Vec<String>
         let response = app
             .list_orders(&format!("{query}&limit={limit}&cursor={cursor}"))
             .await;
-        assert_eq!(
-            response.status().as_u16(),
-            200,
-            "{query}, limit {limit}: a page"
-        );
-        let page: Value = response.json().await.expect("JSON");
+        let page =
+            json_with_status(response, 200, &format!("{query}, limit {limit}: a page")).await;
         pages.push(ids(&page["orders"]));
         match page["next_cursor"].as_str() {
             Some(next) => cursor = next.to_owned(),

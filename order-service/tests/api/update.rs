@@ -1,13 +1,13 @@
 //! `PATCH /orders/{id}`: JSON merge patches, the status state machine, and `If-Match`.
 
 use chrono::{DateTime, Utc};
-use reqwest::Response;
+use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use test_support::http::strings;
 
-use crate::helpers::{TestApp, order_body, spawn_app};
+use crate::helpers::{TestApp, etag, json_with_status, order_body, send, spawn_app};
 
 #[tokio::test]
 async fn each_accepted_change_bumps_version_order_update_and_etag() {
@@ -117,7 +117,7 @@ async fn each_accepted_change_bumps_version_order_update_and_etag() {
 async fn items_are_replaced_whole_and_the_total_recomputed() {
     // Arrange
     let app = spawn_app().await;
-    let id = created_id(&app).await;
+    let id = app.created_id("Ada").await;
     let patch = r#"{"items":[{"product":"a","quantity":1,"amount":0.10},{"product":"b","quantity":1,"amount":0.10},{"product":"c","quantity":1,"amount":0.10}]}"#;
 
     // Act
@@ -198,8 +198,7 @@ async fn status_changes_follow_the_state_machine() {
             let response = app.patch_order(&id, &json!({"status": to}), None).await;
 
             // Assert
-            assert_eq!(response.status().as_u16(), status, "{case}: status");
-            let body: Value = response.json().await.expect("JSON");
+            let body = json_with_status(response, status, &format!("{case}: status")).await;
             let stored = get(&app, &id).await;
             if status == 200 {
                 assert_eq!(body["status"], to, "{case}: the new status");
@@ -241,12 +240,12 @@ async fn items_change_only_while_pending_or_confirmed() {
         let response = app.patch_order(&id, &new_items, None).await;
 
         // Assert
-        assert_eq!(
-            response.status().as_u16(),
+        let body = json_with_status(
+            response,
             status,
-            "items of a {from} order: status"
-        );
-        let body: Value = response.json().await.expect("JSON");
+            &format!("items of a {from} order: status"),
+        )
+        .await;
         let stored = get(&app, &id).await;
         if status == 200 {
             assert_eq!(
@@ -359,15 +358,7 @@ async fn if_match_guards_the_update() {
     ];
 
     for (case, if_match, status, code) in cases {
-        let id = created_id(&app).await;
-        let renamed = app
-            .patch_order(&id, &json!({"customer_name": "Ada King"}), None)
-            .await;
-        assert_eq!(
-            renamed.status().as_u16(),
-            200,
-            "{case}: the order reaches version 2"
-        );
+        let id = app.order_at_version_2(case).await;
 
         // Act
         let response = app
@@ -375,8 +366,7 @@ async fn if_match_guards_the_update() {
             .await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), status, "{case}: status");
-        let body: Value = response.json().await.expect("JSON");
+        let body = json_with_status(response, status, &format!("{case}: status")).await;
         let stored = get(&app, &id).await;
         match code {
             None => assert_eq!(stored["version"], 3, "{case}: the change is made"),
@@ -392,7 +382,7 @@ async fn if_match_guards_the_update() {
 async fn a_stale_if_match_loses_to_a_concurrent_change() {
     // Arrange
     let app = spawn_app().await;
-    let id = created_id(&app).await;
+    let id = app.created_id("Ada").await;
     let first = app
         .patch_order(&id, &json!({"customer_name": "First"}), Some("\"1\""))
         .await;
@@ -424,7 +414,7 @@ async fn a_stale_if_match_loses_to_a_concurrent_change() {
 async fn invalid_patches_are_422_naming_the_field() {
     // Arrange
     let app = spawn_app().await;
-    let id = created_id(&app).await;
+    let id = app.created_id("Ada").await;
     let cases = [
         (
             "customer_name null",
@@ -473,8 +463,7 @@ async fn invalid_patches_are_422_naming_the_field() {
         let response = app.patch_order(&id, &patch, None).await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), 422, "{case}: status");
-        let body: Value = response.json().await.expect("JSON");
+        let body = json_with_status(response, 422, &format!("{case}: status")).await;
         assert_eq!(
             body["error"]["code"], "invalid_field",
             "{case}: code in {body}"
@@ -492,7 +481,7 @@ async fn invalid_patches_are_422_naming_the_field() {
 async fn unreadable_patches_are_400() {
     // Arrange
     let app = spawn_app().await;
-    let id = created_id(&app).await;
+    let id = app.created_id("Ada").await;
     let cases = [
         (
             "broken JSON",
@@ -525,8 +514,7 @@ async fn unreadable_patches_are_400() {
         let response = patch_raw(&app, &id, body, content_type).await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), 400, "{case}: status");
-        let body: Value = response.json().await.expect("JSON");
+        let body = json_with_status(response, 400, &format!("{case}: status")).await;
         assert_eq!(body["error"]["code"], code, "{case}: code in {body}");
     }
     assert_eq!(
@@ -540,7 +528,7 @@ async fn unreadable_patches_are_400() {
 async fn both_json_content_types_are_accepted() {
     // Arrange
     let app = spawn_app().await;
-    let id = created_id(&app).await;
+    let id = app.created_id("Ada").await;
     let cases = [
         ("application/json", "Bob"),
         ("application/merge-patch+json", "Carol"),
@@ -557,8 +545,7 @@ async fn both_json_content_types_are_accepted() {
         .await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), 200, "{content_type}: status");
-        let order: Value = response.json().await.expect("JSON");
+        let order = json_with_status(response, 200, &format!("{content_type}: status")).await;
         assert_eq!(
             order["customer_name"], name,
             "{content_type}: the change is made"
@@ -570,7 +557,7 @@ async fn both_json_content_types_are_accepted() {
 async fn patching_an_unknown_order_is_a_json_404() {
     // Arrange
     let app = spawn_app().await;
-    let deleted = created_id(&app).await;
+    let deleted = app.created_id("Ada").await;
     assert_eq!(
         app.delete_order(&deleted).await.status().as_u16(),
         200,
@@ -590,15 +577,9 @@ async fn patching_an_unknown_order_is_a_json_404() {
             .await;
 
         // Assert
-        assert_eq!(response.status().as_u16(), 404, "{case}: status");
-        let body: Value = response.json().await.expect("JSON");
+        let body = json_with_status(response, 404, &format!("{case}: status")).await;
         assert_eq!(body["error"]["code"], "not_found", "{case}: code in {body}");
     }
-}
-
-async fn created_id(app: &TestApp) -> String {
-    let order = app.create_order(&order_body("Ada")).await;
-    order["order_id"].as_str().expect("order_id").to_owned()
 }
 
 /// A new order brought to `status` through legal changes; its id.
@@ -611,7 +592,7 @@ async fn order_in(app: &TestApp, status: &str) -> String {
         "cancelled" => &["cancelled"],
         other => panic!("no status {other}"),
     };
-    let id = created_id(app).await;
+    let id = app.created_id("Ada").await;
     for step in path {
         let response = app.patch_order(&id, &json!({"status": step}), None).await;
         assert_eq!(
@@ -625,26 +606,17 @@ async fn order_in(app: &TestApp, status: &str) -> String {
 
 async fn get(app: &TestApp, id: &str) -> Value {
     let response = app.get_order(id).await;
-    assert_eq!(response.status().as_u16(), 200, "order {id} exists");
-    response.json().await.expect("JSON")
+    json_with_status(response, 200, &format!("order {id} exists")).await
 }
 
 async fn patch_raw(app: &TestApp, id: &str, body: &str, content_type: &str) -> Response {
-    let request = app
-        .client
-        .patch(format!("{}/orders/{id}", app.address))
-        .header("content-type", content_type);
-    request.body(body.to_owned()).send().await.expect("request")
-}
-
-fn etag(response: &Response) -> String {
-    response
-        .headers()
-        .get("etag")
-        .expect("an ETag header")
-        .to_str()
-        .expect("a visible ETag")
-        .to_owned()
+    let request = app.request(Method::PATCH, &format!("/orders/{id}"));
+    send(
+        request
+            .header("content-type", content_type)
+            .body(body.to_owned()),
+    )
+    .await
 }
 
 fn time(value: &Value) -> DateTime<Utc> {

@@ -2,12 +2,10 @@
 //! event: after the restart the event is published.
 
 use std::path::Path;
-use std::time::Duration;
 
 use test_support::http::wait_ready;
 use test_support::process::{kill, spawn_listening};
 use test_support::proxy::TcpProxy;
-use test_support::wait::until_within;
 use tokio::process::{Child, Command};
 
 use crate::helpers::{order, start_inventory};
@@ -61,22 +59,9 @@ async fn an_event_persisted_but_not_published_before_sigkill_is_published_after_
     let (_child, _url) = start_binary(data_dir.path(), &namespace, direct).await;
 
     // Assert
-    until_within(
-        "the event reaches inventory after the restart",
-        Duration::from_secs(30),
-        || async {
-            let stock: serde_json::Value = client
-                .get(format!("{}/stock/anvil", inventory.url))
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            (stock["reserved"] == 7).then_some(())
-        },
-    )
-    .await;
+    inventory
+        .wait_reserved("anvil", 7, "the event reaches inventory after the restart")
+        .await;
     inventory.stop().await;
     crate::helpers::delete_namespace(&namespace).await;
 }

@@ -1,13 +1,16 @@
 //! Starting the four services in one namespace, and reading their state over HTTP.
 
+use std::future::Future;
 use std::path::Path;
+use std::time::Duration;
 
 use order_service::settings::{Settings as OrderSettings, TransportKind};
 use serde_json::{Value, json};
 use shared_events::app::settings::ConsumerSettings;
 use tempfile::TempDir;
-use test_support::http::{all_pages, wait_ready};
+use test_support::http::{all_pages, get_json, wait_ready};
 use test_support::namespace::{self, ALL_SERVICES};
+use test_support::wait::until_within;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -15,24 +18,18 @@ use tokio_util::sync::CancellationToken;
 pub(crate) struct Platform {
     pub(crate) namespace: String,
     pub(crate) client: reqwest::Client,
-    pub(crate) orders: Orders,
-    pub(crate) inventory: Consumer,
-    pub(crate) billing: Consumer,
-    pub(crate) notification: Consumer,
+    pub(crate) orders: Service,
+    pub(crate) inventory: Service,
+    pub(crate) billing: Service,
+    pub(crate) notification: Service,
 }
 
-/// The running order service.
-pub(crate) struct Orders {
+/// A running service: the order service or a consumer.
+pub(crate) struct Service {
     pub(crate) url: String,
     pub(crate) data_dir: TempDir,
-    handle: CancellationToken,
-    task: JoinHandle<anyhow::Result<()>>,
-}
-
-/// A running consumer service.
-pub(crate) struct Consumer {
-    pub(crate) url: String,
-    pub(crate) data_dir: TempDir,
+    /// What the service is, for the message when it does not stop cleanly.
+    kind: &'static str,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -99,49 +96,30 @@ impl Platform {
 
     /// `POST /orders`, asserting 201; the created order.
     pub(crate) async fn create(&self, body: &Value) -> Value {
-        let response = self
-            .client
-            .post(format!("{}/orders", self.orders.url))
-            .json(body)
-            .send()
-            .await
-            .expect("post");
+        let url = format!("{}/orders", self.orders.url);
+        let response = send(self.client.post(url).json(body)).await;
         assert_eq!(response.status().as_u16(), 201);
         response.json().await.expect("json")
     }
 
     /// `PATCH /orders/{id}`, asserting 200; the changed order.
     pub(crate) async fn patch(&self, id: &str, body: &Value) -> Value {
-        let response = self
-            .client
-            .patch(format!("{}/orders/{id}", self.orders.url))
-            .json(body)
-            .send()
-            .await
-            .expect("patch");
+        let url = format!("{}/orders/{id}", self.orders.url);
+        let response = send(self.client.patch(url).json(body)).await;
         assert_eq!(response.status().as_u16(), 200);
         response.json().await.expect("json")
     }
 
     /// `DELETE /orders/{id}`, asserting 200.
     pub(crate) async fn delete(&self, id: &str) {
-        let response = self
-            .client
-            .delete(format!("{}/orders/{id}", self.orders.url))
-            .send()
-            .await
-            .expect("delete");
+        let url = format!("{}/orders/{id}", self.orders.url);
+        let response = send(self.client.delete(url)).await;
         assert_eq!(response.status().as_u16(), 200);
     }
 
     /// A consumer's JSON at `path`, or `None` for a 404.
-    pub(crate) async fn read(&self, consumer: &Consumer, path: &str) -> Option<Value> {
-        let response = self
-            .client
-            .get(format!("{}{path}", consumer.url))
-            .send()
-            .await
-            .expect("get");
+    pub(crate) async fn read(&self, consumer: &Service, path: &str) -> Option<Value> {
+        let response = send(self.client.get(format!("{}{path}", consumer.url))).await;
         match response.status().as_u16() {
             404 => None,
             200 => Some(response.json().await.expect("json")),
@@ -161,7 +139,7 @@ impl Platform {
     }
 
     /// Every item of the paginated list at `path` (the items under `key`), following the cursors.
-    async fn all_pages(&self, consumer: &Consumer, path: &str, key: &str) -> Vec<Value> {
+    async fn all_pages(&self, consumer: &Service, path: &str, key: &str) -> Vec<Value> {
         all_pages(500, key, async |query| {
             let page_path = format!("{path}?{query}");
             let page = self.read(consumer, &page_path).await.expect("a page");
@@ -174,14 +152,8 @@ impl Platform {
     /// The order service's readiness document (outbox progress included).
     pub(crate) async fn order_readiness(&self) -> Value {
         let url = format!("{}/health/ready", self.orders.url);
-        self.client
-            .get(url)
-            .send()
-            .await
-            .expect("ready")
-            .json()
-            .await
-            .expect("json")
+        let response = send(self.client.get(url)).await;
+        response.json().await.expect("json")
     }
 
     /// Stops every service and deletes the namespace from the broker.
@@ -194,32 +166,59 @@ impl Platform {
     }
 }
 
-impl Orders {
-    /// Stops the order service gracefully; hands back its data directory.
+impl Service {
+    /// Runs `run` (an application's `run`) under a new shutdown token.
+    fn spawn<F>(
+        kind: &'static str,
+        url: String,
+        data_dir: TempDir,
+        run: impl FnOnce(CancellationToken) -> F,
+    ) -> Service
+    where
+        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run(shutdown.clone()));
+        Service {
+            url,
+            data_dir,
+            kind,
+            shutdown,
+            task,
+        }
+    }
+
+    /// Stops the service gracefully; hands back its data directory.
     pub(crate) async fn stop(self) -> TempDir {
-        self.handle.cancel();
-        self.task
-            .await
-            .expect("task")
-            .expect("the order service stops cleanly");
+        self.shutdown.cancel();
+        let stopped = self.task.await.expect("task");
+        if let Err(error) = stopped {
+            panic!("the {} stops cleanly: {error:?}", self.kind);
+        }
         self.data_dir
+    }
+
+    /// Waits up to 30 s until this inventory holds `reserved` of `product`; `what` names the wait.
+    pub(crate) async fn wait_reserved(&self, product: &str, reserved: u64, what: &str) {
+        let (client, url) = (
+            reqwest::Client::new(),
+            format!("{}/stock/{product}", self.url),
+        );
+        until_within(what, Duration::from_secs(30), || async {
+            let stock = get_json(&client, &url).await?;
+            (stock["reserved"] == reserved).then_some(())
+        })
+        .await;
     }
 }
 
-impl Consumer {
-    /// Stops the consumer gracefully; hands back its data directory.
-    pub(crate) async fn stop(self) -> TempDir {
-        self.shutdown.cancel();
-        self.task
-            .await
-            .expect("task")
-            .expect("the consumer stops cleanly");
-        self.data_dir
-    }
+/// Sends `request`, failing the test when no answer comes.
+pub(crate) async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
+    request.send().await.expect("request")
 }
 
 /// The order service with its relay on, in `namespace`, reaching the broker at `amqp_url`.
-pub(crate) async fn start_orders(namespace: &str, amqp_url: &str, data_dir: TempDir) -> Orders {
+pub(crate) async fn start_orders(namespace: &str, amqp_url: &str, data_dir: TempDir) -> Service {
     let consumers = ALL_SERVICES;
     start_orders_declaring(namespace, amqp_url, data_dir, &consumers).await
 }
@@ -230,7 +229,7 @@ pub(crate) async fn start_orders_declaring(
     amqp_url: &str,
     data_dir: TempDir,
     consumers: &[&str],
-) -> Orders {
+) -> Service {
     let mut settings = OrderSettings::for_tests(data_dir.path());
     settings.amqp = amqp(namespace, amqp_url);
     settings.transport = TransportKind::Amqp;
@@ -242,54 +241,36 @@ pub(crate) async fn start_orders_declaring(
         .await
         .expect("order service starts");
     let url = application.url();
-    let handle = CancellationToken::new();
-    let task = tokio::spawn(application.run(handle.clone()));
-    Orders {
-        url,
-        data_dir,
-        handle,
-        task,
-    }
+    Service::spawn("order service", url, data_dir, |stop| application.run(stop))
 }
 
-pub(crate) async fn start_inventory(
-    namespace: &str,
-    amqp_url: &str,
-    data_dir: TempDir,
-) -> Consumer {
+/// The inventory service in `namespace`.
+pub(crate) async fn start_inventory(namespace: &str, amqp_url: &str, data_dir: TempDir) -> Service {
     let settings = consumer_settings(data_dir.path(), namespace, amqp_url);
     let application = inventory_service::Application::build(settings)
         .await
         .expect("inventory starts");
-    let (url, shutdown) = (application.url(), CancellationToken::new());
-    Consumer {
-        url,
-        data_dir,
-        shutdown: shutdown.clone(),
-        task: tokio::spawn(application.run(shutdown)),
-    }
+    let url = application.url();
+    Service::spawn("consumer", url, data_dir, |stop| application.run(stop))
 }
 
-pub(crate) async fn start_billing(namespace: &str, amqp_url: &str, data_dir: TempDir) -> Consumer {
+/// The billing service in `namespace`.
+pub(crate) async fn start_billing(namespace: &str, amqp_url: &str, data_dir: TempDir) -> Service {
     let settings = consumer_settings(data_dir.path(), namespace, amqp_url);
     let application = billing_service::Application::build(settings)
         .await
         .expect("billing starts");
-    let (url, shutdown) = (application.url(), CancellationToken::new());
-    Consumer {
-        url,
-        data_dir,
-        shutdown: shutdown.clone(),
-        task: tokio::spawn(application.run(shutdown)),
-    }
+    let url = application.url();
+    Service::spawn("consumer", url, data_dir, |stop| application.run(stop))
 }
 
+/// The notification service in `namespace`, sending mail to `smtp_url` (or `.eml` files).
 pub(crate) async fn start_notification(
     namespace: &str,
     amqp_url: &str,
     smtp_url: Option<&str>,
     data_dir: TempDir,
-) -> Consumer {
+) -> Service {
     let mut settings =
         notification_service::settings::Settings::for_tests(data_dir.path(), namespace);
     settings.amqp = amqp(namespace, amqp_url);
@@ -297,13 +278,8 @@ pub(crate) async fn start_notification(
     let application = notification_service::Application::build(settings)
         .await
         .expect("notification starts");
-    let (url, shutdown) = (application.url(), CancellationToken::new());
-    Consumer {
-        url,
-        data_dir,
-        shutdown: shutdown.clone(),
-        task: tokio::spawn(application.run(shutdown)),
-    }
+    let url = application.url();
+    Service::spawn("consumer", url, data_dir, |stop| application.run(stop))
 }
 
 fn consumer_settings(data_dir: &Path, namespace: &str, amqp_url: &str) -> ConsumerSettings {

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
 use test_support::proxy::TcpProxy;
 use test_support::wait::until_within;
 
@@ -17,32 +18,11 @@ async fn a_broker_outage_delays_events_but_loses_none() {
         smtp_url: None,
     })
     .await;
-    let mut ids = Vec::new();
-    for n in 0..20 {
-        ids.push(
-            platform
-                .create(&order(
-                    &format!("Before {n}"),
-                    Some("c@example.com"),
-                    &[("widget", 1, "2.50")],
-                ))
-                .await,
-        );
-    }
+    let mut ids = create_widget_orders(&platform, "Before", 20).await;
 
     // Act: the broker disappears; clients keep creating; it comes back.
     proxy.take_down();
-    for n in 0..60 {
-        ids.push(
-            platform
-                .create(&order(
-                    &format!("During {n}"),
-                    Some("c@example.com"),
-                    &[("widget", 1, "2.50")],
-                ))
-                .await,
-        );
-    }
+    ids.extend(create_widget_orders(&platform, "During", 60).await);
     let readiness = platform.order_readiness().await;
     assert!(
         readiness["outbox"]["pending"].as_u64().expect("pending") > 0,
@@ -109,4 +89,18 @@ async fn a_broker_outage_delays_events_but_loses_none() {
         .count();
     assert_eq!(eml, 80);
     platform.stop().await;
+}
+
+/// Creates `count` orders of one widget, for customers named `{label} {n}`; the created orders.
+async fn create_widget_orders(platform: &Platform, label: &str, count: usize) -> Vec<Value> {
+    let mut created = Vec::with_capacity(count);
+    for n in 0..count {
+        let body = order(
+            &format!("{label} {n}"),
+            Some("c@example.com"),
+            &[("widget", 1, "2.50")],
+        );
+        created.push(platform.create(&body).await);
+    }
+    created
 }

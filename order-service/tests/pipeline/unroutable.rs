@@ -61,22 +61,9 @@ async fn returned_events_stay_in_the_outbox_until_a_queue_is_bound() {
     // And once a consumer binds its queue, the event goes out and reaches it.
     let inventory = start_inventory(&namespace, amqp_url, tempfile::tempdir().expect("dir")).await;
     wait_ready(&format!("{}/health/ready", inventory.url)).await;
-    until_within(
-        "the event reaches inventory",
-        Duration::from_secs(30),
-        || async {
-            let stock: serde_json::Value = client
-                .get(format!("{}/stock/widget", inventory.url))
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            (stock["reserved"] == 4).then_some(())
-        },
-    )
-    .await;
+    inventory
+        .wait_reserved("widget", 4, "the event reaches inventory")
+        .await;
     until_within("the outbox is empty", Duration::from_secs(10), || async {
         (ready().await["outbox"]["pending"] == 0).then_some(())
     })

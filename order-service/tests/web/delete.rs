@@ -1,12 +1,10 @@
 //! Deleting an order: the confirmation page, then the deletion.
 
-use crate::helpers::{see_other, spawn_app, tag, values_of};
+use crate::helpers::{see_other, spawn_app_with_order, tag, values_of};
 
 #[tokio::test]
 async fn deleting_asks_for_confirmation_then_deletes() {
-    let app = spawn_app().await;
-    let order = app.create_order("Ada", "ada@example.com").await;
-    let id = order["order_id"].as_str().expect("id");
+    let (app, id) = spawn_app_with_order().await;
     let page = app.page(&format!("/ui/orders/{id}"), 200).await;
 
     let delete = tag(&page, "delete").expect("a delete link");
@@ -36,10 +34,8 @@ async fn deleting_asks_for_confirmation_then_deletes() {
 
 #[tokio::test]
 async fn a_confirmation_of_an_older_version_deletes_nothing() {
-    let app = spawn_app().await;
-    let order = app.create_order("Ada", "ada@example.com").await;
-    let id = order["order_id"].as_str().expect("id");
-    app.set_status(id, "confirmed").await;
+    let (app, id) = spawn_app_with_order().await;
+    app.set_status(&id, "confirmed").await;
 
     let response = app
         .post_form(&format!("/ui/orders/{id}/delete"), &[("version", "1")])

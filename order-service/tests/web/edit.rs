@@ -1,6 +1,6 @@
 //! `GET /ui/orders/{id}/edit` and `POST /ui/orders/{id}`: changing an order from the form.
 
-use crate::helpers::{inner, see_other, spawn_app, tag, values_of};
+use crate::helpers::{inner, see_other, spawn_app_with_order, tag, values_of};
 
 /// The edit form's fields for a one-item order at `version`.
 fn edit_fields<'a>(version: &'a str, status: &'a str, name: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -17,9 +17,7 @@ fn edit_fields<'a>(version: &'a str, status: &'a str, name: &'a str) -> Vec<(&'a
 
 #[tokio::test]
 async fn the_status_select_offers_only_legal_transitions() {
-    let app = spawn_app().await;
-    let order = app.create_order("Ada", "ada@example.com").await;
-    let id = order["order_id"].as_str().expect("id");
+    let (app, id) = spawn_app_with_order().await;
     let cases = [
         (None, vec!["pending", "confirmed", "cancelled"]),
         (Some("confirmed"), vec!["confirmed", "shipped", "cancelled"]),
@@ -27,7 +25,7 @@ async fn the_status_select_offers_only_legal_transitions() {
     ];
     for (status, offered) in cases {
         if let Some(status) = status {
-            app.set_status(id, status).await;
+            app.set_status(&id, status).await;
         }
 
         let html = app.page(&format!("/ui/orders/{id}/edit"), 200).await;
@@ -41,16 +39,14 @@ async fn the_status_select_offers_only_legal_transitions() {
 
 #[tokio::test]
 async fn items_are_editable_only_while_they_may_change() {
-    let app = spawn_app().await;
-    let order = app.create_order("Ada", "ada@example.com").await;
-    let id = order["order_id"].as_str().expect("id");
+    let (app, id) = spawn_app_with_order().await;
     let edit = format!("/ui/orders/{id}/edit");
 
     let pending = app.page(&edit, 200).await;
-    app.set_status(id, "confirmed").await;
-    app.set_status(id, "shipped").await;
+    app.set_status(&id, "confirmed").await;
+    app.set_status(&id, "shipped").await;
     let shipped = app.page(&edit, 200).await;
-    app.set_status(id, "delivered").await;
+    app.set_status(&id, "delivered").await;
     let delivered = app.page(&edit, 200).await;
 
     let product = tag(&pending, "items[0].product").expect("an editable row");
@@ -75,9 +71,7 @@ async fn items_are_editable_only_while_they_may_change() {
 
 #[tokio::test]
 async fn saving_the_form_changes_the_order() {
-    let app = spawn_app().await;
-    let order = app.create_order("Ada", "ada@example.com").await;
-    let id = order["order_id"].as_str().expect("id");
+    let (app, id) = spawn_app_with_order().await;
 
     let response = app
         .post_form(
@@ -97,9 +91,7 @@ async fn saving_the_form_changes_the_order() {
 
 #[tokio::test]
 async fn a_refused_change_comes_back_as_a_page_not_a_5xx() {
-    let app = spawn_app().await;
-    let order = app.create_order("Ada", "ada@example.com").await;
-    let id = order["order_id"].as_str().expect("id");
+    let (app, id) = spawn_app_with_order().await;
     let path = format!("/ui/orders/{id}");
     let cases = [
         (
@@ -147,10 +139,8 @@ async fn a_refused_change_comes_back_as_a_page_not_a_5xx() {
 
 #[tokio::test]
 async fn a_stale_form_does_not_overwrite_a_newer_change() {
-    let app = spawn_app().await;
-    let order = app.create_order("Ada", "ada@example.com").await;
-    let id = order["order_id"].as_str().expect("id");
-    app.set_status(id, "confirmed").await;
+    let (app, id) = spawn_app_with_order().await;
+    app.set_status(&id, "confirmed").await;
 
     let response = app
         .post_form(

@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use crate::helpers::{assert_html, spawn_app, tag};
+use crate::helpers::{assert_html, send, spawn_app, tag};
 
 #[tokio::test]
 async fn unknown_orders_and_pages_are_404_pages() {
@@ -62,7 +62,7 @@ async fn unreadable_forms_are_4xx_pages() {
         ),
     ];
     for (request, status, message) in requests {
-        let response = request.send().await.expect("request");
+        let response = send(request).await;
 
         assert_eq!(response.status().as_u16(), status, "{message}");
         assert_html(&response);

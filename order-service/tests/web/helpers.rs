@@ -4,8 +4,8 @@ use order_service::deliveries::Deliveries;
 use order_service::settings::Settings;
 use order_service::startup::Application;
 use order_service::store::OrderStore;
-use reqwest::Response;
 use reqwest::redirect::Policy;
+use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
@@ -52,6 +52,14 @@ pub(crate) async fn spawn_app() -> TestApp {
     }
 }
 
+/// Starts the service and creates Ada's order through the JSON API; the order's id.
+pub(crate) async fn spawn_app_with_order() -> (TestApp, String) {
+    let app = spawn_app().await;
+    let order = app.create_order("Ada", "ada@example.com").await;
+    let id = order["order_id"].as_str().expect("id").to_owned();
+    (app, id)
+}
+
 impl TestApp {
     /// Stops the service gracefully.
     pub(crate) async fn stop(self) {
@@ -67,6 +75,12 @@ impl TestApp {
         test_support::http::get(&self.client, &format!("{}{path}", self.address)).await
     }
 
+    /// A `method` request to `path`, to finish and hand to [`send`].
+    pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.address))
+    }
+
     /// `GET path`, asserting `status` and an HTML answer; the page's text.
     pub(crate) async fn page(&self, path: &str, status: u16) -> String {
         let response = self.get(path).await;
@@ -77,42 +91,32 @@ impl TestApp {
 
     /// `POST path` with an urlencoded form, as a browser sends it.
     pub(crate) async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
-        self.client
-            .post(format!("{}{path}", self.address))
-            .form(fields)
-            .send()
-            .await
-            .expect("request")
+        send(self.request(Method::POST, path).form(fields)).await
     }
 
     /// Creates an order through the JSON API; its JSON.
     pub(crate) async fn create_order(&self, customer: &str, email: &str) -> Value {
-        let response = self
-            .client
-            .post(format!("{}/orders", self.address))
-            .json(&json!({
-                "customer_name": customer,
-                "customer_email": email,
-                "items": [{"product": "widget", "quantity": 2, "amount": "9.99"}]
-            }))
-            .send()
-            .await
-            .expect("request");
+        let body = json!({
+            "customer_name": customer,
+            "customer_email": email,
+            "items": [{"product": "widget", "quantity": 2, "amount": "9.99"}]
+        });
+        let response = send(self.request(Method::POST, "/orders").json(&body)).await;
         assert_eq!(response.status().as_u16(), 201, "create through the API");
         response.json().await.expect("json")
     }
 
     /// Sets an order's status through the JSON API.
     pub(crate) async fn set_status(&self, id: &str, status: &str) {
-        let response = self
-            .client
-            .patch(format!("{}/orders/{id}", self.address))
-            .json(&json!({ "status": status }))
-            .send()
-            .await
-            .expect("request");
+        let request = self.request(Method::PATCH, &format!("/orders/{id}"));
+        let response = send(request.json(&json!({ "status": status }))).await;
         assert_eq!(response.status().as_u16(), 200, "PATCH status {status}");
     }
+}
+
+/// Sends `request`, failing the test when no answer comes.
+pub(crate) async fn send(request: RequestBuilder) -> Response {
+    request.send().await.expect("request")
 }
 
 /// The `Location` of a 303.

@@ -1,6 +1,8 @@
 //! `GET /ui/orders`: the list, its filters and its pages.
 
-use crate::helpers::{spawn_app, tag, values_of};
+use reqwest::Method;
+
+use crate::helpers::{send, spawn_app, tag, values_of};
 
 #[tokio::test]
 async fn the_root_redirects_to_the_list() {
@@ -19,12 +21,7 @@ async fn the_root_redirects_to_the_list() {
 async fn pages_answer_head_without_a_body() {
     let app = spawn_app().await;
 
-    let response = app
-        .client
-        .head(format!("{}/ui/orders", app.address))
-        .send()
-        .await
-        .expect("request");
+    let response = send(app.request(Method::HEAD, "/ui/orders")).await;
 
     assert_eq!(response.status().as_u16(), 200);
     assert!(response.text().await.expect("body").is_empty());

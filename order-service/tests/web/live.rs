@@ -7,7 +7,7 @@ use reqwest::Response;
 use shared_events::contract::outcome::{DeliveryOutcome, OutcomeStatus};
 use uuid::Uuid;
 
-use crate::helpers::{spawn_app, tag};
+use crate::helpers::{spawn_app, spawn_app_with_order, tag};
 
 /// Reads a server-sent event stream one event at a time.
 struct Events {
@@ -48,9 +48,7 @@ fn data(event: &str) -> String {
 
 #[tokio::test]
 async fn the_live_stream_sends_the_timeline_then_every_change() {
-    let app = spawn_app().await;
-    let order = app.create_order("Ada", "ada@example.com").await;
-    let id = order["order_id"].as_str().expect("id");
+    let (app, id) = spawn_app_with_order().await;
     let page = app.page(&format!("/ui/orders/{id}"), 200).await;
     let timeline = tag(&page, "timeline").expect("the timeline");
     assert!(
@@ -116,9 +114,7 @@ async fn the_live_stream_sends_the_timeline_then_every_change() {
 
 #[tokio::test]
 async fn the_order_page_shows_failures_with_their_reason() {
-    let app = spawn_app().await;
-    let order = app.create_order("Ada", "ada@example.com").await;
-    let id = order["order_id"].as_str().expect("id");
+    let (app, id) = spawn_app_with_order().await;
     let pending = app.store.pending_events(0, 10);
     let event = pending[0].event.as_ref();
     let outcomes = vec![

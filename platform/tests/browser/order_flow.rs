@@ -164,17 +164,15 @@ async fn an_order_with_two_items_is_saved(browser: &Browser) -> String {
         ]),
         "the page shows both items: product, quantity, unit price, line total"
     );
-    assert_eq!(browser.text("#order-total").await, "20.08", "the total");
-    assert_eq!(
-        browser.text("#order-status").await,
+    assert_text(browser, "#order-total", "20.08", "the total").await;
+    assert_text(
+        browser,
+        "#order-status",
         "pending",
-        "a new order is pending"
-    );
-    assert_eq!(
-        browser.text("#customer-name").await,
-        "Ada Lovelace",
-        "the customer"
-    );
+        "a new order is pending",
+    )
+    .await;
+    assert_text(browser, "#customer-name", "Ada Lovelace", "the customer").await;
     browser.screenshot("04-order-saved").await;
     order_id
 }
@@ -213,12 +211,7 @@ async fn version_1_reaches_every_service_without_a_reload(browser: &Browser) {
     browser.script("window.__noReload = true;", vec![]).await;
 
     // Act
-    let statuses = poll(
-        "version 1 applied by every service",
-        || deliveries(browser, 1),
-        |statuses| statuses == &expected(APPLIED_EVERYWHERE),
-    )
-    .await;
+    let statuses = applied_everywhere(browser, 1, "version 1 applied by every service").await;
 
     // Assert
     assert_eq!(
@@ -274,16 +267,8 @@ async fn a_status_change_is_followed_live(browser: &Browser, order_id: &str) {
         .await;
 
     // Assert: the window that saved.
-    assert_eq!(
-        browser.text("#order-status").await,
-        "confirmed",
-        "the new status"
-    );
-    assert_eq!(
-        browser.text("#order-version").await,
-        "2",
-        "the change is version 2"
-    );
+    assert_text(browser, "#order-status", "confirmed", "the new status").await;
+    assert_text(browser, "#order-version", "2", "the change is version 2").await;
     browser.screenshot("08-status-confirmed").await;
     client
         .close_window()
@@ -295,12 +280,7 @@ async fn a_status_change_is_followed_live(browser: &Browser, order_id: &str) {
         .expect("back to the watching window");
 
     // Assert: the window that watched.
-    let statuses = poll(
-        "version 2 applied by every service, live",
-        || deliveries(browser, 2),
-        |statuses| statuses == &expected(APPLIED_EVERYWHERE),
-    )
-    .await;
+    let statuses = applied_everywhere(browser, 2, "version 2 applied by every service, live").await;
     assert_eq!(
         statuses,
         expected(APPLIED_EVERYWHERE),
@@ -363,6 +343,17 @@ async fn deleting_the_order_removes_it(browser: &Browser, platform: &TestPlatfor
 }
 
 /// How many item rows the form has.
+/// Asserts the text of the element at `selector`; `what` names the check.
+async fn assert_text(browser: &Browser, selector: &str, expected: &str, what: &str) {
+    assert_eq!(browser.text(selector).await, expected, "{what}");
+}
+
+/// Waits until the page shows version `sequence` applied by every service; `what` names the wait.
+async fn applied_everywhere(browser: &Browser, sequence: u64, what: &str) -> Vec<(String, String)> {
+    let done = |statuses: &Vec<(String, String)>| statuses == &expected(APPLIED_EVERYWHERE);
+    poll(what, || deliveries(browser, sequence), done).await
+}
+
 async fn item_rows(browser: &Browser) -> usize {
     browser.find_all("#item-rows .item-row").await.len()
 }

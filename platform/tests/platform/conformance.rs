@@ -59,6 +59,33 @@ async fn case(transport: TransportKind) -> Case {
     }
 }
 
+/// Waits until the order's changes up to version `through` are applied everywhere, then asserts
+/// the reserved pens and ink and the invoiced amount.
+async fn assert_effects(
+    platform: &TestPlatform,
+    order_id: &str,
+    through: u64,
+    (pens, ink): (u64, u64),
+    amount: &str,
+) {
+    platform.wait_applied(order_id, through).await;
+    assert_eq!(platform.stock("pen").await["reserved"], pens);
+    assert_eq!(platform.stock("ink").await["reserved"], ink);
+    assert_eq!(
+        platform.invoice(order_id).await["amount"].to_string(),
+        amount
+    );
+}
+
+/// The distinct `Message-ID`s of the emails `smtp` has received.
+fn message_ids(smtp: &SmtpServer) -> HashSet<String> {
+    let received = smtp.received();
+    received
+        .iter()
+        .filter_map(|mail| mail.header("Message-ID"))
+        .collect()
+}
+
 fn id(order: &Value) -> String {
     order["order_id"].as_str().expect("an order id").to_owned()
 }
@@ -73,13 +100,7 @@ async fn every_change_reaches_every_service_once(transport: TransportKind) {
         .create("Ada", &[("pen", 2, "1.50"), ("ink", 1, "4.00")])
         .await;
     let order_id = id(&order);
-    platform.wait_applied(&order_id, 1).await;
-    assert_eq!(platform.stock("pen").await["reserved"], 2);
-    assert_eq!(platform.stock("ink").await["reserved"], 1);
-    assert_eq!(
-        platform.invoice(&order_id).await["amount"].to_string(),
-        "7.00"
-    );
+    assert_effects(&platform, &order_id, 1, (2, 1), "7.00").await;
 
     platform
         .patch(
@@ -87,13 +108,7 @@ async fn every_change_reaches_every_service_once(transport: TransportKind) {
             json!({"items": [{"product": "pen", "quantity": 5, "amount": 1.50}]}),
         )
         .await;
-    platform.wait_applied(&order_id, 2).await;
-    assert_eq!(platform.stock("pen").await["reserved"], 5);
-    assert_eq!(platform.stock("ink").await["reserved"], 0);
-    assert_eq!(
-        platform.invoice(&order_id).await["amount"].to_string(),
-        "7.50"
-    );
+    assert_effects(&platform, &order_id, 2, (5, 0), "7.50").await;
 
     platform
         .patch(&order_id, json!({"status": "cancelled"}))
@@ -111,12 +126,7 @@ async fn every_change_reaches_every_service_once(transport: TransportKind) {
 
     // One email per event, each once.
     wait_until("five emails", || async { case.smtp.received().len() >= 5 }).await;
-    let ids: HashSet<String> = case
-        .smtp
-        .received()
-        .iter()
-        .filter_map(|mail| mail.header("Message-ID"))
-        .collect();
+    let ids = message_ids(&case.smtp);
     assert_eq!(ids.len(), 5, "one email per event");
     assert_eq!(case.smtp.received().len(), 5, "no email twice");
 
@@ -262,12 +272,7 @@ async fn events_accepted_before_a_restart_are_delivered_after_it(transport: Tran
         case.smtp.received().len() >= 20
     })
     .await;
-    let distinct: HashSet<String> = case
-        .smtp
-        .received()
-        .iter()
-        .filter_map(|mail| mail.header("Message-ID"))
-        .collect();
+    let distinct = message_ids(&case.smtp);
     assert_eq!(distinct.len(), 20, "one email per order");
 
     platform.stop().await;

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use notification_service::settings::SmtpUrl;
 use order_platform::{Platform, PlatformSettings, TransportKind};
+use reqwest::{RequestBuilder, Response};
 use serde_json::{Value, json};
 use test_support::namespace::{self, ALL_SERVICES};
 use test_support::wait::wait_until;
@@ -87,39 +88,24 @@ impl TestPlatform {
             "customer_email": format!("{}@example.com", customer.to_lowercase()),
             "items": items,
         });
-        let response = self
-            .client
-            .post(format!("{}/orders", self.url))
-            .json(&body)
-            .send()
-            .await
-            .expect("POST /orders");
-        assert_eq!(response.status(), 201, "create {body}");
+        let request = self.client.post(format!("{}/orders", self.url));
+        let response = answered(request.json(&body), 201, &format!("create {body}")).await;
         response.json().await.expect("an order")
     }
 
     /// `PATCH /orders/{id}` with `patch`; the changed order.
     pub(crate) async fn patch(&self, order_id: &str, patch: Value) -> Value {
-        let response = self
-            .client
-            .patch(format!("{}/orders/{order_id}", self.url))
-            .json(&patch)
-            .send()
-            .await
-            .expect("PATCH");
-        assert_eq!(response.status(), 200, "patch {patch}");
+        let request = self.client.patch(format!("{}/orders/{order_id}", self.url));
+        let response = answered(request.json(&patch), 200, &format!("patch {patch}")).await;
         response.json().await.expect("an order")
     }
 
     /// `DELETE /orders/{id}`.
     pub(crate) async fn delete(&self, order_id: &str) {
-        let response = self
+        let request = self
             .client
-            .delete(format!("{}/orders/{order_id}", self.url))
-            .send()
-            .await
-            .expect("DELETE");
-        assert_eq!(response.status(), 200, "delete {order_id}");
+            .delete(format!("{}/orders/{order_id}", self.url));
+        answered(request, 200, &format!("delete {order_id}")).await;
     }
 
     /// `GET url`, as JSON, with its status.
@@ -129,13 +115,17 @@ impl TestPlatform {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `GET url`, as JSON, asserting 200; `what` names the request.
+    async fn get_ok(&self, url: &str, what: &str) -> Value {
+        let (status, body) = self.get(url).await;
+        assert_eq!(status, 200, "{what}");
+        body
+    }
+
     /// The order's delivery timeline.
     pub(crate) async fn timeline(&self, order_id: &str) -> Value {
-        let (status, timeline) = self
-            .get(&format!("{}/orders/{order_id}/deliveries", self.url))
-            .await;
-        assert_eq!(status, 200, "timeline of {order_id}");
-        timeline
+        let url = format!("{}/orders/{order_id}/deliveries", self.url);
+        self.get_ok(&url, &format!("timeline of {order_id}")).await
     }
 
     /// The status each service shows for the order's event of version `sequence`, in the
@@ -181,19 +171,20 @@ impl TestPlatform {
 
     /// The stock of `product` in the inventory service.
     pub(crate) async fn stock(&self, product: &str) -> Value {
-        let (status, stock) = self
-            .get(&format!("{}/stock/{product}", self.inventory_url))
-            .await;
-        assert_eq!(status, 200, "stock of {product}");
-        stock
+        let url = format!("{}/stock/{product}", self.inventory_url);
+        self.get_ok(&url, &format!("stock of {product}")).await
     }
 
     /// The order's invoice in the billing service.
     pub(crate) async fn invoice(&self, order_id: &str) -> Value {
-        let (status, invoice) = self
-            .get(&format!("{}/invoices/{order_id}", self.billing_url))
-            .await;
-        assert_eq!(status, 200, "invoice of {order_id}");
-        invoice
+        let url = format!("{}/invoices/{order_id}", self.billing_url);
+        self.get_ok(&url, &format!("invoice of {order_id}")).await
     }
+}
+
+/// Sends `request` and asserts that it answers `status`; `what` names the request.
+async fn answered(request: RequestBuilder, status: u16, what: &str) -> Response {
+    let response = request.send().await.expect("an answer");
+    assert_eq!(response.status(), status, "{what}");
+    response
 }
