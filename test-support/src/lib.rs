@@ -1,13 +1,18 @@
 //! What the test suites of the order platform share, so that each suite holds only what is its
 //! own: starting its service, its requests and its assertions.
 //!
-//! Nothing here knows a service: the suites start their `Application`s themselves, and hand
-//! over binaries as commands. Only shared-events' settings and namespace teardown are used.
+//! Nothing here knows a particular service: the suites hand over their binaries as commands,
+//! and the consumers' suites their `Consumer` type, whose `ConsumerApplication` is started here.
 //!
 //! # Layout
 //!
 //! - [`wait`]: polling until a condition holds, failing the test after a deadline.
 //! - [`process`]: spawning a service binary, reading the URL it listens on, signalling it.
+//! - [`service`]: an application running on a task of the test, and its graceful stop.
+//! - [`consumer`]: a consumer service on its own data directory and namespace, and the checks
+//!   every consumer's suite makes the same way.
+//! - [`broker`]: a namespace with one service's queues declared, and publishing into it.
+//! - [`orders`]: orders whose every change makes the event of their next version.
 //! - [`command_line`]: the tests every binary's command line must pass.
 //! - [`ports`]: free loopback ports.
 //! - [`namespace`]: a fresh broker namespace per test, and deleting it afterwards.
@@ -16,12 +21,16 @@
 //! - [`http`]: request helpers several suites use: readiness and paginated lists.
 //! - [`logging`]: the services' logs in the test output, on demand.
 
+pub mod broker;
 pub mod command_line;
+pub mod consumer;
 pub mod http;
 pub mod logging;
 pub mod namespace;
+pub mod orders;
 pub mod ports;
 pub mod process;
 pub mod proxy;
+pub mod service;
 pub mod smtp;
 pub mod wait;

@@ -106,3 +106,20 @@ pub async fn interrupt(child: &mut Child, how: Interruption) {
         }
     }
 }
+
+/// Writes two tests, `$kill` and `$terminate`, that call `$run(how)` of the calling module with
+/// [`Interruption::Kill`] and [`Interruption::Terminate`].
+#[macro_export]
+macro_rules! interruption_tests {
+    ($kill:ident, $terminate:ident, $run:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $kill() {
+            $run($crate::process::Interruption::Kill).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $terminate() {
+            $run($crate::process::Interruption::Terminate).await;
+        }
+    };
+}

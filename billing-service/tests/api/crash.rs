@@ -10,25 +10,21 @@ use test_support::http::{get_json, strings};
 use test_support::process::{Interruption, interrupt};
 use test_support::wait::until;
 
-use crate::helpers::{BARRIER, TestBroker, TestOrder, start_binary};
+use crate::helpers::{BARRIER, SERVICE, TestBroker, TestOrder, start_binary};
 
 /// Orders in the stream; each has a create and an update, so 200 events.
 const ORDERS: u32 = 100;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_event_is_applied_once_across_a_sigkill() {
-    interrupted_stream(Interruption::Kill).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_mid_stream_stops_it_cleanly_and_loses_nothing() {
-    interrupted_stream(Interruption::Terminate).await;
-}
+test_support::interruption_tests!(
+    every_event_is_applied_once_across_a_sigkill,
+    sigterm_mid_stream_stops_it_cleanly_and_loses_nothing,
+    interrupted_stream
+);
 
 async fn interrupted_stream(how: Interruption) {
     // Arrange: 100 orders of `i % 5 + 1` units at 1.10, each then updated to one unit more.
     let dir = tempfile::tempdir().expect("temp dir");
-    let broker = TestBroker::new().await;
+    let broker = TestBroker::new(SERVICE).await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()

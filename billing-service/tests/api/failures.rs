@@ -1,70 +1,21 @@
 //! Events the service gave up on land in `failure.json`; the binary's `failures` command lists
 //! and replays them.
 
-use std::path::Path;
-
-use serde_json::Value;
-
-use test_support::wait::until;
-
-use crate::helpers::{TestApp, TestOrder, binary, spawn_app};
+use crate::helpers::{BINARY, TestOrder, spawn_app};
 
 #[tokio::test]
 async fn failed_events_are_listed_and_replayed_by_the_failures_command() {
-    // Arrange: one event as if it had failed, and one message that is no event at all.
+    // Arrange: one event as if it had failed, and one message that is no event at all; both
+    // are listed.
     let app = spawn_app().await;
     let order = TestOrder::new("Ada", &[("widget", 3, "2.00")]);
-    app.broker.publish_dead_letter(&order.created()).await;
-    app.broker.publish_raw(b"not an event").await;
-    let path = app.data_dir.path().join("failure.json");
-    until("two failures in failure.json", || async {
-        records(&path).filter(|records| records.len() == 2)
-    })
-    .await;
-
-    // Act
-    let listed = failures(&app, &["list", "--json"]).await;
-
-    // Assert
-    let listed: Vec<Value> = serde_json::from_slice(&listed).expect("a JSON array");
-    assert_eq!(listed.len(), 2, "{listed:?}");
-    assert!(listed.iter().all(|record| record["service"] == "billing"));
-    let reasons: Vec<&str> = listed
-        .iter()
-        .map(|record| record["reason"].as_str().expect("reason"))
-        .collect();
-    assert!(
-        reasons.iter().any(|reason| reason.contains("undecodable")),
-        "{reasons:?}"
-    );
+    app.assert_failures_listed(BINARY, &order.created()).await;
     assert!(app.invoice(&order.id()).await.is_none(), "not billed yet");
 
     // Act
-    failures(&app, &["replay", "--all"]).await;
+    app.failures(BINARY, &["replay", "--all"]).await;
 
     // Assert: the event that had failed is applied now.
     let invoice = app.wait_for_invoice(&order.id(), "opened", |_| true).await;
     assert_eq!(invoice["amount"].to_string(), "6.00");
-}
-
-/// Runs `billing-service failures <args>` on the app's data directory; returns its stdout.
-async fn failures(app: &TestApp, args: &[&str]) -> Vec<u8> {
-    let output = binary(app.data_dir.path(), &app.broker.settings)
-        .arg("failures")
-        .args(args)
-        .output()
-        .await
-        .expect("the binary runs");
-    assert!(
-        output.status.success(),
-        "failures {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
-}
-
-/// The records of `failure.json`, if it exists and parses.
-fn records(path: &Path) -> Option<Vec<Value>> {
-    let bytes = std::fs::read(path).ok()?;
-    serde_json::from_slice(&bytes).ok()
 }

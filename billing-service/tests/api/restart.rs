@@ -1,8 +1,5 @@
 //! The invoices survive a graceful restart, and one data directory serves one process.
 
-use billing_service::Application;
-use shared_events::app::settings::ConsumerSettings;
-
 use crate::helpers::{TestOrder, spawn_app};
 
 #[tokio::test]
@@ -40,10 +37,6 @@ async fn the_invoices_survive_a_restart() {
 #[tokio::test]
 async fn a_second_process_cannot_open_the_same_data_directory() {
     let app = spawn_app().await;
-    let settings = ConsumerSettings::for_tests(app.data_dir.path(), &app.broker.settings.namespace);
 
-    let second = Application::build(settings).await;
-
-    let error = second.err().expect("the data directory is locked");
-    assert!(format!("{error:#}").contains("in use"), "{error:#}");
+    app.assert_data_dir_locked().await;
 }

@@ -6,14 +6,14 @@ use test_support::http::get_json;
 use test_support::process::stop_with_signal;
 use test_support::wait::until;
 
-use crate::helpers::{TestBroker, TestOrder, start_binary};
+use crate::helpers::{SERVICE, TestBroker, TestOrder, start_binary};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_signal_ends_the_process_cleanly() {
     for signal in ["TERM", "INT"] {
         // Arrange
         let dir = tempfile::tempdir().expect("temp dir");
-        let broker = TestBroker::new().await;
+        let broker = TestBroker::new(SERVICE).await;
         let (mut child, url) = start_binary(dir.path(), &broker.settings).await;
         let order = TestOrder::new("Ada", &[("widget", 2, "4.50")]);
         broker.publish(&[order.created()]).await;

@@ -9,26 +9,22 @@ use test_support::http::get_json;
 use test_support::process::{Interruption, interrupt};
 use test_support::wait::until;
 
-use crate::helpers::{TestBroker, TestOrder, start_binary};
+use crate::helpers::{SERVICE, TestBroker, TestOrder, Units, start_binary};
 
 /// Orders in the stream; each has a create and an update, so 200 events.
 const ORDERS: u32 = 100;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_event_is_applied_once_across_a_sigkill() {
-    interrupted_stream(Interruption::Kill).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_mid_stream_stops_it_cleanly_and_loses_nothing() {
-    interrupted_stream(Interruption::Terminate).await;
-}
+test_support::interruption_tests!(
+    every_event_is_applied_once_across_a_sigkill,
+    sigterm_mid_stream_stops_it_cleanly_and_loses_nothing,
+    interrupted_stream
+);
 
 async fn interrupted_stream(how: Interruption) {
     // Arrange: 100 orders of `i % 5 + 1` widgets and one of their own product, each then updated
     // to one widget more and two of its own product.
     let dir = tempfile::tempdir().expect("temp dir");
-    let broker = TestBroker::new().await;
+    let broker = TestBroker::new(SERVICE).await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
@@ -37,7 +33,7 @@ async fn interrupted_stream(how: Interruption) {
     let mut expected_widgets = 0;
     for i in 0..ORDERS {
         let own = format!("part-{i:03}");
-        let mut order = TestOrder::new(&[("widget", i % 5 + 1), (&own, 1)]);
+        let mut order = TestOrder::of_units(&[("widget", i % 5 + 1), (&own, 1)]);
         events.push(order.created());
         events.push(order.with_items(&[("widget", i % 5 + 2), (&own, 2)]));
         expected_widgets += u64::from(i % 5 + 2);
@@ -70,7 +66,7 @@ async fn interrupted_stream(how: Interruption) {
     // second barrier, sent once the first is applied, ends the batch the first came in.
     for round in 1..=2u64 {
         broker
-            .publish(&[TestOrder::new(&[("barrier", 1)]).created()])
+            .publish(&[TestOrder::of_units(&[("barrier", 1)]).created()])
             .await;
         until("the barrier to be applied", || async {
             let response = client

@@ -2,13 +2,13 @@
 
 use shared_events::OrderStatus;
 
-use crate::helpers::{TestOrder, spawn_app};
+use crate::helpers::{TestOrder, Units, spawn_app};
 
 #[tokio::test]
 async fn a_create_reserves_its_items_once() {
     // Arrange
     let app = spawn_app().await;
-    let order = TestOrder::new(&[("widget", 2), ("gadget", 1), ("widget", 3)]);
+    let order = TestOrder::of_units(&[("widget", 2), ("gadget", 1), ("widget", 3)]);
 
     // Act
     app.publish(&[order.created()]).await;
@@ -26,8 +26,8 @@ async fn a_create_reserves_its_items_once() {
 async fn an_update_of_the_items_moves_only_the_difference() {
     // Arrange
     let app = spawn_app().await;
-    let mut order = TestOrder::new(&[("widget", 2), ("gadget", 1)]);
-    let other = TestOrder::new(&[("widget", 10)]);
+    let mut order = TestOrder::of_units(&[("widget", 2), ("gadget", 1)]);
+    let other = TestOrder::of_units(&[("widget", 10)]);
     app.publish(&[order.created(), other.created()]).await;
     app.wait_for_reserved(&[("widget", 12), ("gadget", 1)])
         .await;
@@ -54,8 +54,8 @@ async fn an_update_of_the_items_moves_only_the_difference() {
 async fn a_status_change_keeps_the_reservation_and_a_cancellation_releases_it() {
     // Arrange
     let app = spawn_app().await;
-    let mut order = TestOrder::new(&[("widget", 2), ("gadget", 1)]);
-    let other = TestOrder::new(&[("widget", 1)]);
+    let mut order = TestOrder::of_units(&[("widget", 2), ("gadget", 1)]);
+    let other = TestOrder::of_units(&[("widget", 1)]);
     app.publish(&[order.created(), other.created()]).await;
     app.wait_for_reserved(&[("widget", 3), ("gadget", 1)]).await;
 
@@ -81,8 +81,8 @@ async fn a_status_change_keeps_the_reservation_and_a_cancellation_releases_it() 
 async fn a_deletion_releases_what_the_order_held() {
     // Arrange
     let app = spawn_app().await;
-    let mut order = TestOrder::new(&[("widget", 2), ("gadget", 1)]);
-    let other = TestOrder::new(&[("widget", 1)]);
+    let mut order = TestOrder::of_units(&[("widget", 2), ("gadget", 1)]);
+    let other = TestOrder::of_units(&[("widget", 1)]);
     app.publish(&[order.created(), other.created()]).await;
     app.wait_for_reserved(&[("widget", 3), ("gadget", 1)]).await;
 
@@ -105,7 +105,7 @@ async fn a_shortage_is_recorded_as_a_backorder() {
     assert_eq!(response.status().as_u16(), 200);
 
     // Act
-    app.publish(&[TestOrder::new(&[("widget", 5)]).created()])
+    app.publish(&[TestOrder::of_units(&[("widget", 5)]).created()])
         .await;
 
     // Assert

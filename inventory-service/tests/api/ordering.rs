@@ -2,13 +2,13 @@
 
 use shared_events::OrderStatus;
 
-use crate::helpers::{TestOrder, spawn_app};
+use crate::helpers::{TestOrder, Units, spawn_app};
 
 #[tokio::test]
 async fn the_same_event_twice_takes_effect_once() {
     // Arrange
     let app = spawn_app().await;
-    let mut order = TestOrder::new(&[("widget", 2)]);
+    let mut order = TestOrder::of_units(&[("widget", 2)]);
     let created = order.created();
     let updated = order.with_items(&[("widget", 3), ("gadget", 1)]);
 
@@ -30,7 +30,7 @@ async fn the_same_event_twice_takes_effect_once() {
 async fn version_3_delivered_before_version_2_ends_at_version_3() {
     // Arrange
     let app = spawn_app().await;
-    let mut order = TestOrder::new(&[("widget", 2)]);
+    let mut order = TestOrder::of_units(&[("widget", 2)]);
     let v1 = order.created();
     let v2 = order.with_items(&[("widget", 7)]);
     let v3 = order.with_items(&[("widget", 1), ("gadget", 2)]);
@@ -50,11 +50,11 @@ async fn version_3_delivered_before_version_2_ends_at_version_3() {
 async fn a_lost_middle_event_or_a_lost_create_is_made_good_by_the_next() {
     // Arrange
     let app = spawn_app().await;
-    let mut lost_middle = TestOrder::new(&[("widget", 2)]);
+    let mut lost_middle = TestOrder::of_units(&[("widget", 2)]);
     let created = lost_middle.created();
     let _lost = lost_middle.with_items(&[("widget", 9)]);
     let v3 = lost_middle.with_status(OrderStatus::Confirmed);
-    let mut lost_create = TestOrder::new(&[("gadget", 4)]);
+    let mut lost_create = TestOrder::of_units(&[("gadget", 4)]);
     let _lost = lost_create.created();
     let update = lost_create.with_items(&[("gadget", 5)]);
 
@@ -73,7 +73,7 @@ async fn a_lost_middle_event_or_a_lost_create_is_made_good_by_the_next() {
 async fn events_older_than_a_deletion_are_not_applied_again() {
     // Arrange
     let app = spawn_app().await;
-    let mut order = TestOrder::new(&[("widget", 2)]);
+    let mut order = TestOrder::of_units(&[("widget", 2)]);
     let created = order.created();
     let updated = order.with_items(&[("widget", 4)]);
     let deleted = order.delete();

@@ -1,16 +1,14 @@
 //! The ledger survives a graceful restart, and one data directory serves one process.
 
-use inventory_service::Application;
 use serde_json::json;
-use shared_events::app::settings::ConsumerSettings;
 
-use crate::helpers::{TestOrder, spawn_app};
+use crate::helpers::{TestOrder, Units, spawn_app};
 
 #[tokio::test]
 async fn the_ledger_survives_a_restart() {
     // Arrange
     let app = spawn_app().await;
-    let mut order = TestOrder::new(&[("widget", 2), ("gadget", 1)]);
+    let mut order = TestOrder::of_units(&[("widget", 2), ("gadget", 1)]);
     let created = order.created();
     let response = app.put_stock("widget", &json!({"on_hand": 5})).await;
     assert_eq!(response.status().as_u16(), 200);
@@ -37,10 +35,6 @@ async fn the_ledger_survives_a_restart() {
 #[tokio::test]
 async fn a_second_process_cannot_open_the_same_data_directory() {
     let app = spawn_app().await;
-    let settings = ConsumerSettings::for_tests(app.data_dir.path(), &app.broker.settings.namespace);
 
-    let second = Application::build(settings).await;
-
-    let error = second.err().expect("the data directory is locked");
-    assert!(format!("{error:#}").contains("in use"), "{error:#}");
+    app.assert_data_dir_locked().await;
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestOrder, spawn_app};
+use crate::helpers::{TestOrder, Units, spawn_app};
 
 #[tokio::test]
 async fn a_count_sets_the_stock_on_hand() {
@@ -32,7 +32,7 @@ async fn products_are_listed_by_name_with_availability() {
         let response = app.put_stock(product, &json!({ "on_hand": on_hand })).await;
         assert_eq!(response.status().as_u16(), 200, "{product}");
     }
-    app.publish(&[TestOrder::new(&[("widget", 4), ("gadget", 3)]).created()])
+    app.publish(&[TestOrder::of_units(&[("widget", 4), ("gadget", 3)]).created()])
         .await;
     app.wait_for_reserved(&[("widget", 4), ("gadget", 3)]).await;
 
@@ -67,7 +67,7 @@ async fn product_names_are_taken_from_events_as_they_are() {
     // Arrange
     let app = spawn_app().await;
     let names = ["blue widget", "50% off/bundle", "Zubehör #2", "a+b?c"];
-    let order = TestOrder::new(&names.map(|name| (name, 2)));
+    let order = TestOrder::of_units(&names.map(|name| (name, 2)));
 
     // Act
     app.publish(&[order.created()]).await;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
+use shared_events::OrderEvent;
 use shared_events::storage::failure_log::FailureRecord;
 
 use test_support::smtp::{Mode, SmtpServer};
@@ -13,14 +14,11 @@ use crate::helpers::{TestApp, created, new_order, spawn_app, spawn_app_in};
 #[tokio::test]
 async fn a_refused_email_is_retried_then_recorded_and_a_replay_sends_it_once() {
     // Arrange
-    let smtp = SmtpServer::start().await;
-    smtp.set_mode(Mode::RefuseMail);
-    let app = spawn_app(Some(&smtp)).await;
+    let (smtp, app) = app_and_smtp_in(Mode::RefuseMail).await;
     let event = created(&new_order(Some("ada@example.com")));
 
     // Act: every attempt is refused until the runner gives up.
-    app.publish(&event).await;
-    let record = failure_of(&app, &event.id.to_string()).await;
+    let record = publish_until_failed(&app, &event).await;
 
     // Assert: each retry waited at least its delay tier, and the reason was kept.
     let amqp = &app.settings.amqp;
@@ -79,14 +77,11 @@ async fn a_refused_email_is_retried_then_recorded_and_a_replay_sends_it_once() {
 #[tokio::test]
 async fn a_permanent_refusal_is_recorded_after_one_attempt() {
     // Arrange
-    let smtp = SmtpServer::start().await;
-    smtp.set_mode(Mode::RejectRecipient);
-    let app = spawn_app(Some(&smtp)).await;
+    let (smtp, app) = app_and_smtp_in(Mode::RejectRecipient).await;
     let event = created(&new_order(Some("nobody@example.com")));
 
     // Act
-    app.publish(&event).await;
-    let record = failure_of(&app, &event.id.to_string()).await;
+    let record = publish_until_failed(&app, &event).await;
 
     // Assert
     assert_eq!(record.attempts, 1, "a 5xx is not retried");
@@ -134,12 +129,22 @@ async fn a_mail_server_that_hangs_up_is_retried_until_it_takes_the_email() {
     app.finish().await;
 }
 
-/// Waits until `failure.json` has the record of the event `event_id`.
-async fn failure_of(app: &TestApp, event_id: &str) -> FailureRecord {
+/// A test SMTP server in `mode`, and the service sending to it.
+async fn app_and_smtp_in(mode: Mode) -> (SmtpServer, TestApp) {
+    let smtp = SmtpServer::start().await;
+    smtp.set_mode(mode);
+    let app = spawn_app(Some(&smtp)).await;
+    (smtp, app)
+}
+
+/// Publishes `event` and waits until `failure.json` has its record.
+async fn publish_until_failed(app: &TestApp, event: &OrderEvent) -> FailureRecord {
+    app.publish(event).await;
+    let event_id = event.id.to_string();
     until("the event is recorded in failure.json", async || {
         app.failures()
             .into_iter()
-            .find(|record| record.event_id.as_deref() == Some(event_id))
+            .find(|record| record.event_id.as_deref() == Some(event_id.as_str()))
     })
     .await
 }

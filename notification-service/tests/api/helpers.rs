@@ -14,10 +14,9 @@ use shared_events::storage::failure_log::{FailureLog, FailureRecord};
 use shared_events::{EventType, Money, Order, OrderEvent, OrderLine, OrderStatus};
 use tempfile::TempDir;
 use test_support::http::all_pages;
+use test_support::service::RunningService;
 use test_support::smtp::SmtpServer;
 use test_support::wait::until;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// A running notification service on a free port, with its own data directory and broker
@@ -31,8 +30,7 @@ pub(crate) struct TestApp {
     data_dir: TempDir,
     notifier: Arc<Notifier>,
     publisher: ConfirmedPublisher,
-    shutdown: CancellationToken,
-    task: JoinHandle<anyhow::Result<()>>,
+    running: RunningService,
 }
 
 /// Starts the service in a fresh namespace, sending over SMTP to `smtp`, or into the outbox
@@ -62,8 +60,7 @@ pub(crate) async fn spawn_app_in(
         .expect("the service starts");
     let address = application.url();
     let notifier = application.handler();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(application.run(shutdown.clone()));
+    let running = RunningService::spawn(|shutdown| application.run(shutdown));
     let publisher = ConfirmedPublisher::new(settings.amqp.clone(), "notification-tests");
     TestApp {
         address,
@@ -72,8 +69,7 @@ pub(crate) async fn spawn_app_in(
         data_dir,
         notifier,
         publisher,
-        shutdown,
-        task,
+        running,
     }
 }
 
@@ -149,11 +145,7 @@ impl TestApp {
 
     /// Stops the service (as SIGTERM does) and hands back its data directory.
     pub(crate) async fn stop(self) -> TempDir {
-        self.shutdown.cancel();
-        self.task
-            .await
-            .expect("the service task")
-            .expect("the service stops cleanly");
+        self.running.stop().await;
         self.publisher.close().await;
         self.data_dir
     }

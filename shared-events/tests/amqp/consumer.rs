@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
-use shared_events::app::settings::{AmqpSettings, AmqpUrl};
+use shared_events::app::settings::AmqpSettings;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Script, ScriptedHandler, TestBroker, wait_until, wait_until_async};
+use crate::helpers::{
+    Script, ScriptedHandler, TestBroker, settings_at, wait_until, wait_until_async,
+};
 
 #[tokio::test]
 async fn each_event_is_applied_once_and_acked() {
@@ -35,13 +37,7 @@ async fn each_event_is_applied_once_and_acked() {
         0,
         "work queue empty"
     );
-    assert_eq!(
-        broker
-            .ready(&broker.topology.dead_letter_queue(crate::helpers::SERVICE))
-            .await,
-        0,
-        "nothing dead-lettered"
-    );
+    assert_eq!(broker.dead_letters().await, 0, "nothing dead-lettered");
     broker.cleanup().await;
 }
 
@@ -65,10 +61,7 @@ async fn events_published_while_the_consumer_runs_are_applied() {
 
 #[tokio::test]
 async fn a_consumer_keeps_trying_while_the_broker_is_unreachable_and_stops_on_shutdown() {
-    let settings = AmqpSettings {
-        url: AmqpUrl::new("amqp://guest:guest@127.0.0.1:1/%2f"),
-        ..AmqpSettings::for_tests("unreachable")
-    };
+    let settings = settings_at("amqp://guest:guest@127.0.0.1:1/%2f", "unreachable");
     let token = CancellationToken::new();
     let task = tokio::spawn(shared_events::runtime::amqp::run_consumer(
         settings,
@@ -91,10 +84,7 @@ async fn a_consumer_keeps_trying_while_the_broker_is_unreachable_and_stops_on_sh
 
 #[tokio::test]
 async fn an_invalid_url_stops_the_consumer_with_an_error() {
-    let settings = AmqpSettings {
-        url: AmqpUrl::new("not a url"),
-        ..AmqpSettings::for_tests("invalid")
-    };
+    let settings = settings_at("not a url", "invalid");
     let result = tokio::time::timeout(
         Duration::from_secs(5),
         shared_events::runtime::amqp::run_consumer(

@@ -11,9 +11,7 @@ use crate::helpers::{SERVICE, Script, ScriptedHandler, TestBroker, wait_for_reco
 #[tokio::test]
 async fn a_handler_that_always_fails_leaves_one_record_after_max_attempts() {
     let broker = TestBroker::new().await;
-    let handler = ScriptedHandler::new(Script::AlwaysRetryable);
-    let consumer = broker.spawn_consumer(handler.clone());
-    let (log, drain) = broker.spawn_drain();
+    let (handler, consumer, log, drain) = broker.spawn_pipeline(Script::AlwaysRetryable);
 
     let event = broker.publish_events(1).await.remove(0);
     let records = wait_for_records(&log, 1).await;
@@ -62,22 +60,14 @@ async fn a_handler_that_always_fails_leaves_one_record_after_max_attempts() {
         "{expired_from:?}"
     );
     assert_eq!(broker.ready(&broker.work_queue()).await, 0);
-    assert_eq!(
-        broker
-            .ready(&broker.topology.dead_letter_queue(SERVICE))
-            .await,
-        0,
-        "drained"
-    );
+    assert_eq!(broker.dead_letters().await, 0, "drained");
     broker.cleanup().await;
 }
 
 #[tokio::test]
 async fn an_undecodable_message_is_recorded_at_once() {
     let broker = TestBroker::new().await;
-    let handler = ScriptedHandler::new(Script::Apply);
-    let consumer = broker.spawn_consumer(handler.clone());
-    let (log, drain) = broker.spawn_drain();
+    let (handler, consumer, log, drain) = broker.spawn_pipeline(Script::Apply);
 
     broker.publish_raw(b"not json", "garbage-1").await;
     let records = wait_for_records(&log, 1).await;
@@ -102,9 +92,7 @@ async fn an_undecodable_message_is_recorded_at_once() {
 #[tokio::test]
 async fn a_permanent_failure_is_recorded_without_retries() {
     let broker = TestBroker::new().await;
-    let handler = ScriptedHandler::new(Script::Permanent);
-    let consumer = broker.spawn_consumer(handler.clone());
-    let (log, drain) = broker.spawn_drain();
+    let (handler, consumer, log, drain) = broker.spawn_pipeline(Script::Permanent);
 
     broker.publish_events(1).await;
     let records = wait_for_records(&log, 1).await;

@@ -9,11 +9,13 @@ use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOpti
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
 use shared_events::OrderEvent;
-use shared_events::app::settings::AmqpSettings;
+use shared_events::app::settings::{AmqpSettings, AmqpUrl};
 use shared_events::runtime::amqp::{
-    ConfirmedPublisher, OutgoingMessage, Topology, connect, run_consumer, run_failure_drain,
+    ConfirmedPublisher, Topology, connect, run_consumer, run_failure_drain,
 };
 use shared_events::storage::failure_log::{FailureLog, FailureRecord};
+use test_support::broker::publish_events;
+use test_support::proxy::TcpProxy;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -91,15 +93,14 @@ impl TestBroker {
     /// Publishes `count` new order events to the fanout exchange, confirmed.
     pub(crate) async fn publish_events(&self, count: usize) -> Vec<OrderEvent> {
         let events: Vec<OrderEvent> = (0..count).map(|_| sample_event()).collect();
-        let messages: Vec<OutgoingMessage> = events
-            .iter()
-            .map(|event| OutgoingMessage::order_event(&self.topology, event))
-            .collect();
-        self.publisher
-            .publish_batch(&messages)
-            .await
-            .expect("events published");
+        publish_events(&self.publisher, &self.topology, &events).await;
         events
+    }
+
+    /// Publishes one event and waits until `log` records its failure.
+    pub(crate) async fn one_failure(&self, log: &FailureLog) -> (OrderEvent, FailureRecord) {
+        let event = self.publish_events(1).await.remove(0);
+        (event, wait_for_records(log, 1).await.remove(0))
     }
 
     /// Publishes `body` as is to the fanout exchange (for messages that are not events).
@@ -132,6 +133,11 @@ impl TestBroker {
             "raw publish acked"
         );
         channel.close(200, "OK".into()).await.expect("close");
+    }
+
+    /// Messages ready in the dead-letter queue of [`SERVICE`].
+    pub(crate) async fn dead_letters(&self) -> u32 {
+        self.ready(&self.topology.dead_letter_queue(SERVICE)).await
     }
 
     /// Messages ready in `queue` (not counting those delivered and not yet acked).
@@ -178,6 +184,26 @@ impl TestBroker {
         let token = CancellationToken::new();
         let task = tokio::spawn(run_consumer(settings, handler, token.clone()));
         Running { token, task }
+    }
+
+    /// Starts a consumer of a handler that plays `script`, and the failure drain: the handler,
+    /// the consumer, the failure log and the drain.
+    pub(crate) fn spawn_pipeline(
+        &self,
+        script: Script,
+    ) -> (Arc<ScriptedHandler>, Running, Arc<FailureLog>, Running) {
+        let handler = ScriptedHandler::new(script);
+        let consumer = self.spawn_consumer(handler.clone());
+        let (log, drain) = self.spawn_drain();
+        (handler, consumer, log, drain)
+    }
+
+    /// The broker's settings with `proxy`'s URL, for a consumer whose connections a test cuts.
+    pub(crate) fn through(&self, proxy: &TcpProxy) -> AmqpSettings {
+        AmqpSettings {
+            url: AmqpUrl::new(proxy.url()),
+            ..self.settings.clone()
+        }
     }
 
     /// Opens the test's failure log and starts `run_failure_drain` on it.
@@ -277,23 +303,25 @@ impl Drop for Leftovers {
 
 /// Deletes `queues` and `exchanges`, each on a channel of its own (a missing one closes it).
 async fn delete(connection: &Connection, queues: &[String], exchanges: &[String]) {
-    for queue in queues {
-        if let Ok(channel) = connection.create_channel().await
-            && channel
-                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+    let queues = queues.iter().map(|name| (name, true));
+    for (name, is_queue) in queues.chain(exchanges.iter().map(|name| (name, false))) {
+        let Ok(channel) = connection.create_channel().await else {
+            continue;
+        };
+        let deleted = if is_queue {
+            let options = QueueDeleteOptions::default();
+            channel
+                .queue_delete(name.as_str().into(), options)
                 .await
                 .is_ok()
-        {
-            let _ = channel.close(200, "OK".into()).await;
-        }
-    }
-    for exchange in exchanges {
-        if let Ok(channel) = connection.create_channel().await
-            && channel
-                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+        } else {
+            let options = ExchangeDeleteOptions::default();
+            channel
+                .exchange_delete(name.as_str().into(), options)
                 .await
                 .is_ok()
-        {
+        };
+        if deleted {
             let _ = channel.close(200, "OK".into()).await;
         }
     }
@@ -314,6 +342,14 @@ impl Running {
             .expect("stops in time")
             .expect("did not panic");
         assert!(result.is_ok(), "stopped with an error: {result:?}");
+    }
+}
+
+/// [`AmqpSettings::for_tests`] of `namespace` with another broker `url`.
+pub(crate) fn settings_at(url: &str, namespace: &str) -> AmqpSettings {
+    AmqpSettings {
+        url: AmqpUrl::new(url),
+        ..AmqpSettings::for_tests(namespace)
     }
 }
 

@@ -3,10 +3,17 @@
 use std::time::Duration;
 
 use lapin::options::BasicGetOptions;
-use shared_events::app::settings::{AmqpSettings, AmqpUrl};
-use shared_events::runtime::amqp::{ConfirmedPublisher, OutgoingMessage, PublishError};
+use shared_events::runtime::amqp::{ConfirmedPublisher, OutgoingMessage, PublishError, Topology};
 
-use crate::helpers::{TestBroker, sample_event, wait_until_async};
+use crate::helpers::{TestBroker, sample_event, settings_at, wait_until_async};
+
+/// A publisher to the broker at `url`, named `name`, and an event for the exchange of the
+/// namespace `name`.
+fn publisher_at(url: &str, name: &str) -> (ConfirmedPublisher, OutgoingMessage) {
+    let publisher = ConfirmedPublisher::new(settings_at(url, name), name);
+    let message = OutgoingMessage::order_event(&Topology::new(name), &sample_event());
+    (publisher, message)
+}
 
 #[tokio::test]
 async fn a_batch_into_a_bound_exchange_is_confirmed_and_queued() {
@@ -53,10 +60,7 @@ async fn a_batch_into_a_bound_exchange_is_confirmed_and_queued() {
 async fn a_batch_with_no_queue_bound_is_returned_so_it_is_not_marked_published() {
     let broker = TestBroker::new().await;
     // An exchange of its own with nothing bound to it.
-    let lonely = shared_events::runtime::amqp::Topology::new(&format!(
-        "{}-lonely",
-        broker.settings.namespace
-    ));
+    let lonely = Topology::new(&format!("{}-lonely", broker.settings.namespace));
     broker.also_delete_exchange(lonely.exchange());
     let channel = broker.channel().await;
     lonely.declare_exchange(&channel).await.expect("exchange");
@@ -125,15 +129,7 @@ async fn a_missing_exchange_fails_the_publish_and_the_publisher_recovers() {
 
 #[tokio::test]
 async fn a_broker_that_is_down_is_an_error_not_a_hang() {
-    let settings = AmqpSettings {
-        url: AmqpUrl::new("amqp://guest:guest@127.0.0.1:1/%2f"),
-        ..AmqpSettings::for_tests("unreachable")
-    };
-    let publisher = ConfirmedPublisher::new(settings, "unreachable");
-    let message = OutgoingMessage::order_event(
-        &shared_events::runtime::amqp::Topology::new("unreachable"),
-        &sample_event(),
-    );
+    let (publisher, message) = publisher_at("amqp://guest:guest@127.0.0.1:1/%2f", "unreachable");
 
     let result = tokio::time::timeout(Duration::from_secs(20), publisher.publish(&message))
         .await
@@ -147,15 +143,7 @@ async fn a_broker_that_is_down_is_an_error_not_a_hang() {
 
 #[tokio::test]
 async fn an_invalid_url_is_an_error_that_hides_the_password() {
-    let settings = AmqpSettings {
-        url: AmqpUrl::new("http://user:s3cret@127.0.0.1:5672"),
-        ..AmqpSettings::for_tests("invalid")
-    };
-    let publisher = ConfirmedPublisher::new(settings, "invalid");
-    let message = OutgoingMessage::order_event(
-        &shared_events::runtime::amqp::Topology::new("invalid"),
-        &sample_event(),
-    );
+    let (publisher, message) = publisher_at("http://user:s3cret@127.0.0.1:5672", "invalid");
 
     let error = publisher.publish(&message).await.expect_err("invalid URL");
 
@@ -166,10 +154,7 @@ async fn an_invalid_url_is_an_error_that_hides_the_password() {
 async fn an_amqps_url_speaks_tls_and_never_falls_back_to_plain_text() {
     // The broker's plain AMQP port: a TLS client must fail its handshake there. Without a TLS
     // feature, lapin would quietly connect in plain text, credentials and all.
-    let settings = AmqpSettings {
-        url: AmqpUrl::new("amqps://guest:guest@127.0.0.1:5672/%2f"),
-        ..AmqpSettings::for_tests("tls")
-    };
+    let settings = settings_at("amqps://guest:guest@127.0.0.1:5672/%2f", "tls");
 
     let result = tokio::time::timeout(
         Duration::from_secs(20),

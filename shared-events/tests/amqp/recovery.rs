@@ -3,8 +3,6 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use shared_events::app::settings::AmqpUrl;
-
 use test_support::proxy::TcpProxy;
 
 use crate::helpers::{Script, ScriptedHandler, TestBroker, wait_until};
@@ -13,11 +11,9 @@ use crate::helpers::{Script, ScriptedHandler, TestBroker, wait_until};
 async fn a_consumer_keeps_working_after_its_connections_are_cut() {
     let broker = TestBroker::new().await;
     let proxy = TcpProxy::to_broker().await;
-    let mut through_proxy = broker.settings.clone();
-    through_proxy.url = AmqpUrl::new(proxy.url());
     // Slow enough that the cut lands while messages are in flight.
     let handler = ScriptedHandler::slow(Script::Apply, Duration::from_millis(10));
-    let consumer = broker.spawn_consumer_with(through_proxy, handler.clone());
+    let consumer = broker.spawn_consumer_with(broker.through(&proxy), handler.clone());
 
     let before = broker.publish_events(60).await;
     wait_until("some events are applied before the cut", || {
@@ -55,10 +51,8 @@ async fn a_consumer_keeps_working_after_its_connections_are_cut() {
 async fn a_consumer_survives_repeated_cuts() {
     let broker = TestBroker::new().await;
     let proxy = TcpProxy::to_broker().await;
-    let mut through_proxy = broker.settings.clone();
-    through_proxy.url = AmqpUrl::new(proxy.url());
     let handler = ScriptedHandler::slow(Script::Apply, Duration::from_millis(5));
-    let consumer = broker.spawn_consumer_with(through_proxy, handler.clone());
+    let consumer = broker.spawn_consumer_with(broker.through(&proxy), handler.clone());
 
     let mut expected = HashSet::new();
     for round in 1..=3 {

@@ -2,30 +2,21 @@
 
 use shared_events::runtime::amqp::replay::{ReplayTarget, replay};
 use shared_events::runtime::replay_log::ReplaySelection;
-use shared_events::storage::failure_log::ReplayOutcome;
+use shared_events::storage::failure_log::{FailureLog, ReplayOutcome};
 
-use crate::helpers::{Script, ScriptedHandler, TestBroker, wait_for_records, wait_until};
+use crate::helpers::{SERVICE, Script, TestBroker, wait_for_records, wait_until};
 
 #[tokio::test]
 async fn a_replayed_failure_is_delivered_once_and_the_record_shows_it() {
     let broker = TestBroker::new().await;
-    let handler = ScriptedHandler::new(Script::Permanent);
-    let consumer = broker.spawn_consumer(handler.clone());
-    let (log, drain) = broker.spawn_drain();
-    let event = broker.publish_events(1).await.remove(0);
-    let record = wait_for_records(&log, 1).await.remove(0);
+    let (handler, consumer, log, drain) = broker.spawn_pipeline(Script::Permanent);
+    let (event, record) = broker.one_failure(&log).await;
     assert!(handler.applied().is_empty());
 
     handler.fix();
-    let replayed = replay(
-        &broker.settings,
-        &ReplayTarget::WorkQueue(crate::helpers::SERVICE.to_owned()),
-        "replay-tests",
-        &log,
-        ReplaySelection::One(record.id.clone()),
-    )
-    .await
-    .expect("replays");
+    let replayed = replay_to_work_queue(&broker, &log, ReplaySelection::One(record.id.clone()))
+        .await
+        .expect("replays");
 
     assert_eq!(replayed, 1);
     wait_until("the replayed event is applied", || {
@@ -44,15 +35,9 @@ async fn a_replayed_failure_is_delivered_once_and_the_record_shows_it() {
     );
 
     // Replaying everything skips what was replayed already.
-    let again = replay(
-        &broker.settings,
-        &ReplayTarget::WorkQueue(crate::helpers::SERVICE.to_owned()),
-        "replay-tests",
-        &log,
-        ReplaySelection::All,
-    )
-    .await
-    .expect("replays all");
+    let again = replay_to_work_queue(&broker, &log, ReplaySelection::All)
+        .await
+        .expect("replays all");
     assert_eq!(again, 0);
 
     consumer.stop().await;
@@ -63,18 +48,11 @@ async fn a_replayed_failure_is_delivered_once_and_the_record_shows_it() {
 #[tokio::test]
 async fn replaying_an_unknown_id_is_a_clear_error() {
     let broker = TestBroker::new().await;
-    let log = shared_events::storage::failure_log::FailureLog::open(&broker.failure_log_path)
-        .expect("opens");
+    let log = FailureLog::open(&broker.failure_log_path).expect("opens");
 
-    let error = replay(
-        &broker.settings,
-        &ReplayTarget::WorkQueue(crate::helpers::SERVICE.to_owned()),
-        "replay-tests",
-        &log,
-        ReplaySelection::One("nope".to_owned()),
-    )
-    .await
-    .expect_err("unknown id");
+    let error = replay_to_work_queue(&broker, &log, ReplaySelection::One("nope".to_owned()))
+        .await
+        .expect_err("unknown id");
 
     assert!(
         error.to_string().contains("no failure with id nope"),
@@ -86,22 +64,14 @@ async fn replaying_an_unknown_id_is_a_clear_error() {
 #[tokio::test]
 async fn replaying_all_sends_every_open_failure() {
     let broker = TestBroker::new().await;
-    let handler = ScriptedHandler::new(Script::Permanent);
-    let consumer = broker.spawn_consumer(handler.clone());
-    let (log, drain) = broker.spawn_drain();
+    let (handler, consumer, log, drain) = broker.spawn_pipeline(Script::Permanent);
     let events = broker.publish_events(3).await;
     wait_for_records(&log, 3).await;
 
     handler.fix();
-    let replayed = replay(
-        &broker.settings,
-        &ReplayTarget::WorkQueue(crate::helpers::SERVICE.to_owned()),
-        "replay-tests",
-        &log,
-        ReplaySelection::All,
-    )
-    .await
-    .expect("replays");
+    let replayed = replay_to_work_queue(&broker, &log, ReplaySelection::All)
+        .await
+        .expect("replays");
 
     assert_eq!(replayed, 3);
     wait_until("all three are applied", || handler.applied().len() == 3).await;
@@ -117,4 +87,14 @@ async fn replaying_all_sends_every_open_failure() {
     consumer.stop().await;
     drain.stop().await;
     broker.cleanup().await;
+}
+
+/// Replays `selection` of `log` into the work queue of [`SERVICE`]; how many were published.
+async fn replay_to_work_queue(
+    broker: &TestBroker,
+    log: &FailureLog,
+    selection: ReplaySelection,
+) -> anyhow::Result<usize> {
+    let target = ReplayTarget::WorkQueue(SERVICE.to_owned());
+    replay(&broker.settings, &target, "replay-tests", log, selection).await
 }

@@ -2,7 +2,31 @@
 
 use std::time::Duration;
 
-use crate::helpers::{SERVICE, Script, ScriptedHandler, TestBroker, wait_until};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::helpers::{Running, SERVICE, Script, ScriptedHandler, TestBroker, wait_until};
+
+/// Waits until `handler` has applied `id` ("the event is applied {after}"), stops `consumer`,
+/// and returns when the handler was called for `id`.
+async fn calls_once_applied(
+    handler: &ScriptedHandler,
+    consumer: Running,
+    id: Uuid,
+    after: &str,
+) -> Vec<Instant> {
+    wait_until(&format!("the event is applied {after}"), || {
+        handler.applied().contains(&id)
+    })
+    .await;
+    consumer.stop().await;
+    handler.calls().remove(&id).expect("calls")
+}
+
+/// The time between each call and the next.
+fn gaps(calls: &[Instant]) -> Vec<Duration> {
+    calls.windows(2).map(|pair| pair[1] - pair[0]).collect()
+}
 
 #[tokio::test]
 async fn retryable_failures_walk_the_delay_tiers_with_growing_delays_then_apply() {
@@ -18,15 +42,10 @@ async fn retryable_failures_walk_the_delay_tiers_with_growing_delays_then_apply(
 
     let events = broker.publish_events(1).await;
     let id = events[0].id;
-    wait_until("the event is applied after its retries", || {
-        handler.applied().contains(&id)
-    })
-    .await;
-    consumer.stop().await;
+    let calls = calls_once_applied(&handler, consumer, id, "after its retries").await;
 
-    let calls = handler.calls().remove(&id).expect("calls");
     assert_eq!(calls.len(), 4, "three failures and one success: {calls:?}");
-    let gaps: Vec<Duration> = calls.windows(2).map(|pair| pair[1] - pair[0]).collect();
+    let gaps = gaps(&calls);
     for (gap, tier) in gaps.iter().zip(&broker.settings.retry_delays_ms) {
         assert!(
             *gap >= Duration::from_millis(*tier),
@@ -45,13 +64,7 @@ async fn retryable_failures_walk_the_delay_tiers_with_growing_delays_then_apply(
             0
         );
     }
-    assert_eq!(
-        broker
-            .ready(&broker.topology.dead_letter_queue(SERVICE))
-            .await,
-        0,
-        "not dead-lettered"
-    );
+    assert_eq!(broker.dead_letters().await, 0, "not dead-lettered");
     broker.cleanup().await;
 }
 
@@ -66,15 +79,10 @@ async fn the_last_tier_repeats_when_attempts_outnumber_tiers() {
     let consumer = broker.spawn_consumer(handler.clone());
 
     let id = broker.publish_events(1).await[0].id;
-    wait_until("the event is applied after four retries", || {
-        handler.applied().contains(&id)
-    })
-    .await;
-    consumer.stop().await;
+    let calls = calls_once_applied(&handler, consumer, id, "after four retries").await;
 
-    let calls = handler.calls().remove(&id).expect("calls");
     assert_eq!(calls.len(), 5, "{calls:?}");
-    let gaps: Vec<Duration> = calls.windows(2).map(|pair| pair[1] - pair[0]).collect();
+    let gaps = gaps(&calls);
     let expected_ms = [50, 150, 150, 150];
     for (gap, tier) in gaps.iter().zip(expected_ms) {
         assert!(
