@@ -18,6 +18,7 @@
 //! - [`namespace`]: a fresh broker namespace per test, and deleting it afterwards.
 //! - [`proxy`]: a TCP proxy in front of the broker whose connections a test can cut.
 //! - [`smtp`]: a small SMTP server that records what it accepts and can be told to refuse.
+//! - [`tls`]: a self-signed certificate per test, and a client that trusts only it.
 //! - [`http`]: request helpers several suites use: readiness and paginated lists.
 //! - [`logging`]: the services' logs in the test output, on demand.
 
@@ -33,4 +34,5 @@ pub mod process;
 pub mod proxy;
 pub mod service;
 pub mod smtp;
+pub mod tls;
 pub mod wait;

@@ -6,6 +6,7 @@ mod crash;
 mod events;
 mod failures;
 mod health;
+mod https;
 mod ordering;
 mod restart;
 mod shutdown;

@@ -1,4 +1,9 @@
 //! The HTTP API: the notification list and the health probes.
+//!
+//! # Layout
+//!
+//! - `notifications`: `GET /notifications`, newest first, by page, for one order or all.
+//! - `health`: the readiness probe (the liveness probe is the shared one).
 
 mod health;
 mod notifications;

@@ -1,35 +1,22 @@
 //! With a certificate and key configured, the service speaks only HTTPS.
 
 use serde_json::Value;
+use test_support::tls::SelfSigned;
 
 use crate::helpers::{order_body, spawn_app_in};
 
 #[tokio::test]
 async fn a_client_trusting_the_certificate_creates_and_reads_over_https() {
     // Arrange: a self-signed certificate for the loopback address, made here.
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .expect("certificate");
+    let certificate = SelfSigned::new();
     let dir = tempfile::tempdir().expect("temp dir");
-    let pem_dir = tempfile::tempdir().expect("temp dir");
-    let cert_file = pem_dir.path().join("cert.pem");
-    let key_file = pem_dir.path().join("key.pem");
-    std::fs::write(&cert_file, certified.cert.pem()).expect("write cert");
-    std::fs::write(&key_file, certified.signing_key.serialize_pem()).expect("write key");
     let app = spawn_app_in(dir, |settings| {
-        settings.http.tls.cert_file = Some(cert_file.clone());
-        settings.http.tls.key_file = Some(key_file.clone());
+        settings.http.tls.cert_file = Some(certificate.cert_file());
+        settings.http.tls.key_file = Some(certificate.key_file());
     })
     .await;
     assert!(app.address.starts_with("https://"), "{}", app.address);
-    let client = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).expect("pem"),
-        )
-        .build()
-        .expect("client");
+    let client = certificate.client();
 
     // Act
     let created = client
