@@ -23,6 +23,8 @@ pub mod routes;
 pub mod settings;
 
 use actix_web::web;
+use config::ConfigError;
+use config::builder::{ConfigBuilder, DefaultState};
 use shared_events::app::consumer::{Consumer, ConsumerApplication};
 use shared_events::storage::durable_state::DurableState;
 
@@ -43,15 +45,14 @@ impl Consumer for Notification {
     type Settings = Settings;
 
     const LEDGER: &'static str = "notifications";
-    const DEFAULT_ADDR: &'static str = "127.0.0.1:8083";
+    const DEFAULT_ADDR: &'static str = settings::DEFAULT_ADDR;
     const ABOUT: &'static str = "The order platform's emails: one to the customer for every \
         order change, over SMTP (ORDERS__SMTP__URL) or as .eml files in DATA_DIR/outbox; serves \
         GET /notifications";
 
     fn defaults(
-        builder: config::builder::ConfigBuilder<config::builder::DefaultState>,
-    ) -> Result<config::builder::ConfigBuilder<config::builder::DefaultState>, config::ConfigError>
-    {
+        builder: ConfigBuilder<DefaultState>,
+    ) -> Result<ConfigBuilder<DefaultState>, ConfigError> {
         Settings::defaults(builder)
     }
 

@@ -7,11 +7,16 @@ use config::builder::DefaultState;
 use config::{ConfigBuilder, ConfigError};
 use lettre::message::Mailbox;
 use serde::{Deserialize, Deserializer};
-
 use shared_events::app::secret_url::SecretUrl;
 use shared_events::app::settings::{
     AmqpSettings, ConsumerSettings, HttpSettings, LogSettings, load,
 };
+use shared_events::runtime::EventHandler;
+
+use crate::handler::Notifier;
+
+/// Where the HTTP server listens unless configured otherwise.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8083";
 
 /// The `From` used when none is configured.
 pub const DEFAULT_FROM: &str = "Orders <orders@localhost>";
@@ -61,7 +66,7 @@ impl Settings {
     pub fn defaults(
         builder: ConfigBuilder<DefaultState>,
     ) -> Result<ConfigBuilder<DefaultState>, ConfigError> {
-        ConsumerSettings::defaults("notification", "127.0.0.1:8083", builder)?
+        ConsumerSettings::defaults(Notifier::SERVICE, DEFAULT_ADDR, builder)?
             .set_default("http.workers", 2)?
             .set_default("smtp.from", DEFAULT_FROM)?
             .set_default("smtp.timeout_ms", 30_000)

@@ -47,9 +47,7 @@ pub struct StorageSettings {
 impl Settings {
     /// Loads the layers: defaults, then `file` if given, then the environment.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
-        let settings: Settings = load(Settings::defaults, file)?;
-        settings.validate()?;
-        Ok(settings)
+        load(Settings::defaults, file)
     }
 
     /// The built-in defaults.
@@ -102,16 +100,6 @@ impl Settings {
         StoreOptions {
             compact_after_bytes: self.storage.compact_after_bytes,
             idempotency_ttl: Duration::from_secs(self.storage.idempotency_ttl_secs),
-        }
-    }
-
-    /// Checks what the types alone cannot: both TLS files or neither.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        match (&self.http.tls.cert_file, &self.http.tls.key_file) {
-            (Some(_), None) | (None, Some(_)) => anyhow::bail!(
-                "HTTPS needs both ORDERS__HTTP__TLS__CERT_FILE and ORDERS__HTTP__TLS__KEY_FILE"
-            ),
-            _ => Ok(()),
         }
     }
 }

@@ -8,6 +8,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use anyhow::Context;
 use shared_events::app::server::{self, BoundServer};
+use shared_events::app::settings::AmqpSettings;
 use shared_events::runtime::Tasks;
 use shared_events::storage::failure_log::FailureLog;
 use tokio_util::sync::CancellationToken;
@@ -26,7 +27,8 @@ pub struct Application {
     store: OrderStore,
     deliveries: Deliveries,
     relay: Option<OutboxRelay>,
-    settings: Settings,
+    /// The broker the consumers' outcomes come back over, when it is the transport.
+    outcomes: Option<AmqpSettings>,
     stopping: CancellationToken,
 }
 
@@ -59,8 +61,8 @@ impl Application {
             .await
             .context("the failure log opener panicked")?
             .context("failed to open failure.json")?;
-        let publishes = settings.transport == TransportKind::Amqp && settings.outbox.enabled;
-        let relay = publishes.then(|| {
+        let over_broker = settings.transport == TransportKind::Amqp;
+        let relay = (over_broker && settings.outbox.enabled).then(|| {
             OutboxRelay::new(
                 store.clone(),
                 &settings.amqp,
@@ -97,7 +99,7 @@ impl Application {
             store,
             deliveries,
             relay,
-            settings,
+            outcomes: over_broker.then(|| settings.amqp.clone()),
             stopping,
         })
     }
@@ -133,27 +135,19 @@ impl Application {
             store,
             deliveries,
             relay,
-            settings,
+            outcomes,
             stopping,
         } = self;
-        let handle = server.server.handle();
         let mut tasks = Tasks::default();
-        let http = server.server;
-        tasks.spawn("HTTP server", async move {
-            http.await.context("the HTTP server failed")
-        });
+        let handle = server.serve_in(&mut tasks);
         if let Some(relay) = relay {
             tasks.spawn("outbox relay", relay.run(shutdown.clone()));
         }
-        if settings.transport == TransportKind::Amqp {
-            // With the broker, the consumers' outcomes come back over it.
+        if let Some(amqp) = outcomes {
+            let deliveries = Arc::new(deliveries.clone());
             tasks.spawn(
                 "outcome listener",
-                run_outcome_listener(
-                    settings.amqp.clone(),
-                    Arc::new(deliveries.clone()),
-                    shutdown.clone(),
-                ),
+                run_outcome_listener(amqp, deliveries, shutdown.clone()),
             );
         }
         let result = tasks

@@ -1,8 +1,7 @@
 //! `order-platform failures <service> list | replay`: the failure logs of the four services.
 
-use std::path::PathBuf;
-
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use shared_events::app::cli::init_command_logging;

@@ -7,7 +7,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use billing_service::Billing;
+use inventory_service::Inventory;
+use notification_service::Notification;
 use serde::Deserialize;
+use shared_events::app::consumer::Consumer;
 use shared_events::app::settings::{ConsumerSettings, KeyCheck, configured, layered};
 pub use shared_events::runtime::TransportKind;
 
@@ -27,6 +31,23 @@ pub struct PlatformSettings {
     pub billing: ConsumerSettings,
     /// The notification service (`<data_dir>/notification`).
     pub notification: notification_service::settings::Settings,
+}
+
+/// Reads consumer `C`'s settings from the layers, its HTTP server on `addr` (a platform key:
+/// `http.addr` is the order service's) or else on `C`'s own default.
+fn consumer<C: Consumer>(
+    check: &mut KeyCheck,
+    file: Option<&Path>,
+    addr: Option<SocketAddr>,
+) -> anyhow::Result<C::Settings> {
+    let addr = addr.map_or_else(|| C::DEFAULT_ADDR.to_owned(), |addr| addr.to_string());
+    let config = layered(
+        |builder| C::defaults(builder)?.set_override("http.addr", addr),
+        file,
+    )?;
+    check
+        .read(config)
+        .with_context(|| format!("failed to load the {} service's settings", C::name()))
 }
 
 /// The keys only the platform reads (`ORDERS__PLATFORM__...`, `ORDERS__TRANSPORT`).
@@ -65,36 +86,12 @@ impl PlatformSettings {
         let order: order_service::settings::Settings = check
             .read(layered(order_service::settings::Settings::defaults, file)?)
             .context("failed to load the order service's settings")?;
-        order.validate()?;
-        let consumer = |check: &mut KeyCheck, name: &str, addr: &str| {
-            check
-                .read::<ConsumerSettings>(layered(
-                    |builder| ConsumerSettings::defaults(name, addr, builder),
-                    file,
-                )?)
-                .with_context(|| format!("failed to load the {name} service's settings"))
-        };
-        let mut inventory = consumer(&mut check, "inventory", "127.0.0.1:8081")?;
-        let mut billing = consumer(&mut check, "billing", "127.0.0.1:8082")?;
-        let mut notification: notification_service::settings::Settings = check
-            .read(layered(
-                notification_service::settings::Settings::defaults,
-                file,
-            )?)
-            .context("failed to load the notification service's settings")?;
+        let addresses = own.platform;
+        let inventory = consumer::<Inventory>(&mut check, file, addresses.inventory_addr)?;
+        let billing = consumer::<Billing>(&mut check, file, addresses.billing_addr)?;
+        let notification = consumer::<Notification>(&mut check, file, addresses.notification_addr)?;
         check.finish()?;
 
-        let addresses = own.platform;
-        let default = |addr: &str| addr.parse().expect("a default address parses");
-        inventory.http.addr = addresses
-            .inventory_addr
-            .unwrap_or_else(|| default("127.0.0.1:8081"));
-        billing.http.addr = addresses
-            .billing_addr
-            .unwrap_or_else(|| default("127.0.0.1:8082"));
-        notification.http.addr = addresses
-            .notification_addr
-            .unwrap_or_else(|| default("127.0.0.1:8083"));
         let transport = own.transport.unwrap_or(if amqp_configured {
             TransportKind::Amqp
         } else {

@@ -199,12 +199,8 @@ impl<C: Consumer> ConsumerApplication<C> {
             ledger,
             parts,
         } = self;
-        let server_handle = server.server.handle();
         let mut tasks = Tasks::default();
-        let http = server.server;
-        tasks.spawn("HTTP server", async move {
-            http.await.context("the HTTP server failed")
-        });
+        let server_handle = server.serve_in(&mut tasks);
         spawn_consumer(&mut tasks, handler, parts, &shutdown);
         let result = tasks
             .run_until_stopped(shutdown, || server_handle.stop(true))

@@ -8,11 +8,12 @@ use actix_http::{Request, Response};
 use actix_service::IntoServiceFactory;
 use actix_web::HttpServer;
 use actix_web::body::MessageBody;
-use actix_web::dev::{AppConfig, Server, ServiceFactory};
+use actix_web::dev::{AppConfig, Server, ServerHandle, ServiceFactory};
 use anyhow::Context;
 
 use crate::app::settings::HttpSettings;
 use crate::app::tls;
+use crate::runtime::tasks::Tasks;
 
 /// How long a graceful stop waits for in-flight requests.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
@@ -25,6 +26,18 @@ pub struct BoundServer {
     pub url: String,
     /// The port it listens on.
     pub port: u16,
+}
+
+impl BoundServer {
+    /// Starts serving as the task `HTTP server` among `tasks`; the handle stops it.
+    pub fn serve_in(self, tasks: &mut Tasks) -> ServerHandle {
+        let handle = self.server.handle();
+        let server = self.server;
+        tasks.spawn("HTTP server", async move {
+            server.await.context("the HTTP server failed")
+        });
+        handle
+    }
 }
 
 /// Binds `settings.addr` (port 0 picks one) and serves what `factory` builds, over HTTPS when
@@ -60,7 +73,9 @@ where
             (server, "https")
         }
         (None, None) => (server.listen(listener).context("failed to listen")?, "http"),
-        _ => anyhow::bail!("HTTPS needs both http.tls.cert_file and http.tls.key_file"),
+        _ => anyhow::bail!(
+            "HTTPS needs both ORDERS__HTTP__TLS__CERT_FILE and ORDERS__HTTP__TLS__KEY_FILE"
+        ),
     };
     let host = match address.ip() {
         std::net::IpAddr::V6(ip) => format!("[{ip}]"),
@@ -71,4 +86,35 @@ where
         url: format!("{scheme}://{host}:{}", address.port()),
         port: address.port(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::settings::TlsSettings;
+
+    #[tokio::test]
+    async fn half_a_tls_configuration_is_refused_by_name() {
+        for tls in [
+            TlsSettings {
+                cert_file: Some("cert.pem".into()),
+                key_file: None,
+            },
+            TlsSettings {
+                cert_file: None,
+                key_file: Some("key.pem".into()),
+            },
+        ] {
+            let settings = HttpSettings {
+                tls,
+                ..HttpSettings::for_tests()
+            };
+            let error = bind(&settings, actix_web::App::new).err().expect("refused");
+            assert!(
+                error.to_string().contains("ORDERS__HTTP__TLS__CERT_FILE")
+                    && error.to_string().contains("ORDERS__HTTP__TLS__KEY_FILE"),
+                "{error}"
+            );
+        }
+    }
 }

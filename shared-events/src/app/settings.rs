@@ -341,19 +341,6 @@ impl ConsumerSettings {
             .set_default("data_dir", format!("./data/{service}-service"))
     }
 
-    /// Loads the layers for `service` whose HTTP server listens on `default_addr` unless told
-    /// otherwise, refusing keys no consumer setting knows.
-    pub fn load(
-        service: &str,
-        default_addr: &str,
-        file: Option<&Path>,
-    ) -> anyhow::Result<ConsumerSettings> {
-        load(
-            |builder| ConsumerSettings::defaults(service, default_addr, builder),
-            file,
-        )
-    }
-
     /// A consumer on a free loopback port, with `data_dir` and the local broker under `namespace`.
     pub fn for_tests(data_dir: &Path, namespace: &str) -> ConsumerSettings {
         ConsumerSettings {
@@ -483,8 +470,11 @@ mod tests {
 
     #[test]
     fn consumer_defaults_load() {
-        let settings =
-            ConsumerSettings::load("inventory", "127.0.0.1:8081", None).expect("defaults load");
+        let settings = load::<ConsumerSettings>(
+            |builder| ConsumerSettings::defaults("inventory", "127.0.0.1:8081", builder),
+            None,
+        )
+        .expect("defaults load");
         assert_eq!(settings.http.addr.port(), 8081);
         assert_eq!(settings.amqp.namespace, "orders");
         assert_eq!(settings.data_dir, PathBuf::from("./data/inventory-service"));
