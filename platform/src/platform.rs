@@ -9,7 +9,6 @@ use crate::settings::{PlatformSettings, TransportKind};
 
 /// The order service and the three consumers, bound and ready to run.
 pub struct Platform {
-    transport: TransportKind,
     order: order_service::startup::Application,
     inventory: inventory_service::Application,
     billing: billing_service::Application,
@@ -54,18 +53,12 @@ impl Platform {
             }
         };
         Ok(Platform {
-            transport: settings.transport,
             order,
             inventory,
             billing,
             notification,
             retention,
         })
-    }
-
-    /// How events travel.
-    pub fn transport(&self) -> TransportKind {
-        self.transport
     }
 
     /// The order service's URL: the API and the web page.
