@@ -105,7 +105,6 @@ impl Platform {
             billing,
             notification,
             retention,
-            ..
         } = self;
         let consumers_stop = CancellationToken::new();
         let mut consumers = Tasks::default();
