@@ -61,12 +61,11 @@ pub fn parse<T: Parser>(name: &'static str, version: &'static str, about: &'stat
 }
 
 /// The exit code of a binary whose work ended with `result`: a failure is printed once, with
-/// its causes, to standard error.
+/// its causes, to standard error (not logged as well: one message, not two).
 pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "stopped with an error");
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
