@@ -16,6 +16,7 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Confirmation};
 use shared_events::app::settings::{AmqpSettings, AmqpUrl};
+use shared_events::contract::shard::ShardCount;
 use shared_events::runtime::amqp::teardown::delete_namespace;
 use shared_events::runtime::amqp::{Topology, connect};
 use tokio::time::Instant;
@@ -89,12 +90,18 @@ pub async fn measure(duration: Duration) -> anyhow::Result<BrokerResult> {
     result
 }
 
+/// The reference queues have one shard: one queue per service, as a plain fanout would have.
+const ONE_SHARD: ShardCount = match ShardCount::new(1) {
+    Some(count) => count,
+    None => unreachable!(),
+};
+
 async fn run(settings: &AmqpSettings, duration: Duration) -> anyhow::Result<BrokerResult> {
     let topology = Topology::new(&settings.namespace);
     let publisher = connect(settings, "order-bench-publisher").await?;
     for service in SERVICES {
         topology
-            .declare_consumer_on(&publisher, service, settings)
+            .declare_consumer_on(&publisher, service, ONE_SHARD, settings)
             .await?;
     }
 
@@ -109,7 +116,7 @@ async fn run(settings: &AmqpSettings, duration: Duration) -> anyhow::Result<Brok
             .await?;
         let mut consumer = channel
             .basic_consume(
-                topology.work_queue(service).as_str().into(),
+                topology.shard_queue(service, 0).as_str().into(),
                 format!("order-bench-{service}").as_str().into(),
                 BasicConsumeOptions::default(),
                 FieldTable::default(),
@@ -158,7 +165,8 @@ async fn run(settings: &AmqpSettings, duration: Duration) -> anyhow::Result<Brok
                 let confirm = channel
                     .basic_publish(
                         exchange.as_str().into(),
-                        "".into(),
+                        // Bucket 0: with one shard, every bucket is shard 0's.
+                        "0".into(),
                         BasicPublishOptions::default(),
                         &body,
                         properties.clone(),

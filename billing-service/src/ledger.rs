@@ -216,6 +216,22 @@ impl InvoiceLedger {
         Page { invoices, next }
     }
 
+    /// The first `limit` invoices, newest first, of the shards' `pages` (each asked for
+    /// `limit` after the same cursor): the page of the whole service.
+    pub fn merge(pages: Vec<Page>, limit: usize) -> Page {
+        let more_in_shards = pages.iter().any(|page| page.next.is_some());
+        let mut invoices: Vec<Invoice> = pages.into_iter().flat_map(|page| page.invoices).collect();
+        invoices.sort_by(|a, b| b.order_id.cmp(&a.order_id));
+        let more = more_in_shards || invoices.len() > limit;
+        invoices.truncate(limit);
+        let next = if more {
+            invoices.last().map(|invoice| invoice.order_id)
+        } else {
+            None
+        };
+        Page { invoices, next }
+    }
+
     /// How many invoices the ledger holds, void ones included.
     pub fn len(&self) -> usize {
         self.invoices.len()

@@ -14,6 +14,8 @@ pub mod handler;
 pub mod ledger;
 pub mod routes;
 
+use std::sync::Arc;
+
 use actix_web::web;
 use shared_events::app::consumer::{Consumer, ConsumerApplication};
 use shared_events::app::settings::ConsumerSettings;
@@ -31,6 +33,7 @@ pub type Application = ConsumerApplication<Billing>;
 impl Consumer for Billing {
     type Handler = InvoiceHandler;
     type Ledger = InvoiceLedger;
+    type Shared = ();
     type Settings = ConsumerSettings;
 
     const LEDGER: &'static str = "invoices";
@@ -38,11 +41,12 @@ impl Consumer for Billing {
     const ABOUT: &'static str = "The order platform's invoices: consumes order events and serves \
         GET /invoices and GET /invoices/{order_id}";
 
-    fn handler(
-        ledger: DurableState<InvoiceLedger>,
-        _settings: &ConsumerSettings,
-    ) -> anyhow::Result<InvoiceHandler> {
-        Ok(InvoiceHandler::new(ledger))
+    fn shared(_settings: &ConsumerSettings) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn handler(ledger: DurableState<InvoiceLedger>, _shared: Arc<()>) -> InvoiceHandler {
+        InvoiceHandler::new(ledger)
     }
 
     fn routes(config: &mut web::ServiceConfig) {

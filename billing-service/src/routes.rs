@@ -7,7 +7,8 @@ use shared_events::app::api_error::ApiError;
 use shared_events::app::paging::{page_params, query_config};
 use shared_events::app::routes::{allowing, probes};
 use shared_events::contract::page_cursor::PageCursor;
-use shared_events::storage::durable_state::{DurableState, DurableStateError};
+use shared_events::runtime::shards::ShardLedgers;
+use shared_events::storage::durable_state::DurableStateError;
 use uuid::Uuid;
 
 use crate::ledger::{Invoice, InvoiceLedger};
@@ -49,13 +50,16 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .configure(|config| probes(config, ready));
 }
 
-/// `GET /invoices?limit=&cursor=`: a page of invoices, newest order first.
+/// `GET /invoices?limit=&cursor=`: a page of invoices, newest order first, over every shard.
 async fn list(
     params: web::Query<ListParams>,
-    ledger: web::Data<DurableState<InvoiceLedger>>,
+    ledgers: web::Data<ShardLedgers<InvoiceLedger>>,
 ) -> Result<HttpResponse, ApiError> {
     let (before, limit) = page_params(params.limit.as_deref(), params.cursor.as_deref(), &CURSOR)?;
-    let page = ledger.read(|ledger| ledger.page(before, limit));
+    let pages = ledgers
+        .read_each(|ledger| ledger.page(before, limit))
+        .map_err(unreadable)?;
+    let page = InvoiceLedger::merge(pages, limit);
     Ok(HttpResponse::Ok().json(InvoicePage {
         invoices: page.invoices,
         next_cursor: page.next.map(|last| CURSOR.encode(last)),
@@ -65,24 +69,34 @@ async fn list(
 /// `GET /invoices/{order_id}`: 404 if the order was never billed (or the id is not a UUID).
 async fn get(
     order_id: web::Path<String>,
-    ledger: web::Data<DurableState<InvoiceLedger>>,
+    ledgers: web::Data<ShardLedgers<InvoiceLedger>>,
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::NotFound(format!("no invoice for order {order_id}"));
     let id: Uuid = order_id.parse().map_err(|_| not_found())?;
-    let invoice = ledger
-        .read(|ledger| ledger.get(id).cloned())
+    let invoice = ledgers
+        .read_order(id, |ledger| ledger.get(id).cloned())
+        .map_err(unreadable)?
         .ok_or_else(not_found)?;
     Ok(HttpResponse::Ok().json(invoice))
 }
 
-/// `GET /health/ready`: the ledger can take changes.
-async fn ready(ledger: web::Data<DurableState<InvoiceLedger>>) -> Result<HttpResponse, ApiError> {
-    if !ledger.is_writable() {
+/// `GET /health/ready`: every shard this replica owns can take changes.
+async fn ready(ledgers: web::Data<ShardLedgers<InvoiceLedger>>) -> Result<HttpResponse, ApiError> {
+    if !ledgers.is_writable() {
         return Err(ApiError::Unavailable(format!(
             "the invoice ledger cannot write: {}",
             DurableStateError::Failed
         )));
     }
-    let invoices = ledger.read(InvoiceLedger::len);
+    let invoices: usize = ledgers
+        .read_each(InvoiceLedger::len)
+        .map_err(unreadable)?
+        .into_iter()
+        .sum();
     Ok(HttpResponse::Ok().json(json!({ "status": "ready", "invoices": invoices })))
+}
+
+/// A shard's ledger cannot be read: the service cannot answer now.
+fn unreadable(error: impl std::fmt::Display) -> ApiError {
+    ApiError::Unavailable(format!("the invoices cannot be read: {error}"))
 }

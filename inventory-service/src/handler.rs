@@ -6,14 +6,14 @@ use shared_events::storage::durable_state::DurableState;
 
 use crate::ledger::{OrderTarget, Outcome, StockLedger};
 
-/// Applies order events to the stock ledger, each as one durable transaction.
+/// Applies order events to one shard's stock ledger, each as one durable transaction.
 #[derive(Clone)]
 pub struct StockHandler {
     ledger: DurableState<StockLedger>,
 }
 
 impl StockHandler {
-    /// A handler that keeps its stock in `ledger`.
+    /// A handler that keeps its reservations in `ledger`.
     pub fn new(ledger: DurableState<StockLedger>) -> StockHandler {
         StockHandler { ledger }
     }
@@ -48,14 +48,6 @@ impl EventHandler for StockHandler {
                 delta = change.delta,
                 "reservation changed"
             );
-            if change.delta > 0 && change.backordered > 0 {
-                tracing::warn!(
-                    order_id = %event.subject,
-                    product = %change.product,
-                    backordered = change.backordered,
-                    "reservations exceed the stock on hand: backordered"
-                );
-            }
         }
         Ok(Handled::Applied)
     }

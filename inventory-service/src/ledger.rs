@@ -1,9 +1,10 @@
-//! The stock ledger: units on hand and reserved per product, and what each order holds.
+//! One shard's reservations: units reserved per product, and what each order holds.
 //!
 //! Every order event is applied as the difference between what the order holds now (its last
 //! applied snapshot) and what its new snapshot says it should hold, and only if its version is
 //! newer. So a duplicate changes nothing, a version 3 that overtakes version 2 makes version 2
-//! stale, and a lost middle event is made good by the next one.
+//! stale, and a lost middle event is made good by the next one. Units on hand are not kept per
+//! shard but once per product for the whole service ([`crate::on_hand`]).
 
 use std::collections::BTreeMap;
 
@@ -13,10 +14,10 @@ use shared_events::storage::durable_state::StateMachine;
 use shared_events::{EventType, OrderEvent};
 use uuid::Uuid;
 
-/// Stock per product, and the reservations each order holds.
+/// Units reserved per product in one shard, and the reservations each of its orders holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockLedger {
-    products: BTreeMap<String, Stock>,
+    reserved: BTreeMap<String, u64>,
     orders: BTreeMap<Uuid, OrderHold>,
 }
 
@@ -26,15 +27,6 @@ pub struct StockLedger {
 pub enum StockChange {
     /// The order's reservations become what `target` says.
     Order(OrderTarget),
-    /// A product's units on hand were counted.
-    OnHand {
-        /// The product.
-        product: String,
-        /// The units on hand.
-        on_hand: OnHand,
-        /// When the count was recorded.
-        at: DateTime<Utc>,
-    },
 }
 
 /// What an order event says the order should hold, worked out before the ledger is locked.
@@ -51,16 +43,6 @@ pub struct OrderTarget {
     /// When the order changed.
     pub at: DateTime<Utc>,
 }
-
-/// A quantity on hand: a whole number from 0 to `i64::MAX`, so `available` always fits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "u64", into = "u64")]
-pub struct OnHand(u64);
-
-/// The quantity is above [`OnHand::MAX`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("on_hand must be a whole number from 0 to {}", OnHand::MAX)]
-pub struct OnHandTooLarge;
 
 /// What applying an order event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,37 +66,10 @@ pub struct Move {
     pub product: String,
     /// Units reserved (positive) or released (negative).
     pub delta: i64,
-    /// Units reserved beyond what is on hand after the move.
-    pub backordered: u64,
-}
-
-/// A product's stock as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StockLevel {
-    /// The product's name, as orders spell it.
-    pub product: String,
-    /// Units on hand, as last counted.
-    pub on_hand: u64,
-    /// Units reserved by open orders.
-    pub reserved: u64,
-    /// `on_hand - reserved`; negative when reservations outrun stock.
-    pub available: i64,
-    /// Units reserved beyond what is on hand: `max(0, reserved - on_hand)`.
-    pub backordered: u64,
-    /// Since when reservations have outrun stock, while they do.
-    pub backordered_since: Option<DateTime<Utc>>,
 }
 
 /// What an order unknown to the ledger holds.
 static NOTHING: BTreeMap<String, u64> = BTreeMap::new();
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct Stock {
-    on_hand: OnHand,
-    reserved: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    short_since: Option<DateTime<Utc>>,
-}
 
 /// What the ledger remembers of an order: the version last applied and the units it holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,58 +92,27 @@ impl StockLedger {
             return (None, Outcome::Stale { last: hold.version });
         }
         let moves = differences(hold.map_or(&NOTHING, |hold| &hold.held), &target.held)
-            .map(|(product, delta)| {
-                let stock = self.products.get(product).cloned().unwrap_or_default();
-                let reserved = shifted(stock.reserved, delta);
-                Move {
-                    product: product.to_owned(),
-                    delta,
-                    backordered: reserved.saturating_sub(stock.on_hand.get()),
-                }
+            .map(|(product, delta)| Move {
+                product: product.to_owned(),
+                delta,
             })
             .collect();
         (Some(StockChange::Order(target)), Outcome::Applied { moves })
     }
 
-    /// Decides a count of `product`: the change, and the product's stock after it.
-    pub fn decide_count(
-        &self,
-        product: &str,
-        on_hand: OnHand,
-        at: DateTime<Utc>,
-    ) -> (Option<StockChange>, StockLevel) {
-        let mut stock = self.products.get(product).cloned().unwrap_or_default();
-        stock.count(on_hand, at);
-        let level = stock.level(product);
-        let change = StockChange::OnHand {
-            product: product.to_owned(),
-            on_hand,
-            at,
-        };
-        (Some(change), level)
+    /// Units of `product` this shard's orders reserve.
+    pub fn reserved(&self, product: &str) -> u64 {
+        self.reserved.get(product).copied().unwrap_or(0)
     }
 
-    /// The stock of `product`, if the ledger has ever heard of it.
-    pub fn level(&self, product: &str) -> Option<StockLevel> {
-        self.products.get(product).map(|stock| stock.level(product))
-    }
-
-    /// The stock of every product the ledger has heard of, sorted by name.
-    pub fn levels(&self) -> Vec<StockLevel> {
-        self.products
-            .iter()
-            .map(|(product, stock)| stock.level(product))
-            .collect()
+    /// Units reserved per product, every product this shard has heard of included.
+    pub fn reservations(&self) -> &BTreeMap<String, u64> {
+        &self.reserved
     }
 
     /// The last version applied for `order_id`, deletions included.
     pub fn order_version(&self, order_id: Uuid) -> Option<u64> {
         self.orders.get(&order_id).map(|hold| hold.version)
-    }
-
-    /// How many products the ledger knows.
-    pub fn product_count(&self) -> usize {
-        self.products.len()
     }
 }
 
@@ -200,23 +124,14 @@ impl StateMachine for StockLedger {
             StockChange::Order(target) => {
                 let hold = self.orders.entry(target.order_id).or_default();
                 for (product, delta) in differences(&hold.held, &target.held) {
-                    let stock = self.products.entry(product.to_owned()).or_default();
-                    stock.reserved = shifted(stock.reserved, delta);
-                    stock.refresh_shortage(target.at);
+                    let reserved = self.reserved.entry(product.to_owned()).or_default();
+                    *reserved = shifted(*reserved, delta);
                 }
                 *hold = OrderHold {
                     version: target.version,
                     held: target.held.clone(),
                     deleted: target.deleted,
                 };
-            }
-            StockChange::OnHand {
-                product,
-                on_hand,
-                at,
-            } => {
-                let stock = self.products.entry(product.clone()).or_default();
-                stock.count(*on_hand, *at);
             }
         }
     }
@@ -240,63 +155,6 @@ impl OrderTarget {
             held,
             deleted,
             at: event.time,
-        }
-    }
-}
-
-impl OnHand {
-    /// The largest quantity on hand.
-    pub const MAX: u64 = i64::MAX as u64;
-
-    /// The number of units.
-    pub fn get(self) -> u64 {
-        self.0
-    }
-}
-
-impl TryFrom<u64> for OnHand {
-    type Error = OnHandTooLarge;
-
-    fn try_from(units: u64) -> Result<OnHand, OnHandTooLarge> {
-        if units <= OnHand::MAX {
-            Ok(OnHand(units))
-        } else {
-            Err(OnHandTooLarge)
-        }
-    }
-}
-
-impl From<OnHand> for u64 {
-    fn from(on_hand: OnHand) -> u64 {
-        on_hand.0
-    }
-}
-
-impl Stock {
-    fn count(&mut self, on_hand: OnHand, at: DateTime<Utc>) {
-        self.on_hand = on_hand;
-        self.refresh_shortage(at);
-    }
-
-    fn refresh_shortage(&mut self, at: DateTime<Utc>) {
-        if self.reserved > self.on_hand.get() {
-            self.short_since.get_or_insert(at);
-        } else {
-            self.short_since = None;
-        }
-    }
-
-    fn level(&self, product: &str) -> StockLevel {
-        let on_hand = self.on_hand.get();
-        // on_hand is at most i64::MAX, so only `reserved` needs clamping.
-        let reserved = i64::try_from(self.reserved).unwrap_or(i64::MAX);
-        StockLevel {
-            product: product.to_owned(),
-            on_hand,
-            reserved: self.reserved,
-            available: (on_hand as i64).saturating_sub(reserved),
-            backordered: self.reserved.saturating_sub(on_hand),
-            backordered_since: self.short_since,
         }
     }
 }
@@ -391,25 +249,19 @@ mod tests {
         outcome
     }
 
-    fn count(ledger: &mut StockLedger, product: &str, units: u64) {
-        let on_hand = OnHand::try_from(units).expect("a valid count");
-        let (change, _) = ledger.decide_count(product, on_hand, at(0));
-        ledger.apply(&change.expect("a count is a change"));
-    }
-
-    /// `(product, on_hand, reserved)` of every product.
-    fn stock(ledger: &StockLedger) -> Vec<(String, u64, u64)> {
+    /// `(product, reserved)` of every product.
+    fn stock(ledger: &StockLedger) -> Vec<(String, u64)> {
         ledger
-            .levels()
-            .into_iter()
-            .map(|level| (level.product, level.on_hand, level.reserved))
+            .reservations()
+            .iter()
+            .map(|(product, units)| (product.clone(), *units))
             .collect()
     }
 
-    fn reserved(items: &[(&str, u64)]) -> Vec<(String, u64, u64)> {
+    fn reserved(items: &[(&str, u64)]) -> Vec<(String, u64)> {
         items
             .iter()
-            .map(|(product, units)| ((*product).to_owned(), 0, *units))
+            .map(|(product, units)| ((*product).to_owned(), *units))
             .collect()
     }
 
@@ -602,45 +454,10 @@ mod tests {
     }
 
     #[test]
-    fn a_shortage_is_a_backorder_not_an_error() {
-        let mut ledger = StockLedger::default();
-        count(&mut ledger, "widget", 3);
-        let id = Uuid::now_v7();
-
-        let outcome = handle(&mut ledger, &created(id, &[("widget", 5)]));
-
-        let expected = Move {
-            product: "widget".to_owned(),
-            delta: 5,
-            backordered: 2,
-        };
-        assert_eq!(
-            outcome,
-            Outcome::Applied {
-                moves: vec![expected]
-            }
-        );
-        let level = ledger.level("widget").expect("known");
-        assert_eq!((level.available, level.backordered), (-2, 2));
-        assert_eq!(level.backordered_since, Some(at(1)));
-
-        count(&mut ledger, "widget", 10);
-
-        let level = ledger.level("widget").expect("known");
-        assert_eq!(
-            (level.available, level.backordered, level.backordered_since),
-            (5, 0, None)
-        );
-    }
-
-    #[test]
     fn replaying_the_changes_rebuilds_the_same_ledger() {
         let mut ledger = StockLedger::default();
         let mut changes = Vec::new();
         let id = Uuid::now_v7();
-        count(&mut ledger, "widget", 4);
-        let (change, _) = StockLedger::default().decide_count("widget", OnHand(4), at(0));
-        changes.extend(change);
         for event in [
             created(id, &[("widget", 2)]),
             updated(id, 2, OrderStatus::Pending, &[("gadget", 1)]),
@@ -659,11 +476,5 @@ mod tests {
         }
 
         assert_eq!(replayed, ledger);
-    }
-
-    #[test]
-    fn on_hand_refuses_what_available_could_not_show() {
-        assert!(OnHand::try_from(OnHand::MAX).is_ok());
-        assert_eq!(OnHand::try_from(OnHand::MAX + 1), Err(OnHandTooLarge));
     }
 }

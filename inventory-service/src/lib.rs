@@ -5,22 +5,28 @@
 //!
 //! # Layout
 //!
-//! - [`ledger`]: the stock ledger as a pure state machine: per product on hand and reserved, per
-//!   order the last applied version and what it holds.
+//! - [`ledger`]: one shard's reservations as a pure state machine: per product the units
+//!   reserved, per order the last applied version and what it holds.
+//! - [`on_hand`]: units on hand, one count per product for every replica, and the stock level
+//!   the API shows.
 //! - [`handler`]: [`handler::StockHandler`], which applies one order event to the ledger.
 //! - [`routes`]: `GET /stock`, `GET` and `PUT /stock/{product}`, and the probes.
 
 pub mod handler;
 pub mod ledger;
+pub mod on_hand;
 pub mod routes;
 
+use std::sync::Arc;
+
 use actix_web::web;
-use shared_events::app::consumer::{Consumer, ConsumerApplication};
+use shared_events::app::consumer::{Consumer, ConsumerApplication, ServiceSettings};
 use shared_events::app::settings::ConsumerSettings;
 use shared_events::storage::durable_state::DurableState;
 
 use crate::handler::StockHandler;
 use crate::ledger::StockLedger;
+use crate::on_hand::OnHandBook;
 
 /// The inventory service's parts.
 pub struct Inventory;
@@ -31,6 +37,7 @@ pub type Application = ConsumerApplication<Inventory>;
 impl Consumer for Inventory {
     type Handler = StockHandler;
     type Ledger = StockLedger;
+    type Shared = OnHandBook;
     type Settings = ConsumerSettings;
 
     const LEDGER: &'static str = "stock";
@@ -38,11 +45,12 @@ impl Consumer for Inventory {
     const ABOUT: &'static str = "The order platform's stock ledger: consumes order events and \
         serves GET /stock, GET and PUT /stock/{product}";
 
-    fn handler(
-        ledger: DurableState<StockLedger>,
-        _settings: &ConsumerSettings,
-    ) -> anyhow::Result<StockHandler> {
-        Ok(StockHandler::new(ledger))
+    fn shared(settings: &ConsumerSettings) -> anyhow::Result<OnHandBook> {
+        Ok(OnHandBook::new(settings.data_dir()))
+    }
+
+    fn handler(ledger: DurableState<StockLedger>, _book: Arc<OnHandBook>) -> StockHandler {
+        StockHandler::new(ledger)
     }
 
     fn routes(config: &mut web::ServiceConfig) {

@@ -1,14 +1,18 @@
 //! The HTTP API: stock levels, counts of stock on hand, and the probes.
 
+use std::collections::BTreeMap;
+
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use shared_events::app::api_error::ApiError;
 use shared_events::app::routes::{allowing, probes};
-use shared_events::storage::durable_state::{DurableState, DurableStateError};
+use shared_events::runtime::shards::ShardLedgers;
+use shared_events::storage::durable_state::DurableStateError;
 
-use crate::ledger::{OnHand, StockLedger, StockLevel};
+use crate::ledger::StockLedger;
+use crate::on_hand::{Count, OnHand, OnHandBook, StockLevel};
 
 /// The largest accepted request body, in bytes: a count is a few dozen.
 const BODY_LIMIT: usize = 4 * 1024;
@@ -44,28 +48,63 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .configure(|config| probes(config, ready));
 }
 
-/// `GET /stock`: every product the ledger has heard of, sorted by name.
-async fn list(ledger: web::Data<DurableState<StockLedger>>) -> HttpResponse {
-    let products = ledger.read(StockLedger::levels);
-    HttpResponse::Ok().json(StockList { products })
+/// `GET /stock`: every product counted or reserved, sorted by name.
+async fn list(
+    ledgers: web::Data<ShardLedgers<StockLedger>>,
+    book: web::Data<OnHandBook>,
+) -> Result<HttpResponse, ApiError> {
+    let counts = book.counts().map_err(unreadable)?;
+    let mut reserved: BTreeMap<String, u64> =
+        counts.keys().map(|product| (product.clone(), 0)).collect();
+    for shard in ledgers
+        .read_each(|ledger| ledger.reservations().clone())
+        .map_err(unreadable)?
+    {
+        for (product, units) in shard {
+            *reserved.entry(product).or_default() += units;
+        }
+    }
+    let products = reserved
+        .iter()
+        .map(|(product, units)| StockLevel::new(product, on_hand(&counts, product), *units))
+        .collect();
+    Ok(HttpResponse::Ok().json(StockList { products }))
 }
 
 /// `GET /stock/{product}` (the name percent-decoded): 404 if no order or count named it yet.
 async fn get(
     product: web::Path<String>,
-    ledger: web::Data<DurableState<StockLedger>>,
+    ledgers: web::Data<ShardLedgers<StockLedger>>,
+    book: web::Data<OnHandBook>,
 ) -> Result<HttpResponse, ApiError> {
-    let level = ledger
-        .read(|ledger| ledger.level(&product))
-        .ok_or_else(|| ApiError::NotFound(format!("no stock of `{product}` is known")))?;
-    Ok(HttpResponse::Ok().json(level))
+    let counts = book.counts().map_err(unreadable)?;
+    let per_shard = ledgers
+        .read_each(|ledger| {
+            ledger
+                .reservations()
+                .contains_key(product.as_str())
+                .then(|| ledger.reserved(&product))
+        })
+        .map_err(unreadable)?;
+    if !counts.contains_key(product.as_str()) && per_shard.iter().all(Option::is_none) {
+        return Err(ApiError::NotFound(format!(
+            "no stock of `{product}` is known"
+        )));
+    }
+    let reserved = per_shard.into_iter().flatten().sum();
+    Ok(HttpResponse::Ok().json(StockLevel::new(
+        &product,
+        on_hand(&counts, &product),
+        reserved,
+    )))
 }
 
 /// `PUT /stock/{product}` with `{"on_hand": N}`: sets the units on hand, once durable.
 async fn count(
     product: web::Path<String>,
     body: web::Json<Map<String, Value>>,
-    ledger: web::Data<DurableState<StockLedger>>,
+    ledgers: web::Data<ShardLedgers<StockLedger>>,
+    book: web::Data<OnHandBook>,
 ) -> Result<HttpResponse, ApiError> {
     // Read as an object first: serde would also take a struct from an array (`[3]`).
     let invalid = |message: String| ApiError::Unprocessable {
@@ -76,25 +115,52 @@ async fn count(
         .map_err(|error| invalid(error.to_string()))?;
     let on_hand = OnHand::try_from(body.on_hand).map_err(|error| invalid(error.to_string()))?;
     let product = product.into_inner();
-    let at = Utc::now();
-    let level = ledger
-        .transact(move |ledger| ledger.decide_count(&product, on_hand, at))
+    let counted = Count {
+        on_hand,
+        at: Utc::now(),
+    };
+    let book = book.into_inner();
+    let written = product.clone();
+    web::block(move || book.count(&written, counted))
         .await
         .map_err(|error| {
-            ApiError::Unavailable(format!("the stock ledger cannot write: {error}"))
+            ApiError::Unavailable(format!("the stock count was interrupted: {error}"))
+        })?
+        .map_err(|error| {
+            ApiError::Unavailable(format!("the stock count cannot be written: {error}"))
         })?;
-    tracing::info!(product = %level.product, on_hand = level.on_hand, "stock counted");
-    Ok(HttpResponse::Ok().json(level))
+    let reserved = ledgers
+        .read_each(|ledger| ledger.reserved(&product))
+        .map_err(unreadable)?
+        .into_iter()
+        .sum();
+    tracing::info!(product = %product, on_hand = on_hand.get(), "stock counted");
+    Ok(HttpResponse::Ok().json(StockLevel::new(&product, on_hand, reserved)))
 }
 
-/// `GET /health/ready`: the ledger can take changes.
-async fn ready(ledger: web::Data<DurableState<StockLedger>>) -> Result<HttpResponse, ApiError> {
-    if !ledger.is_writable() {
+/// `GET /health/ready`: every shard this replica owns can take changes.
+async fn ready(
+    ledgers: web::Data<ShardLedgers<StockLedger>>,
+    book: web::Data<OnHandBook>,
+) -> Result<HttpResponse, ApiError> {
+    if !ledgers.is_writable() {
         return Err(ApiError::Unavailable(format!(
             "the stock ledger cannot write: {}",
             DurableStateError::Failed
         )));
     }
-    let products = ledger.read(StockLedger::product_count);
-    Ok(HttpResponse::Ok().json(json!({ "status": "ready", "products": products })))
+    let products = book.counts().map_err(unreadable)?.len();
+    Ok(HttpResponse::Ok().json(json!({ "status": "ready", "counted_products": products })))
+}
+
+fn on_hand(counts: &BTreeMap<String, Count>, product: &str) -> OnHand {
+    counts
+        .get(product)
+        .map(|count| count.on_hand)
+        .unwrap_or_default()
+}
+
+/// A shard's ledger or the counts cannot be read: the service cannot answer now.
+fn unreadable(error: impl std::fmt::Display) -> ApiError {
+    ApiError::Unavailable(format!("the stock cannot be read: {error}"))
 }

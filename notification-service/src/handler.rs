@@ -1,5 +1,6 @@
 //! The notification service's [`EventHandler`]: one email per order event, never two.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::Utc;
@@ -24,6 +25,11 @@ use crate::message;
 /// Recording "sent" before sending would trade that duplicate for a silently lost email.
 pub struct Notifier {
     ledger: DurableState<Ledger>,
+    postman: Arc<Postman>,
+}
+
+/// What the notifiers of every shard share: the mailer, the `From`, and the counts.
+pub struct Postman {
     mailer: Mailer,
     from: Mailbox,
     counts: Counters,
@@ -60,18 +66,17 @@ enum Decision {
     Send,
 }
 
-impl Notifier {
-    /// A handler that records in `ledger` and sends through `mailer` as `from`.
-    pub fn new(ledger: DurableState<Ledger>, mailer: Mailer, from: Mailbox) -> Notifier {
-        Notifier {
-            ledger,
+impl Postman {
+    /// Sends through `mailer` as `from`.
+    pub fn new(mailer: Mailer, from: Mailbox) -> Postman {
+        Postman {
             mailer,
             from,
             counts: Counters::default(),
         }
     }
 
-    /// How many events the handler has dealt with since start, by outcome.
+    /// How many events the handlers have dealt with since start, by outcome.
     pub fn counts(&self) -> Counts {
         Counts {
             sent: self.counts.sent.load(Ordering::Relaxed),
@@ -81,20 +86,22 @@ impl Notifier {
         }
     }
 
-    /// The ledger the handler records in.
-    pub fn ledger(&self) -> &DurableState<Ledger> {
-        &self.ledger
-    }
-
-    /// Where the handler sends emails.
+    /// Where emails go.
     pub fn mailer(&self) -> &Mailer {
         &self.mailer
+    }
+}
+
+impl Notifier {
+    /// A handler that records in `ledger` (one shard's) and sends through `postman`.
+    pub fn new(ledger: DurableState<Ledger>, postman: Arc<Postman>) -> Notifier {
+        Notifier { ledger, postman }
     }
 
     async fn notify(&self, event: &OrderEvent) -> Result<Handled, HandlerError> {
         let content = message::compose(event);
         let email = recipient(&event.data.order).and_then(|to| {
-            message::email(event, &self.from, to, &content)
+            message::email(event, &self.postman.from, to, &content)
                 .map_err(|error| format!("the email cannot be built: {error}"))
         });
         let notification = Notification {
@@ -148,14 +155,15 @@ impl Notifier {
         tracing::info!(
             event_id = %event.id,
             order_id = %event.subject,
-            mailer = %self.mailer,
+            mailer = %self.postman.mailer,
             "notification sent"
         );
         Ok(Handled::Applied)
     }
 
     async fn send(&self, event: &OrderEvent, email: &Message) -> Result<(), HandlerError> {
-        self.mailer
+        self.postman
+            .mailer
             .send(event.id, email)
             .await
             .map_err(|error| match error {
@@ -171,10 +179,10 @@ impl EventHandler for Notifier {
     async fn handle(&self, event: &OrderEvent) -> Result<Handled, HandlerError> {
         let outcome = self.notify(event).await;
         let counter = match &outcome {
-            Ok(Handled::Applied) => &self.counts.sent,
-            Ok(Handled::Duplicate) => &self.counts.duplicate,
-            Ok(Handled::Skipped(_)) => &self.counts.skipped,
-            Err(_) => &self.counts.failed,
+            Ok(Handled::Applied) => &self.postman.counts.sent,
+            Ok(Handled::Duplicate) => &self.postman.counts.duplicate,
+            Ok(Handled::Skipped(_)) => &self.postman.counts.skipped,
+            Err(_) => &self.postman.counts.failed,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         outcome

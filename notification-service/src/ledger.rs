@@ -159,6 +159,25 @@ impl Ledger {
         }
     }
 
+    /// Up to `limit` notifications before `before` (all if `None`), newest first, with their
+    /// positions: a shard's part of a page of the whole service.
+    pub fn newest(&self, before: Option<Position>, limit: usize) -> Vec<(Position, Notification)> {
+        let len = self.notifications.len();
+        let end = before
+            .and_then(|before| usize::try_from(before.0).ok())
+            .map_or(len, |before| before.min(len));
+        (0..end)
+            .rev()
+            .take(limit)
+            .map(|position| {
+                (
+                    Position(position as u64),
+                    self.notifications[position].clone(),
+                )
+            })
+            .collect()
+    }
+
     fn record(&mut self, notification: Notification) {
         let position = self.notifications.len();
         let entry = self.by_order.entry(notification.order_id).or_default();

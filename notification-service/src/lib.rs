@@ -22,13 +22,15 @@ pub mod message;
 pub mod routes;
 pub mod settings;
 
+use std::sync::Arc;
+
 use actix_web::web;
 use config::ConfigError;
 use config::builder::{ConfigBuilder, DefaultState};
 use shared_events::app::consumer::{Consumer, ConsumerApplication};
 use shared_events::storage::durable_state::DurableState;
 
-use crate::handler::Notifier;
+use crate::handler::{Notifier, Postman};
 use crate::ledger::Ledger;
 use crate::mailer::Mailer;
 use crate::settings::Settings;
@@ -42,6 +44,7 @@ pub type Application = ConsumerApplication<Notification>;
 impl Consumer for Notification {
     type Handler = Notifier;
     type Ledger = Ledger;
+    type Shared = Postman;
     type Settings = Settings;
 
     const LEDGER: &'static str = "notifications";
@@ -56,10 +59,14 @@ impl Consumer for Notification {
         Settings::defaults(builder)
     }
 
-    fn handler(ledger: DurableState<Ledger>, settings: &Settings) -> anyhow::Result<Notifier> {
+    fn shared(settings: &Settings) -> anyhow::Result<Postman> {
         let mailer = Mailer::from_settings(&settings.smtp, &settings.data_dir)?;
         tracing::info!("emails go to {mailer}");
-        Ok(Notifier::new(ledger, mailer, settings.smtp.from.clone()))
+        Ok(Postman::new(mailer, settings.smtp.from.clone()))
+    }
+
+    fn handler(ledger: DurableState<Ledger>, postman: Arc<Postman>) -> Notifier {
+        Notifier::new(ledger, postman)
     }
 
     fn routes(config: &mut web::ServiceConfig) {

@@ -11,6 +11,7 @@ use shared_events::app::secret_url::SecretUrl;
 use shared_events::app::settings::{
     AmqpSettings, ConsumerSettings, HttpSettings, LogSettings, load,
 };
+use shared_events::contract::shard::ShardCount;
 use shared_events::runtime::EventHandler;
 
 use crate::handler::Notifier;
@@ -34,6 +35,11 @@ pub struct Settings {
     pub amqp: AmqpSettings,
     /// Where emails go.
     pub smtp: SmtpSettings,
+    /// How many shards the service's work is split into (`ORDERS__SHARDS`).
+    pub shards: ShardCount,
+    /// This replica's name (`ORDERS__REPLICA_ID`; unset: host name and process id).
+    #[serde(default)]
+    pub replica_id: Option<String>,
 }
 
 /// The mail server (`ORDERS__SMTP__...`).
@@ -96,6 +102,8 @@ impl Settings {
                     .expect("the default From is a valid mailbox"),
                 timeout_ms: 5_000,
             },
+            shards: ShardCount::for_tests(),
+            replica_id: None,
         }
     }
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use shared_events::app::settings::AmqpSettings;
+use shared_events::contract::shard::{ConsumerEntry, ServiceShards};
 use shared_events::runtime::amqp::{ConfirmedPublisher, OutgoingMessage, Topology};
 use shared_events::storage::failure_log::{FailureLog, FailureLogError, FailureRecord};
 use tokio_util::sync::CancellationToken;
@@ -39,8 +40,9 @@ pub struct OutboxSettings {
     /// The longest pause between two attempts, in milliseconds.
     pub max_backoff_ms: u64,
     /// The consuming services whose queues the relay declares, so that no event published
-    /// before a consumer's first start passes it by.
-    pub consumers: Vec<String>,
+    /// before a consumer's first start passes it by, each perhaps with its shard count
+    /// (`inventory,billing:4,notification`; `ORDERS__SHARDS` unless given).
+    pub consumers: Vec<ConsumerEntry>,
 }
 
 /// What the relay is doing, for `/health/ready` and for tests.
@@ -82,6 +84,7 @@ impl OutboxRelay {
         amqp: &AmqpSettings,
         failures: FailureLog,
         settings: OutboxSettings,
+        consumers: &[ServiceShards],
         deliveries: Deliveries,
     ) -> OutboxRelay {
         OutboxRelay {
@@ -89,7 +92,7 @@ impl OutboxRelay {
             publisher: ConfirmedPublisher::declaring(
                 amqp.clone(),
                 "order-service outbox",
-                &settings.consumers,
+                consumers,
             ),
             topology: Topology::new(&amqp.namespace),
             failures,

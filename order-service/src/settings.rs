@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use shared_events::app::settings::{AmqpSettings, LogSettings, http_defaults, load};
 pub use shared_events::app::settings::{HttpSettings, TlsSettings};
+use shared_events::contract::shard::{ConsumerEntry, ServiceShards, ShardCount};
 pub use shared_events::runtime::TransportKind;
 
 use crate::outbox_relay::OutboxSettings;
@@ -33,6 +34,9 @@ pub struct Settings {
     pub amqp: AmqpSettings,
     /// The outbox relay.
     pub outbox: OutboxSettings,
+    /// The shard count of every consumer in `outbox.consumers` listed without one
+    /// (`ORDERS__SHARDS`, default 8): the same setting the consumers read.
+    pub shards: ShardCount,
 }
 
 /// Storage tuning (`ORDERS__STORAGE__...`).
@@ -63,6 +67,7 @@ impl Settings {
             .set_default("outbox.batch_size", 500)?
             .set_default("outbox.failure_after_attempts", 8)?
             .set_default("outbox.max_backoff_ms", 5_000)?
+            .set_default("shards", ShardCount::DEFAULT.get())?
             .set_default(
                 "outbox.consumers",
                 vec!["inventory", "billing", "notification"],
@@ -89,10 +94,23 @@ impl Settings {
                 failure_after_attempts: 3,
                 max_backoff_ms: 500,
                 consumers: ["inventory", "billing", "notification"]
-                    .map(String::from)
+                    .map(|name| ConsumerEntry {
+                        service: name.to_owned(),
+                        shards: None,
+                    })
                     .to_vec(),
             },
+            shards: ShardCount::for_tests(),
         }
+    }
+
+    /// The consumers the outbox declares queues for, each with its shard count.
+    pub fn consumers(&self) -> Vec<ServiceShards> {
+        self.outbox
+            .consumers
+            .iter()
+            .map(|entry| entry.with_default(self.shards))
+            .collect()
     }
 
     /// The store's options.

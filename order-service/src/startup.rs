@@ -47,7 +47,12 @@ impl Application {
                 )
             })?;
         let deliveries_dir = settings.data_dir.join("deliveries");
-        let consumers = settings.outbox.consumers.clone();
+        let consumers: Vec<String> = settings
+            .outbox
+            .consumers
+            .iter()
+            .map(|consumer| consumer.service.clone())
+            .collect();
         let deliveries = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&deliveries_dir)?;
             anyhow::Ok(Deliveries::open(&deliveries_dir, &consumers)?)
@@ -68,6 +73,7 @@ impl Application {
                 &settings.amqp,
                 failures,
                 settings.outbox.clone(),
+                &settings.consumers(),
                 deliveries.clone(),
             )
         });

@@ -75,19 +75,19 @@ fn target<'a>(
             &settings.inventory.data_dir,
             &settings.inventory.amqp,
             "inventory",
-            ReplayTarget::WorkQueue("inventory".to_owned()),
+            ReplayTarget::Service("inventory".to_owned()),
         ),
         "billing" => (
             &settings.billing.data_dir,
             &settings.billing.amqp,
             "billing",
-            ReplayTarget::WorkQueue("billing".to_owned()),
+            ReplayTarget::Service("billing".to_owned()),
         ),
         "notification" => (
             &settings.notification.data_dir,
             &settings.notification.amqp,
             "notification",
-            ReplayTarget::WorkQueue("notification".to_owned()),
+            ReplayTarget::Service("notification".to_owned()),
         ),
         other => bail!("unknown service `{other}`: one of {}", SERVICES.join(", ")),
     };

@@ -1,8 +1,10 @@
-//! A namespace of its own on the real broker with one consuming service's topology declared,
+//! A namespace of its own on the real broker with one consuming service's topology declared (for
+//! the shard count tests run with),
 //! and a confirmed publisher into it: events wait in the service's queue until it consumes.
 
 use shared_events::OrderEvent;
 use shared_events::app::settings::AmqpSettings;
+use shared_events::contract::shard::ShardCount;
 use shared_events::runtime::amqp::connection::connect;
 use shared_events::runtime::amqp::publisher::{ConfirmedPublisher, OutgoingMessage};
 use shared_events::runtime::amqp::topology::Topology;
@@ -30,7 +32,7 @@ impl TestBroker {
             .await
             .expect("the broker answers on 127.0.0.1:5672 (scripts/ensure-rabbitmq)");
         topology
-            .declare_consumer_on(&connection, service, &settings)
+            .declare_consumer_on(&connection, service, ShardCount::for_tests(), &settings)
             .await
             .expect("the topology is declared");
         connection.close(200, "OK".into()).await.expect("close");
@@ -49,11 +51,11 @@ impl TestBroker {
         publish_events(&self.publisher, &self.topology, events).await;
     }
 
-    /// Publishes `body` as it is to the namespace's exchange.
+    /// Publishes `body` as it is to the namespace's exchange, in bucket 0.
     pub async fn publish_raw(&self, body: &[u8]) {
         let message = OutgoingMessage {
             exchange: self.topology.exchange(),
-            routing_key: String::new(),
+            routing_key: "0".to_owned(),
             message_id: Uuid::new_v4().to_string(),
             body: body.to_vec(),
             headers: Vec::new(),

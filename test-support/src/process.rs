@@ -6,6 +6,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use shared_events::app::settings::AmqpSettings;
+use shared_events::contract::shard::ShardCount;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -29,6 +30,8 @@ pub fn service_command(program: &str, data_dir: &Path, amqp: &AmqpSettings) -> C
             "ORDERS__AMQP__DELIVERY_LIMIT",
             amqp.delivery_limit.to_string(),
         )
+        // The shard count every service started in process by a test has.
+        .env("ORDERS__SHARDS", ShardCount::for_tests().to_string())
         .env_remove("RUST_LOG");
     command
 }

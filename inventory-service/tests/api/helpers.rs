@@ -37,7 +37,6 @@ pub(crate) struct Level {
     pub(crate) reserved: u64,
     pub(crate) available: i64,
     pub(crate) backordered: u64,
-    pub(crate) backordered_since: Option<String>,
 }
 
 /// Starts the service on port 0 with a fresh data directory and a fresh namespace.

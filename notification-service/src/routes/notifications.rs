@@ -1,17 +1,20 @@
-//! `GET /notifications`: what was sent or skipped, newest first.
+//! `GET /notifications`: what was sent or skipped, newest first, over every shard.
+
+use std::fmt;
+use std::str::FromStr;
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use shared_events::contract::page_cursor::PageCursor;
-use uuid::Uuid;
-
-use crate::handler::Notifier;
-use crate::ledger::{Notification, PageQuery, Position};
 use shared_events::app::api_error::ApiError;
 use shared_events::app::paging::{invalid_query, page_params};
+use shared_events::contract::page_cursor::PageCursor;
+use shared_events::runtime::shards::ShardLedgers;
+use uuid::Uuid;
 
-/// The cursors of `GET /notifications`: the position of the last notification shown.
-const CURSOR: PageCursor = PageCursor::new("n1:");
+use crate::ledger::{Ledger, Notification, PageQuery, Position};
+
+/// The cursors of `GET /notifications`: where the last page stopped in each shard.
+const CURSOR: PageCursor = PageCursor::new("n2:");
 
 /// The query; unknown parameters are refused so that typos do not pass silently.
 #[derive(Debug, Deserialize)]
@@ -28,31 +31,124 @@ struct NotificationPage {
     next_cursor: Option<String>,
 }
 
+/// Per shard, the position the next page starts before (`None`: from the newest). Written
+/// `12.7.-`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ShardPositions(Vec<Option<Position>>);
+
 /// `GET /notifications?limit=&cursor=&order_id=`: a page of notifications, newest first.
 pub(crate) async fn list(
     params: web::Query<ListParams>,
-    notifier: web::Data<Notifier>,
+    ledgers: web::Data<ShardLedgers<Ledger>>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = page_query(params.into_inner())?;
-    let page = notifier.ledger().read(|ledger| ledger.page(&query));
+    let params = params.into_inner();
+    let (before, limit) =
+        page_params::<ShardPositions>(params.limit.as_deref(), params.cursor.as_deref(), &CURSOR)?;
+    let shard_count = usize::from(ledgers.shards().get());
+    let mut positions = before.map_or_else(|| vec![None; shard_count], |before| before.0);
+    if positions.len() != shard_count {
+        return Err(invalid_query(
+            "cursor is not one of this service's".to_owned(),
+        ));
+    }
+    let page =
+        match order_id(params.order_id.as_deref())? {
+            // One order's notifications are all in its shard.
+            Some(order_id) => {
+                let shard = ledgers.shards().shard_of(order_id);
+                let query = PageQuery {
+                    limit,
+                    before: positions[usize::from(shard)],
+                    order_id: Some(order_id),
+                };
+                let page = ledgers
+                    .read(shard, |ledger| ledger.page(&query))
+                    .map_err(unreadable)?;
+                let next = page.next.map(|last| {
+                    positions[usize::from(shard)] = Some(last);
+                    ShardPositions(positions)
+                });
+                (page.notifications, next)
+            }
+            None => {
+                let mut candidates: Vec<(usize, Position, Notification)> = Vec::new();
+                for (shard, before) in ledgers.shards().all().zip(&positions) {
+                    let newest = ledgers
+                        .read(shard, |ledger| ledger.newest(*before, limit + 1))
+                        .map_err(unreadable)?;
+                    candidates.extend(newest.into_iter().map(|(position, notification)| {
+                        (usize::from(shard), position, notification)
+                    }));
+                }
+                candidates.sort_by(|a, b| (b.2.at, b.2.event_id).cmp(&(a.2.at, a.2.event_id)));
+                let more = candidates.len() > limit;
+                candidates.truncate(limit);
+                for (shard, position, _) in &candidates {
+                    positions[*shard] = Some(*position);
+                }
+                let notifications = candidates.into_iter().map(|(_, _, n)| n).collect();
+                (notifications, more.then_some(ShardPositions(positions)))
+            }
+        };
     Ok(HttpResponse::Ok().json(NotificationPage {
-        notifications: page.notifications,
-        next_cursor: page.next.map(|last| CURSOR.encode(last.0)),
+        notifications: page.0,
+        next_cursor: page.1.map(|next| CURSOR.encode(next)),
     }))
 }
 
-fn page_query(params: ListParams) -> Result<PageQuery, ApiError> {
-    let (before, limit) = page_params(params.limit.as_deref(), params.cursor.as_deref(), &CURSOR)?;
-    let order_id = match params.order_id.as_deref().filter(|text| !text.is_empty()) {
-        None => None,
-        Some(text) => Some(
-            text.parse::<Uuid>()
-                .map_err(|_| invalid_query(format!("order_id `{text}` is not a UUID")))?,
-        ),
-    };
-    Ok(PageQuery {
-        limit,
-        before: before.map(Position),
-        order_id,
-    })
+fn order_id(text: Option<&str>) -> Result<Option<Uuid>, ApiError> {
+    match text.filter(|text| !text.is_empty()) {
+        None => Ok(None),
+        Some(text) => text
+            .parse::<Uuid>()
+            .map(Some)
+            .map_err(|_| invalid_query(format!("order_id `{text}` is not a UUID"))),
+    }
+}
+
+/// A shard's ledger cannot be read: the service cannot answer now.
+fn unreadable(error: impl fmt::Display) -> ApiError {
+    ApiError::Unavailable(format!("the notifications cannot be read: {error}"))
+}
+
+impl fmt::Display for ShardPositions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, position) in self.0.iter().enumerate() {
+            if index > 0 {
+                f.write_str(".")?;
+            }
+            match position {
+                Some(position) => write!(f, "{}", position.0)?,
+                None => f.write_str("-")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for ShardPositions {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(text: &str) -> Result<ShardPositions, Self::Err> {
+        text.split('.')
+            .map(|part| match part {
+                "-" => Ok(None),
+                number => number.parse().map(|position| Some(Position(position))),
+            })
+            .collect::<Result<_, _>>()
+            .map(ShardPositions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_positions_read_back_what_they_write() {
+        let positions = ShardPositions(vec![Some(Position(12)), None, Some(Position(0))]);
+        assert_eq!(positions.to_string(), "12.-.0");
+        assert_eq!("12.-.0".parse::<ShardPositions>(), Ok(positions));
+        assert!("12.x".parse::<ShardPositions>().is_err());
+    }
 }

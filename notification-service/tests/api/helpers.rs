@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use notification_service::Application;
-use notification_service::handler::{Counts, Notifier};
+use notification_service::handler::{Counts, Notifier, Postman};
 use notification_service::settings::{Settings, SmtpUrl};
 use reqwest::Response;
 use serde_json::Value;
@@ -28,7 +28,7 @@ pub(crate) struct TestApp {
     pub(crate) settings: Settings,
     client: reqwest::Client,
     data_dir: TempDir,
-    notifier: Arc<Notifier>,
+    postman: Arc<Postman>,
     publisher: ConfirmedPublisher,
     running: RunningService,
 }
@@ -59,7 +59,7 @@ pub(crate) async fn spawn_app_in(
         .await
         .expect("the service starts");
     let address = application.url();
-    let notifier = application.handler();
+    let postman = application.shared();
     let running = RunningService::spawn(|shutdown| application.run(shutdown));
     let publisher = ConfirmedPublisher::new(settings.amqp.clone(), "notification-tests");
     TestApp {
@@ -67,7 +67,7 @@ pub(crate) async fn spawn_app_in(
         settings,
         client: reqwest::Client::new(),
         data_dir,
-        notifier,
+        postman,
         publisher,
         running,
     }
@@ -82,7 +82,7 @@ impl TestApp {
 
     /// What the handler has dealt with since start.
     pub(crate) fn counts(&self) -> Counts {
-        self.notifier.counts()
+        self.postman.counts()
     }
 
     /// Waits until the handler has dealt with `handled` events in all (sent, duplicate, skipped).

@@ -1,5 +1,6 @@
 //! Starting the four services in one namespace, and reading their state over HTTP.
 
+use shared_events::contract::shard::ConsumerEntry;
 use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
@@ -235,7 +236,10 @@ pub(crate) async fn start_orders_declaring(
     settings.transport = TransportKind::Amqp;
     settings.outbox.consumers = consumers
         .iter()
-        .map(|consumer| consumer.to_string())
+        .map(|consumer| ConsumerEntry {
+            service: (*consumer).to_owned(),
+            shards: None,
+        })
         .collect();
     let application = order_service::startup::Application::build(settings)
         .await

@@ -126,7 +126,7 @@ async fn run_consumer<C: Consumer>(name: &'static str, cli: ServiceCli) -> anyho
             init_command_logging();
             let replayer = Replayer::Broker {
                 settings: settings.amqp(),
-                target: ReplayTarget::WorkQueue(C::name().to_owned()),
+                target: ReplayTarget::Service(C::name().to_owned()),
             };
             failures::run(&command, replayer, &settings.failure_log_path(), C::name()).await
         }

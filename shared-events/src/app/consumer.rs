@@ -6,33 +6,41 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use actix_web::{App, web};
+use actix_web::{App, HttpResponse, web};
 use anyhow::Context;
 use config::builder::DefaultState;
 use config::{ConfigBuilder, ConfigError};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::routes;
 use crate::app::server::{self, BoundServer};
 use crate::app::settings::{AmqpSettings, ConsumerSettings, HttpSettings, LogSettings};
+use crate::contract::shard::{Shard, ShardCount};
 use crate::runtime::consumer_service::{ConsumerParts, Transport, spawn_consumer};
 use crate::runtime::embedded::EmbeddedLink;
 use crate::runtime::handler::EventHandler;
+use crate::runtime::shards::layout::settle_shard_count;
+use crate::runtime::shards::{Membership, OwnedShards, ReplicaId, ShardLedgers, ShardOpener};
 use crate::runtime::tasks::Tasks;
 use crate::storage::durable_state::{DurableState, StateMachine};
 use crate::storage::failure_log::FailureLog;
 
 /// What makes a consumer service itself: its handler, its ledger, its routes and settings.
 pub trait Consumer: Send + Sync + 'static {
-    /// Applies each event; the routes get it as `web::Data<Self::Handler>`.
+    /// Applies each event to one shard's ledger.
     type Handler: EventHandler;
-    /// The ledger's state; the routes get it as `web::Data<DurableState<Self::Ledger>>`.
+    /// One shard's ledger; the routes get every shard's as
+    /// `web::Data<ShardLedgers<Self::Ledger>>`.
     type Ledger: StateMachine;
+    /// What the handlers of every shard share (a mailer, counters, the stock on hand); the
+    /// routes get it as `web::Data<Self::Shared>`.
+    type Shared: Send + Sync + 'static;
     /// Everything the service is configured with.
     type Settings: ServiceSettings;
 
-    /// The name of the ledger's files in the data directory (`stock` for `stock.json`).
+    /// The name of a shard's ledger files (`stock` for `shards/<k>/stock.json`).
     const LEDGER: &'static str;
     /// Where the HTTP server listens unless configured otherwise.
     const DEFAULT_ADDR: &'static str;
@@ -51,11 +59,11 @@ pub trait Consumer: Send + Sync + 'static {
         ConsumerSettings::defaults(Self::name(), Self::DEFAULT_ADDR, builder)
     }
 
-    /// The handler over the opened ledger.
-    fn handler(
-        ledger: DurableState<Self::Ledger>,
-        settings: &Self::Settings,
-    ) -> anyhow::Result<Self::Handler>;
+    /// What the shards' handlers share, made once at start.
+    fn shared(settings: &Self::Settings) -> anyhow::Result<Self::Shared>;
+
+    /// The handler of one shard, over its opened ledger.
+    fn handler(ledger: DurableState<Self::Ledger>, shared: Arc<Self::Shared>) -> Self::Handler;
 
     /// Registers the service's routes (the probes come from [`routes::probes`]).
     fn routes(config: &mut web::ServiceConfig);
@@ -71,6 +79,10 @@ pub trait ServiceSettings: DeserializeOwned + Clone + fmt::Debug + Send + Sync +
     fn log(&self) -> &LogSettings;
     /// The broker.
     fn amqp(&self) -> &AmqpSettings;
+    /// How many shards the service's work is split into (`ORDERS__SHARDS`).
+    fn shards(&self) -> ShardCount;
+    /// This replica's name (`ORDERS__REPLICA_ID`; unset: host name and process id).
+    fn replica_id(&self) -> Option<&str>;
 
     /// The failure log: `<data_dir>/failure.json`.
     fn failure_log_path(&self) -> PathBuf {
@@ -78,8 +90,8 @@ pub trait ServiceSettings: DeserializeOwned + Clone + fmt::Debug + Send + Sync +
     }
 }
 
-/// Implements [`ServiceSettings`] for a settings struct with the fields `http`, `data_dir`, `log`
-/// and `amqp`.
+/// Implements [`ServiceSettings`] for a settings struct with the fields `http`, `data_dir`, `log`,
+/// `amqp`, `shards` and `replica_id`.
 #[macro_export]
 macro_rules! service_settings {
     ($settings:ty) => {
@@ -96,6 +108,12 @@ macro_rules! service_settings {
             fn amqp(&self) -> &$crate::app::settings::AmqpSettings {
                 &self.amqp
             }
+            fn shards(&self) -> $crate::contract::shard::ShardCount {
+                self.shards
+            }
+            fn replica_id(&self) -> Option<&str> {
+                self.replica_id.as_deref()
+            }
         }
     };
 }
@@ -105,47 +123,94 @@ crate::service_settings!(ConsumerSettings);
 /// A bound, ready-to-run consumer service.
 pub struct ConsumerApplication<C: Consumer> {
     server: BoundServer,
-    handler: Arc<C::Handler>,
-    ledger: DurableState<C::Ledger>,
+    shards: Arc<ConsumerShards<C>>,
+    replica: Arc<ReplicaShards>,
     parts: ConsumerParts,
 }
 
+/// Opens a consumer service's shards: each one's ledger, and a handler over it.
+struct ConsumerShards<C: Consumer> {
+    ledgers: Arc<ShardLedgers<C::Ledger>>,
+    shared: Arc<C::Shared>,
+}
+
+impl<C: Consumer> ShardOpener for ConsumerShards<C> {
+    type Handler = C::Handler;
+
+    fn open(&self, shard: Shard) -> anyhow::Result<Option<Arc<C::Handler>>> {
+        let ledger = self.ledgers.open(shard).with_context(|| {
+            format!(
+                "failed to open the {} ledger in {}",
+                C::LEDGER,
+                self.ledgers.dir_of(shard).display()
+            )
+        })?;
+        Ok(ledger.map(|ledger| Arc::new(C::handler(ledger, Arc::clone(&self.shared)))))
+    }
+
+    fn close(&self, shard: Shard) {
+        self.ledgers.close(shard);
+    }
+}
+
+/// This replica and the shards it owns: what `GET /shards` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicaShards {
+    /// The replica's name.
+    pub replica: ReplicaId,
+    /// The service's shard count.
+    pub shards: ShardCount,
+    /// The shards it owns now.
+    #[serde(skip)]
+    pub owned: OwnedShards,
+}
+
 impl<C: Consumer> ConsumerApplication<C> {
-    /// Opens the ledger and the failure log in the data directory and binds the HTTP listener
-    /// (port 0 picks one). Nothing is consumed until [`ConsumerApplication::run`].
+    /// Checks the data directory's shard count, joins the service's replicas, opens the
+    /// failure log and binds the HTTP listener (port 0 picks one). No shard is taken and
+    /// nothing consumed until [`ConsumerApplication::run`].
     pub async fn build(settings: C::Settings) -> anyhow::Result<ConsumerApplication<C>> {
         let data_dir = settings.data_dir().to_owned();
         let failure_log_path = settings.failure_log_path();
-        let (ledger, failure_log) = tokio::task::spawn_blocking(move || {
-            // The ledger locks the directory, so it goes first: a second process stops here.
-            let ledger = DurableState::open(&data_dir, C::LEDGER).with_context(|| {
-                format!(
-                    "failed to open the {} ledger in {}",
-                    C::LEDGER,
-                    data_dir.display()
-                )
-            })?;
+        let shards = settings.shards();
+        let replica = settings
+            .replica_id()
+            .map_or_else(ReplicaId::of_this_process, ReplicaId::new);
+        let joining = replica.clone();
+        let (membership, failure_log) = tokio::task::spawn_blocking(move || {
+            settle_shard_count(&data_dir, C::LEDGER, shards)?;
+            let membership = Membership::join(&data_dir, joining)?;
             let failure_log = FailureLog::open(&failure_log_path).with_context(|| {
                 format!(
                     "failed to open the failure log {}",
                     failure_log_path.display()
                 )
             })?;
-            anyhow::Ok((ledger, failure_log))
+            anyhow::Ok((membership, failure_log))
         })
         .await
-        .context("the ledger opener panicked")??;
-        let handler = Arc::new(C::handler(ledger.clone(), &settings)?);
+        .context("opening the data directory panicked")??;
+        let ledgers = Arc::new(ShardLedgers::new(settings.data_dir(), C::LEDGER, shards));
+        let shared = Arc::new(C::shared(&settings)?);
+        let owned = OwnedShards::default();
+        let replica = Arc::new(ReplicaShards {
+            replica,
+            shards,
+            owned: owned.clone(),
+        });
 
-        let handler_data = web::Data::from(Arc::clone(&handler));
-        let ledger_data = web::Data::new(ledger.clone());
+        let ledgers_data = web::Data::from(Arc::clone(&ledgers));
+        let shared_data = web::Data::from(Arc::clone(&shared));
+        let replica_data = web::Data::from(Arc::clone(&replica));
         let body_limit = settings.http().max_body_bytes;
         let server = server::bind(settings.http(), move || {
             App::new()
-                .app_data(handler_data.clone())
-                .app_data(ledger_data.clone())
+                .app_data(ledgers_data.clone())
+                .app_data(shared_data.clone())
+                .app_data(replica_data.clone())
                 .app_data(routes::json_config(body_limit))
                 .app_data(web::PayloadConfig::new(body_limit))
+                .route("/shards", web::get().to(shards_owned))
                 .configure(C::routes)
                 .default_service(web::to(routes::not_found))
         })?;
@@ -153,11 +218,14 @@ impl<C: Consumer> ConsumerApplication<C> {
             transport: Transport::Amqp(settings.amqp().clone()),
             data_dir: settings.data_dir().to_owned(),
             failure_log: Arc::new(failure_log),
+            shards,
+            membership,
+            owned,
         };
         Ok(ConsumerApplication {
             server,
-            handler,
-            ledger,
+            shards: Arc::new(ConsumerShards { ledgers, shared }),
+            replica,
             parts,
         })
     }
@@ -178,35 +246,49 @@ impl<C: Consumer> ConsumerApplication<C> {
         self.server.url.clone()
     }
 
-    /// The event handler.
-    pub fn handler(&self) -> Arc<C::Handler> {
-        Arc::clone(&self.handler)
+    /// What the shards' handlers share.
+    pub fn shared(&self) -> Arc<C::Shared> {
+        Arc::clone(&self.shards.shared)
     }
 
-    /// The ledger the service keeps.
-    pub fn ledger(&self) -> &DurableState<C::Ledger> {
-        &self.ledger
+    /// Every shard's ledger.
+    pub fn ledgers(&self) -> Arc<ShardLedgers<C::Ledger>> {
+        Arc::clone(&self.shards.ledgers)
     }
 
-    /// Serves HTTP, consumes order events and records what it gives up on in `failure.json`
-    /// until `shutdown` is cancelled or one of them stops on its own (an error). Then stops the
-    /// others gracefully: the events in hand are finished and acknowledged, in-flight requests
-    /// answered; and releases the data directory.
+    /// This replica and the shards it owns.
+    pub fn replica(&self) -> Arc<ReplicaShards> {
+        Arc::clone(&self.replica)
+    }
+
+    /// Serves HTTP, takes its share of the shards and consumes their events, and records what
+    /// it gives up on in `failure.json`, until `shutdown` is cancelled or one of them stops on
+    /// its own (an error). Then stops the others gracefully: the events in hand are finished
+    /// and acknowledged, the shards handed over, in-flight requests answered.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let ConsumerApplication {
             server,
-            handler,
-            ledger,
+            shards,
             parts,
+            ..
         } = self;
         let mut tasks = Tasks::default();
         let server_handle = server.serve_in(&mut tasks);
-        spawn_consumer(&mut tasks, handler, parts, &shutdown);
+        spawn_consumer(&mut tasks, Arc::clone(&shards), parts, &shutdown);
         let result = tasks
             .run_until_stopped(shutdown, || server_handle.stop(true))
             .await;
-        // Releases the data directory even if a clone of the ledger outlives the service.
-        ledger.close();
+        // Releases every shard even if a clone of a ledger outlives the service.
+        shards.ledgers.close_all();
         result
     }
+}
+
+/// `GET /shards`: this replica, the service's shard count, and the shards it owns now.
+async fn shards_owned(replica: web::Data<ReplicaShards>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "replica": replica.replica,
+        "shards": replica.shards,
+        "owned": replica.owned.list(),
+    }))
 }

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
 use crate::app::secret_url::SecretUrl;
+use crate::contract::shard::ShardCount;
 use crate::runtime::retry::RetryPolicy;
 
 /// Builds the layers every service uses: `defaults`, then `file` if given, then `ORDERS__...`
@@ -327,6 +328,12 @@ pub struct ConsumerSettings {
     pub log: LogSettings,
     /// The broker.
     pub amqp: AmqpSettings,
+    /// How many shards the service's work is split into (`ORDERS__SHARDS`, default 8); every
+    /// replica of the service and the order service must agree on it.
+    pub shards: ShardCount,
+    /// This replica's name (`ORDERS__REPLICA_ID`; unset: host name and process id).
+    #[serde(default)]
+    pub replica_id: Option<String>,
 }
 
 impl ConsumerSettings {
@@ -338,7 +345,8 @@ impl ConsumerSettings {
         builder: ConfigBuilder<DefaultState>,
     ) -> Result<ConfigBuilder<DefaultState>, ConfigError> {
         http_defaults(builder, default_addr)?
-            .set_default("data_dir", format!("./data/{service}-service"))
+            .set_default("data_dir", format!("./data/{service}-service"))?
+            .set_default("shards", ShardCount::DEFAULT.get())
     }
 
     /// A consumer on a free loopback port, with `data_dir` and the local broker under `namespace`.
@@ -348,6 +356,8 @@ impl ConsumerSettings {
             data_dir: data_dir.to_owned(),
             log: LogSettings::for_tests(),
             amqp: AmqpSettings::for_tests(namespace),
+            shards: ShardCount::for_tests(),
+            replica_id: None,
         }
     }
 }

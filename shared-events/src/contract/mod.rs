@@ -7,9 +7,11 @@
 //! - [`event`]: the versioned, CloudEvents-shaped envelope.
 //! - [`outcome`]: what a consumer did with an event, reported back for the delivery timeline.
 //! - [`page_cursor`]: opaque cursors for paginated lists.
+//! - [`shard`]: which shard of a consumer service an order's events belong to.
 
 pub mod event;
 pub mod money;
 pub mod order;
 pub mod outcome;
 pub mod page_cursor;
+pub mod shard;

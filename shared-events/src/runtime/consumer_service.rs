@@ -6,11 +6,15 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use anyhow::Context;
+
 use crate::app::settings::AmqpSettings;
+use crate::contract::shard::ShardCount;
 use crate::runtime::amqp::consumer::run_consumer;
 use crate::runtime::amqp::failure_drain::run_failure_drain;
 use crate::runtime::embedded::{EmbeddedLink, run_embedded_consumer};
 use crate::runtime::handler::EventHandler;
+use crate::runtime::shards::{Membership, OwnedShards, ShardOpener, ShardRouter, run_shard_owner};
 use crate::runtime::tasks::Tasks;
 use crate::storage::failure_log::FailureLog;
 
@@ -34,9 +38,9 @@ pub enum Transport {
     Embedded(EmbeddedLink),
 }
 
-/// What a consumer needs besides its handler: where events come from, and where it keeps its
+/// What a consumer needs besides its shards: where events come from, and where it keeps its
 /// files.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ConsumerParts {
     /// Where events come from.
     pub transport: Transport,
@@ -44,14 +48,22 @@ pub struct ConsumerParts {
     pub data_dir: PathBuf,
     /// The service's `failure.json`.
     pub failure_log: Arc<FailureLog>,
+    /// How many shards the service has.
+    pub shards: ShardCount,
+    /// This replica among the service's replicas.
+    pub membership: Membership,
+    /// The shards this replica owns, kept up to date.
+    pub owned: OwnedShards,
 }
 
-/// Starts, in `tasks`, the workers that feed `handler` from the transport and record what it
-/// gives up on in the failure log, until `shutdown`: the consumer and the failure drain over
-/// RabbitMQ, the log reader in process. Each finishes the events in hand before it ends.
-pub fn spawn_consumer<H: EventHandler>(
+/// Starts, in `tasks`, the workers that feed the shards `opener` opens from the transport and
+/// record what they give up on in the failure log, until `shutdown`. Over RabbitMQ: the shard
+/// owner, which takes this replica's share of the shards and consumes each one's queue, and
+/// the failure drain. In process: every shard is this replica's, and one reader of the log
+/// routes each event to its shard. Each finishes the events in hand before it ends.
+pub fn spawn_consumer<O: ShardOpener>(
     tasks: &mut Tasks,
-    handler: Arc<H>,
+    opener: Arc<O>,
     parts: ConsumerParts,
     shutdown: &CancellationToken,
 ) {
@@ -59,23 +71,65 @@ pub fn spawn_consumer<H: EventHandler>(
         transport,
         data_dir,
         failure_log,
+        shards,
+        membership,
+        owned,
     } = parts;
+    let service = <O::Handler as EventHandler>::SERVICE;
     match transport {
         Transport::Amqp(amqp) => {
+            let consumers = amqp.clone();
             tasks.spawn(
-                "consumer",
-                run_consumer(amqp.clone(), handler, shutdown.clone()),
+                "shard owner",
+                run_shard_owner(
+                    opener,
+                    membership,
+                    shards,
+                    owned,
+                    move |shard, handler, stop| {
+                        run_consumer(consumers.clone(), handler, shards, shard, stop)
+                    },
+                    shutdown.clone(),
+                ),
             );
             tasks.spawn(
                 "failure drain",
-                run_failure_drain(amqp, H::SERVICE, failure_log, shutdown.clone()),
+                run_failure_drain(amqp, service, shards, failure_log, shutdown.clone()),
             );
         }
         Transport::Embedded(link) => {
             let shutdown = shutdown.clone();
             tasks.spawn("embedded consumer", async move {
-                run_embedded_consumer(handler, link, &data_dir, failure_log, shutdown).await
+                let router = open_every_shard(&opener, shards, &owned).await?;
+                let result =
+                    run_embedded_consumer(Arc::new(router), link, &data_dir, failure_log, shutdown)
+                        .await;
+                for shard in shards.all() {
+                    owned.set(shard, false);
+                    opener.close(shard);
+                }
+                drop(membership);
+                result
             });
         }
     }
+}
+
+/// Opens every shard for the one reader of the embedded transport.
+async fn open_every_shard<O: ShardOpener>(
+    opener: &Arc<O>,
+    shards: ShardCount,
+    owned: &OwnedShards,
+) -> anyhow::Result<ShardRouter<O::Handler>> {
+    let mut handlers = Vec::with_capacity(usize::from(shards.get()));
+    for shard in shards.all() {
+        let opening = Arc::clone(opener);
+        let handler = tokio::task::spawn_blocking(move || opening.open(shard))
+            .await
+            .context("opening a shard panicked")??
+            .with_context(|| format!("shard {shard} is held by another process"))?;
+        owned.set(shard, true);
+        handlers.push(handler);
+    }
+    Ok(ShardRouter::new(shards, handlers))
 }

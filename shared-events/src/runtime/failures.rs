@@ -109,7 +109,7 @@ pub async fn run_to(
 ) -> anyhow::Result<()> {
     let replayer = Replayer::Broker {
         settings,
-        target: ReplayTarget::WorkQueue(service.to_owned()),
+        target: ReplayTarget::Service(service.to_owned()),
     };
     run_words(args, replayer, failure_log_path, service, out).await
 }

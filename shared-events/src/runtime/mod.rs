@@ -11,6 +11,7 @@
 //! - [`tasks`]: [`Tasks`], a service's long-running parts under one shutdown.
 //! - [`consumer_service`]: [`TransportKind`], the one value that chooses the transport, and a
 //!   consumer's workers on its [`Transport`].
+//! - [`shards`]: a service's shards, the replicas that share them, and their ledgers.
 //! - [`outcome_sink`]: [`OutcomeSink`], where outcomes go in process.
 //! - [`replay_log`]: which failures a replay takes and how its outcome is noted.
 //! - [`failures`]: the `failures list | replay` command on either transport.
@@ -26,6 +27,7 @@ pub mod outcome_sink;
 pub(crate) mod per_order;
 pub mod replay_log;
 pub mod retry;
+pub mod shards;
 pub mod tasks;
 
 pub use consumer_service::{ConsumerParts, Transport, TransportKind, spawn_consumer};

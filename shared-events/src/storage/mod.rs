@@ -7,9 +7,13 @@
 //! - [`failure_log`]: `failure.json`, the messages a service gave up on, appended in O(1), crash-safe.
 //! - [`atomic_file`]: whole-file replacement (temp file, fsync, rename, fsync directory).
 //! - [`data_dir`]: the exclusive lock that keeps two processes out of one data directory.
+//! - [`state_follower`]: a read-only view of a durable state another process writes.
+//! - [`shared_document`]: a small JSON document several processes read and change under a lock.
 
 pub mod atomic_file;
 pub mod data_dir;
 pub mod durable_state;
 pub mod failure_log;
 pub mod journal;
+pub mod shared_document;
+pub mod state_follower;

@@ -66,6 +66,8 @@ async fn a_consumer_keeps_trying_while_the_broker_is_unreachable_and_stops_on_sh
     let task = tokio::spawn(shared_events::runtime::amqp::run_consumer(
         settings,
         ScriptedHandler::new(Script::Apply),
+        crate::helpers::SHARDS,
+        0,
         token.clone(),
     ));
 
@@ -90,6 +92,8 @@ async fn an_invalid_url_stops_the_consumer_with_an_error() {
         shared_events::runtime::amqp::run_consumer(
             settings,
             ScriptedHandler::new(Script::Apply),
+            crate::helpers::SHARDS,
+            0,
             CancellationToken::new(),
         ),
     )
@@ -113,10 +117,12 @@ async fn the_queue_is_declared_by_the_consumer_itself() {
     let task = tokio::spawn(shared_events::runtime::amqp::run_consumer(
         fresh.clone(),
         handler.clone(),
+        crate::helpers::SHARDS,
+        0,
         token.clone(),
     ));
 
-    let work_queue = topology.work_queue(crate::helpers::SERVICE);
+    let work_queue = topology.shard_queue(crate::helpers::SERVICE, 0);
     wait_until_async("the consumer declared its queue", || async {
         let channel = broker.channel().await;
         let options = lapin::options::QueueDeclareOptions {

@@ -10,6 +10,7 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
 use shared_events::OrderEvent;
 use shared_events::app::settings::{AmqpSettings, AmqpUrl};
+use shared_events::contract::shard::ShardCount;
 use shared_events::runtime::amqp::{
     ConfirmedPublisher, Topology, connect, run_consumer, run_failure_drain,
 };
@@ -25,6 +26,12 @@ pub(crate) use crate::scripted_handler::{Script, ScriptedHandler, sample_event};
 
 /// The service name the scripted handler consumes as.
 pub(crate) const SERVICE: &str = "svc";
+
+/// One shard: the runner's behaviour, not the sharding, is under test here.
+pub(crate) const SHARDS: ShardCount = match ShardCount::new(1) {
+    Some(count) => count,
+    None => unreachable!(),
+};
 
 /// How long any wait in these tests may take before it fails.
 pub(crate) const WAIT: Duration = test_support::wait::DEADLINE;
@@ -60,7 +67,7 @@ impl TestBroker {
             .expect("broker reachable");
         let channel = connection.create_channel().await.expect("channel");
         topology
-            .declare_consumer(&channel, SERVICE, &settings)
+            .declare_consumer(&channel, SERVICE, SHARDS, &settings)
             .await
             .expect("topology declares");
         channel
@@ -87,7 +94,7 @@ impl TestBroker {
 
     /// The work queue of [`SERVICE`].
     pub(crate) fn work_queue(&self) -> String {
-        self.topology.work_queue(SERVICE)
+        self.topology.shard_queue(SERVICE, 0)
     }
 
     /// Publishes `count` new order events to the fanout exchange, confirmed.
@@ -113,7 +120,8 @@ impl TestBroker {
         let confirmation = channel
             .basic_publish(
                 self.topology.exchange().into(),
-                "".into(),
+                // Bucket 0, which the one shard of these tests takes with every other.
+                "0".into(),
                 BasicPublishOptions {
                     mandatory: true,
                     immediate: false,
@@ -182,7 +190,13 @@ impl TestBroker {
         handler: Arc<ScriptedHandler>,
     ) -> Running {
         let token = CancellationToken::new();
-        let task = tokio::spawn(run_consumer(settings, handler, token.clone()));
+        let task = tokio::spawn(run_consumer(
+            settings,
+            handler,
+            crate::helpers::SHARDS,
+            0,
+            token.clone(),
+        ));
         Running { token, task }
     }
 
@@ -213,6 +227,7 @@ impl TestBroker {
         let task = tokio::spawn(run_failure_drain(
             self.settings.clone(),
             SERVICE,
+            SHARDS,
             Arc::clone(&log),
             token.clone(),
         ));
@@ -252,7 +267,7 @@ impl Leftovers {
     /// Everything `settings` declares for [`SERVICE`] under `topology`.
     fn of(settings: &AmqpSettings, topology: &Topology) -> Leftovers {
         let mut queues = vec![
-            topology.work_queue(SERVICE),
+            topology.shard_queue(SERVICE, 0),
             topology.dead_letter_queue(SERVICE),
         ];
         queues.extend(
@@ -261,7 +276,12 @@ impl Leftovers {
                 .iter()
                 .map(|delay| topology.retry_queue(SERVICE, *delay)),
         );
-        let exchanges = vec![topology.exchange(), topology.dead_letter_exchange()];
+        let exchanges = vec![
+            topology.exchange(),
+            topology.dead_letter_exchange(),
+            topology.shard_exchange(SERVICE),
+            topology.retry_exchange(SERVICE),
+        ];
         Leftovers {
             settings: settings.clone(),
             names: Mutex::new((queues, exchanges)),

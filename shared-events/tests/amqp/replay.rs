@@ -95,6 +95,6 @@ async fn replay_to_work_queue(
     log: &FailureLog,
     selection: ReplaySelection,
 ) -> anyhow::Result<usize> {
-    let target = ReplayTarget::WorkQueue(SERVICE.to_owned());
+    let target = ReplayTarget::Service(SERVICE.to_owned());
     replay(&broker.settings, &target, "replay-tests", log, selection).await
 }

@@ -4,7 +4,7 @@ use lapin::options::QueueDeclareOptions;
 use lapin::types::{AMQPValue, FieldTable};
 use shared_events::runtime::amqp::AmqpError;
 
-use crate::helpers::{SERVICE, TestBroker};
+use crate::helpers::{SERVICE, SHARDS, TestBroker};
 
 #[tokio::test]
 async fn declaring_twice_is_idempotent() {
@@ -18,12 +18,12 @@ async fn declaring_twice_is_idempotent() {
         .expect("exchange again");
     broker
         .topology
-        .declare_consumer(&channel, SERVICE, &broker.settings)
+        .declare_consumer(&channel, SERVICE, SHARDS, &broker.settings)
         .await
         .expect("everything again, on the same channel");
     broker
         .topology
-        .declare_consumer(&channel, SERVICE, &broker.settings)
+        .declare_consumer(&channel, SERVICE, SHARDS, &broker.settings)
         .await
         .expect("and once more");
 

@@ -1,4 +1,4 @@
-//! The consumer runner: feeds a service's work queue to its [`EventHandler`] and owns acks,
+//! The consumer runner: feeds one shard's queue of a service to its [`EventHandler`] and owns acks,
 //! retries and dead-lettering. What the broker has already sent (up to the prefetch) is handled
 //! as one batch: one order's events in order, different orders concurrently, so that their
 //! durable writes share fsyncs; then one round of confirmed publishes and the acks.
@@ -30,6 +30,7 @@ use tracing::{Instrument, field};
 use crate::app::settings::AmqpSettings;
 use crate::contract::event::{DecodeError, OrderEvent};
 use crate::contract::outcome::DeliveryOutcome;
+use crate::contract::shard::{Shard, ShardCount};
 use crate::runtime::amqp::disposition;
 use crate::runtime::amqp::headers::{self, ATTEMPTS};
 use crate::runtime::amqp::publisher::{ConfirmedPublisher, OutgoingMessage};
@@ -44,34 +45,40 @@ use crate::runtime::retry::{self, Disposition};
 /// would otherwise redeliver with a raised delivery count).
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(10);
 
-/// Consumes `NS.<H::SERVICE>` until `shutdown`, reconnecting after any failure; declares the
-/// topology for the service on every connection. Returns `Ok` after a clean stop (the message
-/// in flight finished, the channel and connection closed) and `Err` only for configuration
-/// mistakes (an invalid URL or name).
+/// Consumes `shard`'s queue `NS.<H::SERVICE>.shard.<k>` until `shutdown`, reconnecting after
+/// any failure; declares the shard's topology on every connection. Returns `Ok` after a clean
+/// stop (the messages in hand finished and acked, the channel and connection closed) and `Err`
+/// only for configuration mistakes (an invalid URL or name).
 pub async fn run_consumer<H: EventHandler>(
     settings: AmqpSettings,
     handler: Arc<H>,
+    shards: ShardCount,
+    shard: Shard,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let service = H::SERVICE;
-    let publisher =
-        ConfirmedPublisher::new(settings.clone(), &format!("{service}-consumer-publisher"));
+    let publisher = ConfirmedPublisher::new(
+        settings.clone(),
+        &format!("{service}-shard-{shard}-publisher"),
+    );
     let mut session = ConsumerSession {
         topology: Topology::new(&settings.namespace),
         settings: settings.clone(),
         handler,
+        shards,
+        shard,
         publisher: publisher.clone(),
         shutdown: shutdown.clone(),
     };
     let result = supervise(
         &settings,
-        &format!("{service}-consumer"),
+        &format!("{service}-shard-{shard}"),
         &shutdown,
         &mut session,
     )
     .await;
     publisher.close().await;
-    tracing::info!(service, "consumer stopped");
+    tracing::info!(service, shard, "shard consumer stopped");
     result
 }
 
@@ -79,6 +86,8 @@ struct ConsumerSession<H> {
     topology: Topology,
     settings: AmqpSettings,
     handler: Arc<H>,
+    shards: ShardCount,
+    shard: Shard,
     /// Carries retries and dead letters, over a connection of its own so that flow control on
     /// publishing never stalls consuming.
     publisher: ConfirmedPublisher,
@@ -88,10 +97,10 @@ struct ConsumerSession<H> {
 impl<H: EventHandler> Session for ConsumerSession<H> {
     async fn run(&mut self, connection: &Connection) -> Result<(), SessionError> {
         let service = H::SERVICE;
-        let queue = self.topology.work_queue(service);
+        let queue = self.topology.shard_queue(service, self.shard);
         let work = async {
             self.topology
-                .declare_consumer_on(connection, service, &self.settings)
+                .declare_shard_on(connection, service, self.shards, self.shard, &self.settings)
                 .await?;
             // Retries and dead letters need it: better to know now than at the first failure.
             self.publisher.connect().await?;
@@ -104,7 +113,7 @@ impl<H: EventHandler> Session for ConsumerSession<H> {
         else {
             return Ok(());
         };
-        tracing::info!(service, queue, "consuming");
+        tracing::info!(service, shard = self.shard, queue, "consuming");
         let batch_limit = usize::from(self.settings.prefetch).max(1);
         while let Next::Delivery(first) = subscription.next(&self.shutdown).await? {
             // What the broker has sent already is handled together: one fsync, one round of
@@ -140,6 +149,7 @@ impl<H: EventHandler> ConsumerSession<H> {
         subscription: &Subscription<'_>,
         deliveries: &[Box<Delivery>],
     ) -> Result<(), SessionError> {
+        let queue = self.topology.shard_queue(H::SERVICE, self.shard);
         let decoded: Vec<_> = deliveries
             .iter()
             .map(|delivery| OrderEvent::decode(&delivery.data))
@@ -175,6 +185,7 @@ impl<H: EventHandler> ConsumerSession<H> {
                         delivery,
                         &self.topology,
                         H::SERVICE,
+                        &queue,
                         attempts,
                         &reason,
                         now,

@@ -8,7 +8,7 @@ use crate::runtime::amqp::error::AmqpError;
 use crate::runtime::amqp::headers::{
     self, ATTEMPTS, DELIVERY_COUNT, FAILURE_ID, FAILURE_REASON, FIRST_FAILURE_AT,
 };
-use crate::runtime::amqp::headers::{LAST_ERROR, LAST_FAILURE_AT, ORIGINAL_QUEUE};
+use crate::runtime::amqp::headers::{LAST_ERROR, LAST_FAILURE_AT, ORIGINAL_QUEUE, RETRY_DELAY_MS};
 use crate::runtime::amqp::names::short;
 use crate::runtime::amqp::publisher::Envelope;
 use crate::runtime::amqp::topology::Topology;
@@ -16,7 +16,8 @@ use crate::runtime::amqp::topology::Topology;
 /// Header texts are cut to this many bytes: headers must fit in one AMQP frame.
 const MAX_HEADER_TEXT: usize = 1_000;
 
-/// A copy of `delivery` for the retry queue of `delay_ms`, sent through the default exchange.
+/// A copy of `delivery` for the retry queue of `delay_ms`, sent through the service's retry
+/// exchange with the routing key it came with (its bucket), which brings it back to its shard.
 pub(crate) fn retry_copy<'a>(
     delivery: &'a Delivery,
     topology: &Topology,
@@ -31,22 +32,25 @@ pub(crate) fn retry_copy<'a>(
         (ATTEMPTS, Some(headers::count_value(attempts))),
         (LAST_ERROR, Some(headers::string(truncate(error)))),
         (FIRST_FAILURE_AT, Some(headers::time_value(first_failure))),
+        (RETRY_DELAY_MS, Some(headers::string(&delay_ms.to_string()))),
         (DELIVERY_COUNT, None),
     ];
     copy(
         delivery,
-        "",
-        &topology.retry_queue(service, delay_ms),
+        &topology.retry_exchange(service),
+        delivery.routing_key.as_str(),
         changes,
     )
 }
 
-/// A copy of `delivery` for the dead-letter exchange, routed to `service`'s dead-letter queue.
-/// Keeps the original headers, the broker's `x-death` history among them.
+/// A copy of `delivery`, taken from `queue`, for the dead-letter exchange, routed to
+/// `service`'s dead-letter queue. Keeps the original headers, the broker's `x-death` history
+/// among them.
 pub(crate) fn dead_letter_copy<'a>(
     delivery: &'a Delivery,
     topology: &Topology,
     service: &str,
+    queue: &str,
     attempts: u32,
     reason: &str,
     now: DateTime<Utc>,
@@ -58,10 +62,7 @@ pub(crate) fn dead_letter_copy<'a>(
         (ATTEMPTS, Some(headers::count_value(attempts))),
         (FIRST_FAILURE_AT, Some(headers::time_value(first_failure))),
         (LAST_FAILURE_AT, Some(headers::time_value(now))),
-        (
-            ORIGINAL_QUEUE,
-            Some(headers::string(&topology.work_queue(service))),
-        ),
+        (ORIGINAL_QUEUE, Some(headers::string(queue))),
         (FAILURE_ID, Some(headers::string(&failure_id))),
         (DELIVERY_COUNT, None),
     ];

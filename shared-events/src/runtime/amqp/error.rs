@@ -52,6 +52,9 @@ pub enum AmqpError {
         /// How long it was given.
         after: Duration,
     },
+    /// The broker's queues were declared for another shard count than this service's.
+    #[error("{0}")]
+    ShardCount(String),
     /// The broker cancelled the consumer (its queue was deleted) or the connection closed.
     #[error("the consumer of {0} was cancelled by the broker or the connection closed")]
     ConsumerCancelled(String),
@@ -61,7 +64,10 @@ impl AmqpError {
     /// True for failures that reconnecting may cure; false for configuration mistakes that only
     /// a person can fix, so supervisors stop instead of retrying forever.
     pub fn is_transient(&self) -> bool {
-        !matches!(self, AmqpError::InvalidUrl(_) | AmqpError::InvalidName(_))
+        !matches!(
+            self,
+            AmqpError::InvalidUrl(_) | AmqpError::InvalidName(_) | AmqpError::ShardCount(_)
+        )
     }
 
     /// Wraps a failed channel operation.

@@ -15,6 +15,7 @@ use lapin::message::Delivery;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::settings::AmqpSettings;
+use crate::contract::shard::ShardCount;
 use crate::runtime::amqp::connection::reconnect_backoff;
 use crate::runtime::amqp::headers::{
     self, ATTEMPTS, FAILURE_ID, FAILURE_REASON, FIRST_FAILURE_AT, LAST_FAILURE_AT, ORIGINAL_QUEUE,
@@ -28,10 +29,13 @@ use crate::storage::failure_log::{FailureLog, FailureRecord};
 const DELIVERY_LIMIT: &str = "delivery_limit";
 
 /// Consumes `NS.<service>.dead-letter` until `shutdown`, reconnecting after failures, and
-/// appends one record per message to `log` before acking it.
+/// appends one record per message to `log` before acking it. Declares the service's whole
+/// topology, for its `shards`, on every connection (after checking the broker's shard count).
+/// Every replica of a service runs one: `failure.json` takes appends from several processes.
 pub async fn run_failure_drain(
     settings: AmqpSettings,
     service: &'static str,
+    shards: ShardCount,
     log: Arc<FailureLog>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -39,6 +43,7 @@ pub async fn run_failure_drain(
         topology: Topology::new(&settings.namespace),
         settings: settings.clone(),
         service,
+        shards,
         log,
         shutdown: shutdown.clone(),
     };
@@ -57,6 +62,7 @@ struct DrainSession {
     topology: Topology,
     settings: AmqpSettings,
     service: &'static str,
+    shards: ShardCount,
     log: Arc<FailureLog>,
     shutdown: CancellationToken,
 }
@@ -66,7 +72,7 @@ impl Session for DrainSession {
         let queue = self.topology.dead_letter_queue(self.service);
         let work = async {
             self.topology
-                .declare_consumer_on(connection, self.service, &self.settings)
+                .declare_consumer_on(connection, self.service, self.shards, &self.settings)
                 .await?;
             let subscription =
                 Subscription::start(connection, &queue, self.service, self.settings.prefetch)
@@ -150,7 +156,7 @@ pub(crate) fn failure_record(
         Some(reason) => (
             reason,
             headers::text(properties, ORIGINAL_QUEUE)
-                .unwrap_or_else(|| topology.work_queue(service)),
+                .unwrap_or_else(|| topology.shard_exchange(service)),
             prior_attempts.unwrap_or(1),
         ),
         // Dead-lettered by the broker: x-death's newest entry says from where and why.
@@ -175,7 +181,7 @@ pub(crate) fn failure_record(
             }
             None => (
                 "dead-lettered without a reason".to_owned(),
-                topology.work_queue(service),
+                topology.shard_exchange(service),
                 prior_attempts.unwrap_or(1),
             ),
         },

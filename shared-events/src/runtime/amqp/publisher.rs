@@ -19,6 +19,7 @@ use tokio::sync::Mutex;
 
 use crate::app::settings::AmqpSettings;
 use crate::contract::event::OrderEvent;
+use crate::contract::shard::{self, ServiceShards};
 use crate::runtime::amqp::connection::{self, connect};
 use crate::runtime::amqp::error::AmqpError;
 use crate::runtime::amqp::names::short;
@@ -95,7 +96,7 @@ struct Inner {
     session: Mutex<Option<Session>>,
     /// The namespace whose fanout exchange (and these consumers' queues) are declared on every
     /// new connection.
-    declares: Option<(Topology, Vec<String>)>,
+    declares: Option<(Topology, Vec<ServiceShards>)>,
 }
 
 /// One connection with one confirm channel: confirms are ordered per channel, so one channel
@@ -120,7 +121,8 @@ impl OutgoingMessage {
     pub fn order_event(topology: &Topology, event: &OrderEvent) -> OutgoingMessage {
         OutgoingMessage {
             exchange: topology.exchange(),
-            routing_key: String::new(),
+            // The bucket: each consumer service's shard exchange routes by it.
+            routing_key: shard::routing_key(event.subject),
             message_id: event.id.to_string(),
             body: event.encode(),
             headers: event
@@ -172,7 +174,7 @@ impl ConfirmedPublisher {
     pub fn declaring(
         settings: AmqpSettings,
         connection_name: &str,
-        consumers: &[String],
+        consumers: &[ServiceShards],
     ) -> ConfirmedPublisher {
         let topology = Topology::new(&settings.namespace);
         ConfirmedPublisher::with_declaration(
@@ -185,7 +187,7 @@ impl ConfirmedPublisher {
     fn with_declaration(
         settings: AmqpSettings,
         connection_name: &str,
-        declares: Option<(Topology, Vec<String>)>,
+        declares: Option<(Topology, Vec<ServiceShards>)>,
     ) -> ConfirmedPublisher {
         ConfirmedPublisher {
             inner: Arc::new(Inner {
@@ -282,7 +284,15 @@ impl ConfirmedPublisher {
                 topology.declare_exchange(&channel).await?;
                 for consumer in consumers {
                     topology
-                        .declare_consumer(&channel, consumer, &self.inner.settings)
+                        .check_shard_count(&connection, &consumer.service, consumer.shards)
+                        .await?;
+                    topology
+                        .declare_consumer(
+                            &channel,
+                            &consumer.service,
+                            consumer.shards,
+                            &self.inner.settings,
+                        )
                         .await?;
                 }
                 Ok::<_, AmqpError>(())

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::app::settings::AmqpSettings;
+use crate::contract::shard;
 use crate::runtime::amqp::publisher::{ConfirmedPublisher, OutgoingMessage};
 use crate::runtime::amqp::topology::Topology;
 use crate::runtime::replay_log::{ReplaySelection, choose, note_outcomes};
@@ -12,8 +13,9 @@ use crate::storage::failure_log::{FailureLog, FailureRecord, ReplayOutcome};
 /// Where a replayed event goes: the service that recorded the failure says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplayTarget {
-    /// A consuming service's work queue (through the default exchange), by service name.
-    WorkQueue(String),
+    /// A consuming service, by name: through its shard exchange, to the shard that holds the
+    /// event's order.
+    Service(String),
     /// The fanout exchange, to every consumer: what a publisher that gave up replays into.
     Exchange,
 }
@@ -60,9 +62,16 @@ fn replay_message(
     target: &ReplayTarget,
     record: &FailureRecord,
 ) -> OutgoingMessage {
-    let (exchange, routing_key) = match target {
-        ReplayTarget::Exchange => (topology.exchange(), String::new()),
-        ReplayTarget::WorkQueue(service) => (String::new(), topology.work_queue(service)),
+    // The order's bucket routes the event to its shard; a record that names no order (an
+    // undecodable message) goes to bucket 0, where it is dead-lettered again.
+    let routing_key = record
+        .order_id
+        .as_deref()
+        .and_then(|id| id.parse().ok())
+        .map_or_else(|| "0".to_owned(), shard::routing_key);
+    let exchange = match target {
+        ReplayTarget::Exchange => topology.exchange(),
+        ReplayTarget::Service(service) => topology.shard_exchange(service),
     };
     OutgoingMessage {
         exchange,

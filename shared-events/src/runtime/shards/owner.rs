@@ -1,0 +1,220 @@
+//! The loop by which a replica owns its share of a service's shards.
+//!
+//! Four times a second it asks who is alive ([`Membership`]), works out its share
+//! ([`share`]), hands over shards above it and tries to take free ones below it. Taking a shard
+//! means locking its directory (opening its ledger): at no moment can two replicas hold one.
+//! Handing one over means stopping its worker, which finishes and acknowledges the events in
+//! hand, and only then letting go of the lock. A replica that dies loses its locks with its
+//! process, so the others take its shards over at their next round.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::contract::shard::{Shard, ShardCount};
+use crate::runtime::handler::EventHandler;
+use crate::runtime::shards::balance::share;
+use crate::runtime::shards::membership::{Membership, ReplicaId};
+
+/// How often a replica looks at who is alive and rebalances.
+const ROUND: Duration = Duration::from_millis(250);
+
+/// Opens and closes a service's shards: what the owner loop needs to know of a service.
+pub trait ShardOpener: Send + Sync + 'static {
+    /// What handles a shard's events.
+    type Handler: EventHandler;
+
+    /// Takes `shard`: locks and opens its ledger and returns a handler over it, or `None` while
+    /// another replica holds it. Blocks on file I/O.
+    fn open(&self, shard: Shard) -> anyhow::Result<Option<Arc<Self::Handler>>>;
+
+    /// Lets go of `shard` (its worker has finished): closes its ledger, releasing the lock.
+    fn close(&self, shard: Shard);
+}
+
+/// The shards this replica owns now, for `GET /shards` and readiness.
+#[derive(Debug, Clone, Default)]
+pub struct OwnedShards(Arc<Mutex<BTreeSet<Shard>>>);
+
+impl OwnedShards {
+    /// The owned shards, in order.
+    pub fn list(&self) -> Vec<Shard> {
+        self.lock().iter().copied().collect()
+    }
+
+    /// Records whether `shard` is owned.
+    pub fn set(&self, shard: Shard, owned: bool) {
+        if owned {
+            self.lock().insert(shard);
+        } else {
+            self.lock().remove(&shard);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<Shard>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+struct Worker {
+    stop: CancellationToken,
+    handle: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Owns this replica's share of `shards` until `shutdown`, running `start(shard, handler,
+/// stop)` for every shard it takes. Returns `Err` if a worker fails or stops on its own, or the
+/// membership folder fails; then, as after `shutdown`, every worker is stopped and every shard
+/// let go. `owned` always says what it holds.
+pub async fn run_shard_owner<O, W, F>(
+    opener: Arc<O>,
+    membership: Membership,
+    shards: ShardCount,
+    owned: OwnedShards,
+    start: W,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()>
+where
+    O: ShardOpener,
+    W: Fn(Shard, Arc<O::Handler>, CancellationToken) -> F,
+    F: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let membership = Arc::new(membership);
+    let me = membership.id().clone();
+    let mut workers = BTreeMap::new();
+    let mut round = tokio::time::interval(ROUND);
+    round.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let result = loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break Ok(()),
+            _ = round.tick() => {}
+        }
+        if let Err(error) = check_workers(&mut workers).await {
+            break Err(error);
+        }
+        let live = {
+            let membership = Arc::clone(&membership);
+            match tokio::task::spawn_blocking(move || membership.live()).await {
+                Ok(Ok(live)) => live,
+                Ok(Err(error)) => break Err(anyhow::Error::new(error)),
+                Err(panic) => break Err(anyhow::anyhow!("listing the replicas panicked: {panic}")),
+            }
+        };
+        let target = share(&me, &live, shards);
+        while workers.len() > target {
+            let Some((shard, worker)) = workers.pop_last() else {
+                break;
+            };
+            hand_over(&*opener, &owned, shard, worker).await;
+        }
+        if workers.len() < target
+            && let Err(error) =
+                take_free(&opener, &owned, &me, shards, target, &mut workers, &start).await
+        {
+            break Err(error);
+        }
+    };
+    // Leaving first lets the others count without this replica while it finishes its shards.
+    match Arc::try_unwrap(membership) {
+        Ok(membership) => membership.leave(),
+        Err(_) => tracing::warn!("the membership is still in use; leaving it to the process's end"),
+    }
+    for (_, worker) in &workers {
+        worker.stop.cancel();
+    }
+    for (shard, worker) in workers {
+        hand_over(&*opener, &owned, shard, worker).await;
+    }
+    result
+}
+
+/// Fails if a worker ended without being asked: the service must not go on without it.
+async fn check_workers(workers: &mut BTreeMap<Shard, Worker>) -> anyhow::Result<()> {
+    let ended: Vec<Shard> = workers
+        .iter()
+        .filter(|(_, worker)| worker.handle.is_finished())
+        .map(|(shard, _)| *shard)
+        .collect();
+    for shard in ended {
+        if let Some(worker) = workers.remove(&shard) {
+            let result = worker
+                .handle
+                .await
+                .with_context(|| format!("the consumer of shard {shard} panicked"))?;
+            result.with_context(|| format!("the consumer of shard {shard} failed"))?;
+            anyhow::bail!("the consumer of shard {shard} stopped on its own");
+        }
+    }
+    Ok(())
+}
+
+/// Tries the shards this replica does not own, starting at a place of its own so that replicas
+/// joining together do not all queue for shard 0, until it owns `target`.
+async fn take_free<O, W, F>(
+    opener: &Arc<O>,
+    owned: &OwnedShards,
+    me: &ReplicaId,
+    shards: ShardCount,
+    target: usize,
+    workers: &mut BTreeMap<Shard, Worker>,
+    start: &W,
+) -> anyhow::Result<()>
+where
+    O: ShardOpener,
+    W: Fn(Shard, Arc<O::Handler>, CancellationToken) -> F,
+    F: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let count = shards.get();
+    let offset = me
+        .as_str()
+        .bytes()
+        .fold(0u16, |sum, byte| sum.wrapping_add(u16::from(byte)))
+        % count;
+    for step in 0..count {
+        if workers.len() >= target {
+            break;
+        }
+        let shard = (offset + step) % count;
+        if workers.contains_key(&shard) {
+            continue;
+        }
+        let opening = Arc::clone(opener);
+        let handler = tokio::task::spawn_blocking(move || opening.open(shard))
+            .await
+            .with_context(|| format!("opening shard {shard} panicked"))?
+            .with_context(|| format!("failed to open shard {shard}"))?;
+        let Some(handler) = handler else {
+            continue;
+        };
+        let stop = CancellationToken::new();
+        let handle = tokio::spawn(start(shard, handler, stop.clone()));
+        workers.insert(shard, Worker { stop, handle });
+        owned.set(shard, true);
+        tracing::info!(shard, "took the shard");
+    }
+    Ok(())
+}
+
+/// Stops `shard`'s worker (it finishes the events in hand), then lets go of the shard.
+async fn hand_over<O: ShardOpener>(opener: &O, owned: &OwnedShards, shard: Shard, worker: Worker) {
+    worker.stop.cancel();
+    match worker.handle.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(
+            shard,
+            error = format!("{error:#}"),
+            "the shard's consumer failed while stopping"
+        ),
+        Err(panic) => tracing::warn!(shard, %panic, "the shard's consumer panicked while stopping"),
+    }
+    owned.set(shard, false);
+    opener.close(shard);
+    tracing::info!(shard, "handed the shard over");
+}
