@@ -16,6 +16,8 @@
 //!   [`http`] do not import each other, and [`startup`] mounts both.
 //! - [`startup`]: [`startup::Application`], which binds, then serves, publishes and listens until
 //!   its shutdown token is cancelled.
+//! - [`standby`]: a second service on a data directory that another process holds: it answers
+//!   as a standby until that process is gone, then becomes the service.
 
 pub mod deliveries;
 pub mod domain;
@@ -23,6 +25,7 @@ pub mod http;
 pub mod outbox_relay;
 pub mod outcome_listener;
 pub mod settings;
+pub mod standby;
 pub mod startup;
 pub mod store;
 pub mod web;

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use order_service::settings::Settings;
+use order_service::standby;
 use order_service::startup::Application;
 use shared_events::app::cli::{self, ServiceCli, ServiceCommand};
 use shared_events::app::telemetry;
@@ -12,7 +13,9 @@ use shared_events::runtime::failures::{self, Replayer};
 
 const ABOUT: &str = "The order platform's HTTP API and web page: every change is stored, then \
     published to RabbitMQ (ORDERS__AMQP__URL). `failures` lists the events the outbox could not \
-    publish within its retry budget, or publishes them again to every consumer.";
+    publish within its retry budget, or publishes them again to every consumer. A second \
+    order-service on the same data directory waits as a standby and takes over when the first \
+    stops.";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -38,7 +41,7 @@ async fn run(cli: ServiceCli) -> anyhow::Result<()> {
             telemetry::init(&settings.log);
             cli::serve_until_signalled(
                 "order-service",
-                Application::build(settings),
+                standby::build_when_free(settings),
                 Application::url,
                 Application::run,
             )

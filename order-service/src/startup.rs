@@ -1,6 +1,7 @@
 //! Building and running the service: open the store, bind, then serve, publish and listen for
 //! outcomes until told to stop.
 
+use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::ServerHandle;
@@ -35,6 +36,21 @@ pub struct Application {
 impl Application {
     /// Opens the store in the data directory and binds the HTTP(S) listener (port 0 picks one).
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Application::build_with(settings, None).await
+    }
+
+    /// [`Application::build`] on a `listener` already bound: a standby's, as it takes over.
+    pub async fn build_on(
+        settings: Settings,
+        listener: TcpListener,
+    ) -> anyhow::Result<Application> {
+        Application::build_with(settings, Some(listener)).await
+    }
+
+    async fn build_with(
+        settings: Settings,
+        listener: Option<TcpListener>,
+    ) -> anyhow::Result<Application> {
         let data_dir = settings.data_dir.clone();
         let options = settings.store_options();
         let store = tokio::task::spawn_blocking(move || OrderStore::open(&data_dir, options))
@@ -89,7 +105,7 @@ impl Application {
         let store_data = web::Data::new(store.clone());
         let deliveries_data = web::Data::new(deliveries.clone());
         let limit = web::Data::new(BodyLimit(settings.http.max_body_bytes));
-        let server = server::bind(&settings.http, move || {
+        let app = move || {
             App::new()
                 .wrap(from_fn(http::request_id))
                 .app_data(store_data.clone())
@@ -99,7 +115,11 @@ impl Application {
                 .app_data(limit.clone())
                 .configure(page::routes)
                 .configure(http::routes)
-        })?;
+        };
+        let server = match listener {
+            Some(listener) => server::bind_listener(&settings.http, listener, app)?,
+            None => server::bind(&settings.http, app)?,
+        };
         Ok(Application {
             server,
             store,

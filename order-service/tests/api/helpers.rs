@@ -1,6 +1,8 @@
 //! `spawn_app()` and typed request helpers shared by every test.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use order_service::settings::Settings;
 use order_service::startup::Application;
@@ -8,6 +10,9 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use test_support::http::all_pages;
+use test_support::process::spawn_listening;
+use test_support::wait::wait_until;
+use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -244,4 +249,78 @@ pub(crate) fn newest_journal(dir: &Path) -> PathBuf {
         .collect();
     segments.sort();
     segments.pop().expect("a journal segment")
+}
+
+/// The real binary on a free port with `data_dir`, its events kept in the journal (storage alone
+/// is under test, off the shared broker); the child and its base URL.
+pub(crate) async fn start_binary(data_dir: &Path) -> (Child, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_order-service"));
+    command
+        .env("ORDERS__DATA_DIR", data_dir)
+        .env("ORDERS__TRANSPORT", "embedded");
+    spawn_listening(command).await
+}
+
+/// The ids of the orders that got a 201, recorded by the clients as the answers come.
+pub(crate) type Acknowledged = Arc<Mutex<Vec<String>>>;
+
+/// Starts `workers` clients that create orders named after `label` at `url`, each until the
+/// service stops answering 201, recording in `acknowledged` the id of every order that got one.
+pub(crate) fn create_until_refused(
+    workers: usize,
+    label: &str,
+    url: &str,
+    acknowledged: &Acknowledged,
+) -> Vec<JoinHandle<()>> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    (0..workers)
+        .map(|worker| {
+            let names = (0..10_000).map({
+                let label = label.to_owned();
+                move |n| format!("{label} worker {worker} order {n}")
+            });
+            tokio::spawn(create_each(
+                client.clone(),
+                url.to_owned(),
+                names,
+                Arc::clone(acknowledged),
+            ))
+        })
+        .collect()
+}
+
+/// Waits until `acknowledged` holds at least `count` ids.
+pub(crate) async fn wait_for_acknowledged(acknowledged: &Acknowledged, count: usize) {
+    wait_until(&format!("{count} acknowledged creates"), || async move {
+        acknowledged.lock().expect("lock").len() >= count
+    })
+    .await;
+}
+
+/// One client: creates an order for each of `names` until the service stops answering 201.
+async fn create_each(
+    client: reqwest::Client,
+    url: String,
+    names: impl Iterator<Item = String>,
+    acknowledged: Acknowledged,
+) {
+    for name in names {
+        let request = client
+            .post(format!("{url}/orders"))
+            .json(&order_body(&name));
+        let Ok(response) = request.send().await else {
+            return;
+        };
+        if response.status().as_u16() != 201 {
+            return;
+        }
+        let Ok(order) = response.json::<Value>().await else {
+            return;
+        };
+        let id = order["order_id"].as_str().expect("id").to_owned();
+        acknowledged.lock().expect("lock").push(id);
+    }
 }

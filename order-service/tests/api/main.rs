@@ -15,6 +15,7 @@ mod idempotency;
 mod list;
 mod outbox;
 mod restart;
+mod standby;
 mod torn_tail;
 mod trace;
 mod update;

@@ -1,5 +1,9 @@
 //! Every service's HTTP server, from the one [`HttpSettings`] shape: address, workers, body
 //! limit, TLS. Signals are not the server's business: the service stops it.
+//!
+//! [`bind`] turns the settings' address into a listening socket; [`bind_listener`] serves on one
+//! that is already bound, so that a server can take over the socket of one that stops (an order
+//! service's standby, as it becomes the service) without ever refusing a connection.
 
 use std::fmt;
 use std::net::TcpListener;
@@ -26,6 +30,8 @@ pub struct BoundServer {
     pub url: String,
     /// The port it listens on.
     pub port: u16,
+    /// The listening socket, kept so that [`BoundServer::listener`] can hand it on.
+    listener: TcpListener,
 }
 
 impl BoundServer {
@@ -37,6 +43,12 @@ impl BoundServer {
             server.await.context("the HTTP server failed")
         });
         handle
+    }
+
+    /// The listening socket, for the server that takes over from this one: it stays open, and
+    /// connections wait in its queue, while one server stops and the next starts.
+    pub fn listener(&self) -> anyhow::Result<TcpListener> {
+        share(&self.listener)
     }
 }
 
@@ -54,6 +66,25 @@ where
 {
     let listener = TcpListener::bind(settings.addr)
         .with_context(|| format!("failed to bind {}", settings.addr))?;
+    bind_listener(settings, listener, factory)
+}
+
+/// [`bind`] on a `listener` already bound (from [`BoundServer::listener`]); `settings.addr` is
+/// not used.
+pub fn bind_listener<F, I, S, B>(
+    settings: &HttpSettings,
+    listener: TcpListener,
+    factory: F,
+) -> anyhow::Result<BoundServer>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: IntoServiceFactory<S, Request>,
+    S: ServiceFactory<Request, Config = AppConfig> + 'static,
+    S::Error: Into<actix_web::Error> + 'static,
+    S::InitError: fmt::Debug,
+    S::Response: Into<Response<B>> + 'static,
+    B: MessageBody + 'static,
+{
     let address = listener
         .local_addr()
         .context("failed to read the bound address")?;
@@ -64,6 +95,7 @@ where
     if let Some(workers) = settings.workers {
         server = server.workers(workers.max(1));
     }
+    let kept = share(&listener)?;
     let (server, scheme) = match (&settings.tls.cert_file, &settings.tls.key_file) {
         (Some(cert), Some(key)) => {
             let config = tls::server_config(cert, key)?;
@@ -85,7 +117,15 @@ where
         server: server.run(),
         url: format!("{scheme}://{host}:{}", address.port()),
         port: address.port(),
+        listener: kept,
     })
+}
+
+/// Another handle on `listener`'s socket, which stays open until every handle is dropped.
+fn share(listener: &TcpListener) -> anyhow::Result<TcpListener> {
+    listener
+        .try_clone()
+        .context("failed to share the listening socket")
 }
 
 #[cfg(test)]
