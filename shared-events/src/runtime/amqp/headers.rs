@@ -24,8 +24,8 @@ pub const FAILURE_ID: &str = "x-failure-id";
 /// The broker's dead-lettering history: one table per (queue, reason), newest first.
 pub const X_DEATH: &str = "x-death";
 /// The delay tier a retried message goes to (milliseconds, as text): the retry exchange routes
-/// by it.
-pub const RETRY_DELAY_MS: &str = "x-retry-delay-ms";
+/// by it. Not `x-...`: a headers exchange ignores such headers when matching.
+pub const RETRY_DELAY_MS: &str = "retry-delay-ms";
 /// Set by quorum queues on redelivery; meaningless on a copy, so copies drop it.
 pub const DELIVERY_COUNT: &str = "x-delivery-count";
 

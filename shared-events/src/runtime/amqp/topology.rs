@@ -10,7 +10,7 @@
 //!                  | with the message's own key             |
 //!       NS.<service>.retry.<ms>ms (one per delay tier)      | broker (delivery limit) or
 //!                  ^                                        | runner (after its attempts)
-//!       NS.<service>.retry (headers: x-retry-delay-ms)      v
+//!       NS.<service>.retry (headers: retry-delay-ms)         v
 //!                  ^ runner            NS.dead-letter (direct, key = service)
 //!                                               --> NS.<service>.dead-letter --> failure drain
 //! ```
@@ -79,7 +79,7 @@ impl Topology {
     }
 
     /// `NS.<service>.retry`: the headers exchange a retried message is published to, with its
-    /// bucket as routing key and its delay in the `x-retry-delay-ms` header.
+    /// bucket as routing key and its delay in the `retry-delay-ms` header.
     pub fn retry_exchange(&self, service: &str) -> String {
         format!("{}.{service}.retry", self.namespace)
     }
