@@ -221,7 +221,7 @@ impl InvoiceLedger {
     pub fn merge(pages: Vec<Page>, limit: usize) -> Page {
         let more_in_shards = pages.iter().any(|page| page.next.is_some());
         let mut invoices: Vec<Invoice> = pages.into_iter().flat_map(|page| page.invoices).collect();
-        invoices.sort_by(|a, b| b.order_id.cmp(&a.order_id));
+        invoices.sort_by_key(|invoice| std::cmp::Reverse(invoice.order_id));
         let more = more_in_shards || invoices.len() > limit;
         invoices.truncate(limit);
         let next = if more {

@@ -26,13 +26,18 @@ impl TestBroker {
     /// A fresh namespace with `service`'s queues declared, so that events published before the
     /// service consumes wait in its queue.
     pub async fn new(service: &'static str) -> TestBroker {
+        TestBroker::with_shards(service, ShardCount::for_tests()).await
+    }
+
+    /// [`TestBroker::new`] for a service of `shards` shards.
+    pub async fn with_shards(service: &'static str, shards: ShardCount) -> TestBroker {
         let settings = AmqpSettings::for_tests(&namespace::unique());
         let topology = Topology::new(&settings.namespace);
         let connection = connect(&settings, &format!("{service}-tests"))
             .await
             .expect("the broker answers on 127.0.0.1:5672 (scripts/ensure-rabbitmq)");
         topology
-            .declare_consumer_on(&connection, service, ShardCount::for_tests(), &settings)
+            .declare_consumer_on(&connection, service, shards, &settings)
             .await
             .expect("the topology is declared");
         connection.close(200, "OK".into()).await.expect("close");
@@ -44,6 +49,11 @@ impl TestBroker {
             topology,
             publisher,
         }
+    }
+
+    /// A publisher into the namespace, and its topology, for a task of the test's own.
+    pub fn publisher(&self) -> (ConfirmedPublisher, Topology) {
+        (self.publisher.clone(), self.topology.clone())
     }
 
     /// Publishes `events`, confirmed, to the namespace's exchange.

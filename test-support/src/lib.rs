@@ -14,6 +14,8 @@
 //! - [`broker`]: a namespace with one service's queues declared, and publishing into it.
 //! - [`orders`]: orders whose every change makes the event of their next version.
 //! - [`command_line`]: the tests every binary's command line must pass.
+//! - [`replicas`]: several replicas of a consumer on one data directory, taken through kills,
+//!   joins and leaves under a stream of events, and the checks on their shards.
 //! - [`ports`]: free loopback ports.
 //! - [`namespace`]: a fresh broker namespace per test, and deleting it afterwards.
 //! - [`proxy`]: a TCP proxy in front of the broker whose connections a test can cut.
@@ -32,6 +34,7 @@ pub mod orders;
 pub mod ports;
 pub mod process;
 pub mod proxy;
+pub mod replicas;
 pub mod service;
 pub mod smtp;
 pub mod tls;

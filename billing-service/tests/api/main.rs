@@ -9,4 +9,5 @@ mod health;
 mod invoices;
 mod ordering;
 mod restart;
+mod scale_out;
 mod shutdown;

@@ -9,5 +9,6 @@ mod health;
 mod https;
 mod ordering;
 mod restart;
+mod scale_out;
 mod shutdown;
 mod stock;

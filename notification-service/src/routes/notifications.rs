@@ -51,45 +51,55 @@ pub(crate) async fn list(
             "cursor is not one of this service's".to_owned(),
         ));
     }
-    let page =
-        match order_id(params.order_id.as_deref())? {
-            // One order's notifications are all in its shard.
-            Some(order_id) => {
-                let shard = ledgers.shards().shard_of(order_id);
-                let query = PageQuery {
-                    limit,
-                    before: positions[usize::from(shard)],
-                    order_id: Some(order_id),
-                };
-                let page = ledgers
-                    .read(shard, |ledger| ledger.page(&query))
+    let page = match order_id(params.order_id.as_deref())? {
+        // One order's notifications are all in its shard.
+        Some(order_id) => {
+            let shard = ledgers.shards().shard_of(order_id);
+            let query = PageQuery {
+                limit,
+                before: positions[usize::from(shard)],
+                order_id: Some(order_id),
+            };
+            let page = ledgers
+                .read(shard, |ledger| ledger.page(&query))
+                .map_err(unreadable)?;
+            let next = page.next.map(|last| {
+                positions[usize::from(shard)] = Some(last);
+                ShardPositions(positions)
+            });
+            (page.notifications, next)
+        }
+        None => {
+            let mut heads = Vec::with_capacity(shard_count);
+            for (shard, before) in ledgers.shards().all().zip(&positions) {
+                let newest = ledgers
+                    .read(shard, |ledger| ledger.newest(*before, limit + 1))
                     .map_err(unreadable)?;
-                let next = page.next.map(|last| {
-                    positions[usize::from(shard)] = Some(last);
-                    ShardPositions(positions)
-                });
-                (page.notifications, next)
+                heads.push(newest.into_iter().peekable());
             }
-            None => {
-                let mut candidates: Vec<(usize, Position, Notification)> = Vec::new();
-                for (shard, before) in ledgers.shards().all().zip(&positions) {
-                    let newest = ledgers
-                        .read(shard, |ledger| ledger.newest(*before, limit + 1))
-                        .map_err(unreadable)?;
-                    candidates.extend(newest.into_iter().map(|(position, notification)| {
-                        (usize::from(shard), position, notification)
-                    }));
-                }
-                candidates.sort_by(|a, b| (b.2.at, b.2.event_id).cmp(&(a.2.at, a.2.event_id)));
-                let more = candidates.len() > limit;
-                candidates.truncate(limit);
-                for (shard, position, _) in &candidates {
-                    positions[*shard] = Some(*position);
-                }
-                let notifications = candidates.into_iter().map(|(_, _, n)| n).collect();
-                (notifications, more.then_some(ShardPositions(positions)))
+            // Each shard's list runs newest first by position; taking always the newest
+            // head takes a prefix of every list, so a shard's cursor is the last one taken.
+            let mut notifications = Vec::with_capacity(limit);
+            while notifications.len() < limit {
+                let newest = heads
+                    .iter_mut()
+                    .enumerate()
+                    .filter_map(|(shard, head)| {
+                        let (_, notification) = head.peek()?;
+                        Some(((notification.at, notification.event_id), shard))
+                    })
+                    .max();
+                let Some((_, shard)) = newest else {
+                    break;
+                };
+                let (position, notification) = heads[shard].next().expect("a peeked head");
+                positions[shard] = Some(position);
+                notifications.push(notification);
             }
-        };
+            let more = heads.iter_mut().any(|head| head.peek().is_some());
+            (notifications, more.then_some(ShardPositions(positions)))
+        }
+    };
     Ok(HttpResponse::Ok().json(NotificationPage {
         notifications: page.0,
         next_cursor: page.1.map(|next| CURSOR.encode(next)),

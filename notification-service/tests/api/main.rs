@@ -7,5 +7,6 @@ mod health;
 mod notifications;
 mod outbox;
 mod restart;
+mod scale_out;
 mod sigterm;
 mod smtp;

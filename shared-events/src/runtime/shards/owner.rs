@@ -126,7 +126,7 @@ where
         Ok(membership) => membership.leave(),
         Err(_) => tracing::warn!("the membership is still in use; leaving it to the process's end"),
     }
-    for (_, worker) in &workers {
+    for worker in workers.values() {
         worker.stop.cancel();
     }
     for (shard, worker) in workers {
