@@ -2,6 +2,7 @@
 //! change makes the next version's event.
 
 use chrono::Utc;
+use shared_events::contract::shard::ShardCount;
 use shared_events::{EventType, Money, Order, OrderEvent, OrderLine, OrderStatus};
 use uuid::Uuid;
 
@@ -87,6 +88,19 @@ impl TestOrder {
         let order = self.order.clone();
         OrderEvent::new(EventType::Deleted, SOURCE, order, None, Utc::now())
     }
+}
+
+/// One order in every shard of `shards`, in shard order: `make` is called until each shard has
+/// one (ids are random, so a few calls per shard). What a barrier needs, now that shards work
+/// side by side: a barrier in one shard says nothing of the others.
+pub fn one_per_shard(shards: ShardCount, mut make: impl FnMut() -> TestOrder) -> Vec<TestOrder> {
+    let mut found: Vec<Option<TestOrder>> = vec![None; usize::from(shards.get())];
+    while found.iter().any(Option::is_none) {
+        let order = make();
+        let shard = usize::from(shards.shard_of(order.order.order_id));
+        found[shard].get_or_insert(order);
+    }
+    found.into_iter().flatten().collect()
 }
 
 /// The order lines of `(product, quantity, unit price)`, and their exact total.

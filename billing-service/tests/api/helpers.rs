@@ -15,11 +15,20 @@ use test_support::process::{service_command, spawn_listening};
 use test_support::wait::until;
 use tokio::process::{Child, Command};
 
+use shared_events::contract::shard::ShardCount;
 pub(crate) use test_support::broker::TestBroker;
 pub(crate) use test_support::orders::TestOrder;
+use test_support::orders::one_per_shard;
 
 /// The customer of the orders [`TestApp::settle`] publishes, left out of listings.
 pub(crate) const BARRIER: &str = "barrier";
+
+/// A barrier order in every shard of the services the tests start.
+pub(crate) fn barriers() -> Vec<TestOrder> {
+    one_per_shard(ShardCount::for_tests(), || {
+        TestOrder::new(BARRIER, &[("barrier", 1, "1.00")])
+    })
+}
 
 /// The service under test: its queue, its namespace's topology.
 pub(crate) const SERVICE: &str = InvoiceHandler::SERVICE;
@@ -55,14 +64,16 @@ impl TestApp {
         // The consumer handles what it has received as a batch, different orders side by side,
         // so one barrier applied says only that its batch has started. A second barrier, sent
         // after the first is applied, comes in a later batch: the first batch has ended.
+        // One barrier per shard: the shards work side by side.
         for _ in 0..2 {
-            let barrier = TestOrder::new(BARRIER, &[("barrier", 1, "1.00")]);
-            self.publish(&[barrier.created()]).await;
-            let id = barrier.id();
-            until(&format!("the barrier {id} to be applied"), || async {
-                self.invoice(&id).await
-            })
-            .await;
+            for barrier in barriers() {
+                self.publish(&[barrier.created()]).await;
+                let id = barrier.id();
+                until(&format!("the barrier {id} to be applied"), || async {
+                    self.invoice(&id).await
+                })
+                .await;
+            }
         }
     }
 

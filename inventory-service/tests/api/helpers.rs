@@ -17,8 +17,10 @@ use test_support::wait::until;
 use tokio::process::{Child, Command};
 use uuid::Uuid;
 
+use shared_events::contract::shard::ShardCount;
 pub(crate) use test_support::broker::TestBroker;
 pub(crate) use test_support::orders::TestOrder;
+use test_support::orders::one_per_shard;
 
 /// The service under test: its queue, its namespace's topology.
 pub(crate) const SERVICE: &str = StockHandler::SERVICE;
@@ -64,14 +66,19 @@ impl TestApp {
         // The consumer handles what it has received as a batch, different orders side by side,
         // so one barrier applied says only that its batch has started. A second barrier, sent
         // after the first is applied, comes in a later batch: the first batch has ended.
+        // One barrier per shard: the shards work side by side.
         for _ in 0..2 {
             let product = format!("barrier-{}", Uuid::new_v4());
-            self.publish(&[TestOrder::of_units(&[(&product, 1)]).created()])
-                .await;
-            until(&format!("the barrier {product} to be applied"), || async {
+            let barriers = one_per_shard(ShardCount::for_tests(), || {
+                TestOrder::of_units(&[(&product, 1)])
+            });
+            let events: Vec<_> = barriers.iter().map(TestOrder::created).collect();
+            self.publish(&events).await;
+            let expected = barriers.len() as u64;
+            until(&format!("the barriers {product} to be applied"), || async {
                 self.level(&product)
                     .await
-                    .filter(|level| level.reserved == 1)
+                    .filter(|level| level.reserved == expected)
             })
             .await;
         }

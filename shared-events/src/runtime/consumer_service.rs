@@ -108,7 +108,7 @@ pub fn spawn_consumer<O: ShardOpener>(
                     owned.set(shard, false);
                     opener.close(shard);
                 }
-                drop(membership);
+                membership.leave();
                 result
             });
         }

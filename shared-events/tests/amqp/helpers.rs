@@ -4,7 +4,9 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
+use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
@@ -165,17 +167,39 @@ impl TestBroker {
 
     /// Takes every ready message out of `queue` (acking them) and returns their bodies.
     pub(crate) async fn take_all(&self, queue: &str) -> Vec<Vec<u8>> {
-        let channel = self.channel().await;
-        let mut bodies = Vec::new();
-        while let Some(message) = channel
-            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+        let ready = self.ready(queue).await as usize;
+        self.take(queue, ready)
             .await
-            .expect("basic.get")
-        {
-            bodies.push(message.delivery.data.clone());
+            .into_iter()
+            .map(|delivery| delivery.data)
+            .collect()
+    }
+
+    /// Takes the first `count` messages of `queue` (acking them). Through a consumer: a shard
+    /// queue has a single active consumer, and such queues refuse `basic.get`.
+    pub(crate) async fn take(&self, queue: &str, count: usize) -> Vec<Delivery> {
+        let channel = self.channel().await;
+        let mut consumer = channel
+            .basic_consume(
+                queue.into(),
+                "test-take".into(),
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..BasicConsumeOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("basic.consume");
+        let mut deliveries = Vec::with_capacity(count);
+        while deliveries.len() < count {
+            let next = tokio::time::timeout(Duration::from_secs(10), consumer.next())
+                .await
+                .expect("a message comes");
+            deliveries.push(next.expect("the consumer is open").expect("a delivery"));
         }
         channel.close(200, "OK".into()).await.expect("close");
-        bodies
+        deliveries
     }
 
     /// Starts `run_consumer` for `handler` with this broker's settings.

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use lapin::options::BasicGetOptions;
 use shared_events::runtime::amqp::{ConfirmedPublisher, OutgoingMessage, PublishError, Topology};
 
 use crate::helpers::{TestBroker, sample_event, settings_at, wait_until_async};
@@ -35,13 +34,8 @@ async fn a_batch_into_a_bound_exchange_is_confirmed_and_queued() {
         broker.ready(&work_queue).await == 300
     })
     .await;
-    let channel = broker.channel().await;
-    let first = channel
-        .basic_get(work_queue.as_str().into(), BasicGetOptions { no_ack: true })
-        .await
-        .expect("get")
-        .expect("a message");
-    let properties = &first.delivery.properties;
+    let first = broker.take(&work_queue, 1).await.remove(0);
+    let properties = &first.properties;
     assert_eq!(*properties.delivery_mode(), Some(2), "persistent");
     assert_eq!(
         properties.content_type().as_ref().map(|t| t.as_str()),
@@ -52,7 +46,6 @@ async fn a_batch_into_a_bound_exchange_is_confirmed_and_queued() {
         Some(events[0].id.to_string().as_str()),
         "message_id is the event id"
     );
-    channel.close(200, "OK".into()).await.expect("close");
     broker.cleanup().await;
 }
 

@@ -2,7 +2,8 @@
 
 use lapin::options::QueueDeclareOptions;
 use lapin::types::{AMQPValue, FieldTable};
-use shared_events::runtime::amqp::AmqpError;
+use shared_events::contract::shard::ShardCount;
+use shared_events::runtime::amqp::{AmqpError, connect};
 
 use crate::helpers::{SERVICE, SHARDS, TestBroker};
 
@@ -104,6 +105,45 @@ async fn queues_are_quorum_queues_with_the_configured_limits() {
 }
 
 #[tokio::test]
+async fn a_declarer_with_fewer_shards_than_the_broker_is_refused_with_the_queue_named() {
+    // Arrange: the broker holds the service's queues for one shard.
+    let broker = TestBroker::new().await;
+    let connection = connect(&broker.settings, "shard-count-test")
+        .await
+        .expect("connects");
+    broker
+        .topology
+        .check_shard_count(&connection, SERVICE, SHARDS)
+        .await
+        .expect("the same count passes");
+
+    // Act: a declarer with two shards adds shard 1.
+    let two = ShardCount::new(2).expect("two shards");
+    broker
+        .topology
+        .declare_consumer_on(&connection, SERVICE, two, &broker.settings)
+        .await
+        .expect("more shards than the broker has pass: queues may be being declared");
+
+    // Assert: now the one-shard side is refused, and told what to do.
+    let error = broker
+        .topology
+        .check_shard_count(&connection, SERVICE, SHARDS)
+        .await
+        .expect_err("fewer shards than the broker has");
+    let queue = broker.topology.shard_queue(SERVICE, 1);
+    assert!(error.to_string().contains(&queue), "{error}");
+    assert!(!error.is_transient(), "a person must act: {error}");
+    let channel = broker.channel().await;
+    channel
+        .queue_delete(queue.as_str().into(), Default::default())
+        .await
+        .expect("the extra shard queue is deleted");
+    connection.close(200, "OK".into()).await.expect("close");
+    broker.cleanup().await;
+}
+
+#[tokio::test]
 async fn names_longer_than_amqp_allows_are_an_error_not_a_panic() {
     let broker = TestBroker::new().await;
     let channel = broker.channel().await;
@@ -139,6 +179,7 @@ fn quorum_work_arguments(broker: &TestBroker) -> FieldTable {
         "x-dead-letter-strategy".into(),
         AMQPValue::LongString("at-least-once".into()),
     );
+    arguments.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
     arguments.insert(
         "x-overflow".into(),
         AMQPValue::LongString("reject-publish".into()),
