@@ -18,6 +18,7 @@
 //! - [`broker`]: the broker's ceiling with a plain lapin publisher and consumers.
 //! - [`pipeline`]: `order-platform` over RabbitMQ at a constant open-loop rate, judged per step.
 //! - [`rate_search`]: doubling then bisecting to the highest rate kept up with.
+//! - [`smtp_sink`]: a mail server in process, taking a fixed time per message.
 //! - [`report`]: the Markdown table and how numbers are written.
 
 pub mod broker;
@@ -33,6 +34,7 @@ pub mod report;
 pub mod run;
 pub mod seed;
 pub mod service;
+pub mod smtp_sink;
 pub mod startup;
 
 pub use run::run;
