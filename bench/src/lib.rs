@@ -6,7 +6,8 @@
 //!
 //! - [`cli`]: the command line.
 //! - [`run`](mod@run): a whole run, part after part; a failed part is a line of the table.
-//! - [`machine`]: cores, memory and CPU of this machine; a process's resident memory.
+//! - [`machine`]: cores, memory and CPU of this machine; how busy its cores were; a process's
+//!   resident memory and CPU time.
 //! - [`load`]: the HTTP client (hyper, one keep-alive connection per task) and the closed-loop
 //!   driver with its HDR histogram.
 //! - [`load_ceiling`]: the same client against a canned in-process server.
