@@ -1,6 +1,7 @@
 //! The order platform's benchmark: durable creates at several store sizes, json-server 0.17.4
 //! as the file-backed reference, the broker's own ceiling, the whole pipeline's highest
-//! sustained rate, and startup, in one run on one machine, as one Markdown table.
+//! sustained rate, notification throughput with 1 and 3 replicas, and startup, in one run on
+//! one machine, as one Markdown table.
 //!
 //! # Layout
 //!
@@ -19,7 +20,9 @@
 //! - [`broker`]: the broker's ceiling with a plain lapin publisher and consumers.
 //! - [`pipeline`]: `order-platform` over RabbitMQ at a constant open-loop rate, judged per step.
 //! - [`rate_search`]: doubling then bisecting to the highest rate kept up with.
-//! - [`smtp_sink`]: a mail server in process, taking a fixed time per message.
+//! - [`scale_out`]: `notification-service` replicas sharing the shards, emailing through a slow
+//!   mail server.
+//! - [`smtp_sink`]: that mail server, in process, taking a fixed time per message.
 //! - [`report`]: the Markdown table and how numbers are written.
 
 pub mod broker;
@@ -33,6 +36,7 @@ pub mod pipeline;
 pub mod rate_search;
 pub mod report;
 pub mod run;
+pub mod scale_out;
 pub mod seed;
 pub mod service;
 pub mod smtp_sink;
