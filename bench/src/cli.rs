@@ -11,20 +11,22 @@ order-bench: measures the order platform beside its references (json-server, the
 ceiling), in one run on one machine, and prints one Markdown table.
 
 Usage: order-bench [--quick] [--connections N] [--duration SECS] [--sizes N,N,...]
-                   [--skip creates|json-server|broker|pipeline|startup]... [--out FILE]
-                   [--no-build]
+                   [--skip creates|json-server|broker|pipeline|notification-scale|startup]...
+                   [--out FILE] [--no-build]
        order-bench seed DIR N   (a data directory with N orders, kept, to profile by hand)
 
   --quick            the short mode (under two minutes): 3 s per measurement, sizes 0,100000,
-                     a short rate search for the pipeline
+                     a short rate search for the pipeline, 1,500 events for
+                     notification-scale (full: 6,000)
   --connections N    HTTP connections of the closed-loop create load (default 16)
   --duration SECS    length of each measurement, after a 1 s warm-up (quick: 3, full: 10)
   --sizes LIST       orders stored before the create benchmark (quick: 0,100000;
                      full: 0,100000,1000000); startup is measured with the largest
   --skip WHAT        leave out a part; may be repeated
   --out FILE         also write the Markdown table to FILE
-  --no-build         do not run `cargo build --release -p order-service -p order-platform`
-                     first; the binaries beside order-bench are used as they are
+  --no-build         do not run `cargo build --release -p order-service -p order-platform
+                     -p notification-service` first; the binaries beside order-bench are used
+                     as they are
 
 Progress goes to standard error, the table to standard output. The broker is
 ORDERS__AMQP__URL or amqp://guest:guest@127.0.0.1:5672/%2f; json-server runs through npx.
@@ -41,6 +43,8 @@ pub enum Part {
     Broker,
     /// The whole pipeline's highest sustained rate.
     Pipeline,
+    /// Notification throughput with 1 and with 3 replicas.
+    NotificationScale,
     /// Startup time and memory with the largest size stored.
     Startup,
 }
@@ -71,9 +75,11 @@ impl Part {
             "json-server" => Part::JsonServer,
             "broker" => Part::Broker,
             "pipeline" => Part::Pipeline,
+            "notification-scale" => Part::NotificationScale,
             "startup" => Part::Startup,
             other => bail!(
-                "--skip takes creates, json-server, broker, pipeline or startup, not `{other}`"
+                "--skip takes creates, json-server, broker, pipeline, notification-scale or \
+                 startup, not `{other}`"
             ),
         })
     }
@@ -141,6 +147,11 @@ impl Options {
         !self.skip.contains(&part)
     }
 
+    /// Events the notification-scale part publishes for each replica count.
+    pub fn scale_events(&self) -> usize {
+        if self.quick { 1_500 } else { 6_000 }
+    }
+
     /// The largest size, whose data directory startup is measured with.
     pub fn largest_size(&self) -> usize {
         self.sizes.iter().copied().max().unwrap_or(0)
@@ -176,10 +187,12 @@ mod tests {
         let quick = parse(&["--quick"])?.context("options")?;
         assert_eq!(quick.duration, Duration::from_secs(3));
         assert_eq!(quick.sizes, vec![0, 100_000]);
+        assert_eq!(quick.scale_events(), 1_500);
         let full = parse(&[])?.context("options")?;
         assert_eq!(full.duration, Duration::from_secs(10));
         assert_eq!(full.sizes, vec![0, 100_000, 1_000_000]);
         assert_eq!(full.connections, 16);
+        assert_eq!(full.scale_events(), 6_000);
         Ok(())
     }
 
@@ -196,6 +209,8 @@ mod tests {
             "broker",
             "--skip",
             "json-server",
+            "--skip",
+            "notification-scale",
             "--out",
             "t.md",
         ])?
@@ -204,6 +219,7 @@ mod tests {
         assert_eq!(options.duration, Duration::from_millis(1500));
         assert_eq!(options.sizes, vec![0, 1000]);
         assert!(!options.runs(Part::Broker) && !options.runs(Part::JsonServer));
+        assert!(!options.runs(Part::NotificationScale));
         assert!(options.runs(Part::Pipeline));
         assert_eq!(options.out, Some(PathBuf::from("t.md")));
         Ok(())

@@ -1,12 +1,14 @@
 //! The order platform's benchmark: durable creates at several store sizes, json-server 0.17.4
 //! as the file-backed reference, the broker's own ceiling, the whole pipeline's highest
-//! sustained rate, and startup, in one run on one machine, as one Markdown table.
+//! sustained rate, notification throughput with 1 and 3 replicas, and startup, in one run on
+//! one machine, as one Markdown table.
 //!
 //! # Layout
 //!
 //! - [`cli`]: the command line.
 //! - [`run`](mod@run): a whole run, part after part; a failed part is a line of the table.
-//! - [`machine`]: cores, memory and CPU of this machine; a process's resident memory.
+//! - [`machine`]: cores, memory and CPU of this machine; how busy its cores were; a process's
+//!   resident memory and CPU time.
 //! - [`load`]: the HTTP client (hyper, one keep-alive connection per task) and the closed-loop
 //!   driver with its HDR histogram.
 //! - [`load_ceiling`]: the same client against a canned in-process server.
@@ -18,6 +20,9 @@
 //! - [`broker`]: the broker's ceiling with a plain lapin publisher and consumers.
 //! - [`pipeline`]: `order-platform` over RabbitMQ at a constant open-loop rate, judged per step.
 //! - [`rate_search`]: doubling then bisecting to the highest rate kept up with.
+//! - [`scale_out`]: `notification-service` replicas sharing the shards, emailing through a slow
+//!   mail server.
+//! - [`smtp_sink`]: that mail server, in process, taking a fixed time per message.
 //! - [`report`]: the Markdown table and how numbers are written.
 
 pub mod broker;
@@ -31,8 +36,10 @@ pub mod pipeline;
 pub mod rate_search;
 pub mod report;
 pub mod run;
+pub mod scale_out;
 pub mod seed;
 pub mod service;
+pub mod smtp_sink;
 pub mod startup;
 
 pub use run::run;

@@ -15,6 +15,7 @@ use crate::machine::Machine;
 use crate::pipeline::{CRITERION, Platform, Step};
 use crate::rate_search::RateSearch;
 use crate::report::{Report, Row, brief, latencies, mebibytes, per_second, ratio, thousands};
+use crate::scale_out::{self, ScaleOutRun};
 use crate::service::Layout;
 use crate::startup::{StartupSample, start_order_service};
 use crate::{broker, load_ceiling, seed};
@@ -45,7 +46,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         );
     }
     if options.build {
-        eprintln!("building order-service and order-platform (cargo build)");
+        eprintln!("building order-service, order-platform and notification-service (cargo build)");
         let built = Instant::now();
         if let Err(error) = layout.build_services().await {
             report.notes.push(format!(
@@ -116,6 +117,10 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
 
     if options.runs(Part::Pipeline) {
         pipeline_part(&layout, options, ceiling, &mut report).await;
+    }
+
+    if options.runs(Part::NotificationScale) {
+        notification_scale_part(&layout, options, &mut report).await;
     }
 
     if options.runs(Part::Startup) {
@@ -378,6 +383,56 @@ async fn search(
         None => None,
     };
     Ok((steps, best, half, trouble))
+}
+
+/// Notification throughput with 1 replica, then 3, each over a fresh namespace, data directory
+/// and mail server, and their ratio.
+async fn notification_scale_part(layout: &Layout, options: &Options, report: &mut Report) {
+    if let Err(error) = broker::reachable(&broker::bench_settings(Vec::new())).await {
+        report.rows.push(Row::new(
+            "notification throughput, 1 and 3 replicas",
+            format!("skipped: {}", brief(&error)),
+        ));
+        return;
+    }
+    let events = options.scale_events();
+    let mut runs: Vec<ScaleOutRun> = Vec::new();
+    for replicas in scale_out::REPLICAS {
+        eprintln!(
+            "notification throughput, {}, {} events, SMTP {} ms per message",
+            scale_out::replica_count(replicas),
+            thousands(events as u64),
+            scale_out::PER_MESSAGE.as_millis()
+        );
+        match scale_out::measure(layout, replicas, events).await {
+            Ok(run) => {
+                eprintln!("  {} emails", per_second(run.rate()));
+                report.rows.push(run.row(runs.first()));
+                report
+                    .notes
+                    .push(format!("Notification scale-out, {}.", run.summary()));
+                runs.push(run);
+            }
+            Err(error) => report.rows.push(Row::new(
+                format!(
+                    "notification throughput, {}",
+                    scale_out::replica_count(replicas)
+                ),
+                format!("failed: {}", brief(&error)),
+            )),
+        }
+    }
+    if let [one, three] = runs.as_slice() {
+        let reached = three.rate() / one.rate();
+        report.notes.push(format!(
+            "Notification scale-out: {} replicas gave {} times the emails per second of {} \
+             (target at least {}).",
+            three.replicas,
+            ratio(reached),
+            one.replicas,
+            scale_out::TARGET_RATIO
+        ));
+    }
 }
 
 async fn startup_part(

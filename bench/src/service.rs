@@ -81,8 +81,8 @@ impl Layout {
             .is_some_and(|name| name == "release")
     }
 
-    /// Builds `order-service` and `order-platform` with the same profile as order-bench
-    /// (`cargo build`, a no-op when they are fresh).
+    /// Builds `order-service`, `order-platform` and `notification-service` with the same
+    /// profile as order-bench (`cargo build`, a no-op when they are fresh).
     pub async fn build_services(&self) -> anyhow::Result<()> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let mut command = Command::new(cargo);
@@ -90,7 +90,8 @@ impl Layout {
             .arg("build")
             .arg("--manifest-path")
             .arg(self.workspace.join("Cargo.toml"))
-            .args(["-p", "order-service", "-p", "order-platform"]);
+            .args(["-p", "order-service", "-p", "order-platform"])
+            .args(["-p", "notification-service"]);
         if self.is_release() {
             command.arg("--release");
         }
@@ -101,7 +102,10 @@ impl Layout {
             .await
             .context("failed to run cargo")?;
         if !status.success() {
-            bail!("cargo build of order-service and order-platform failed ({status})");
+            bail!(
+                "cargo build of order-service, order-platform and notification-service failed \
+                 ({status})"
+            );
         }
         Ok(())
     }
