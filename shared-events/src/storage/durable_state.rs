@@ -404,7 +404,8 @@ impl<S: StateMachine> Inner<S> {
     /// Compacts if the journal is (still) due for it; a failure is logged, and the journal,
     /// which still holds everything, is compacted again later.
     fn compact_if_due(&mut self, syncer: &Syncer) {
-        if !self.compaction_due() {
+        // Closed: another process may own the files now.
+        if self.lock.is_none() || !self.compaction_due() {
             return;
         }
         match self.compact() {

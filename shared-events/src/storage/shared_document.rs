@@ -7,7 +7,7 @@
 //! replaced. Changes cost O(document): for things changed by hand, not per event.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -20,7 +20,9 @@ use crate::storage::atomic_file::write_atomically;
 /// A JSON document at a path, shared between processes.
 pub struct SharedDocument<T> {
     path: PathBuf,
-    cache: Mutex<Option<(Version, T)>>,
+    /// The version last read, and the file it was read from, kept open: once a change replaces
+    /// the file, the old one has no name left (no link), which no clock or size can miss.
+    cache: Mutex<Option<(File, T)>>,
 }
 
 /// Why the document cannot be read or changed.
@@ -45,14 +47,6 @@ pub enum DocumentError {
     },
 }
 
-/// Tells one version of the file from the next: each replacement is a new inode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Version {
-    inode: u64,
-    modified_ns: i64,
-    len: u64,
-}
-
 impl<T: Serialize + DeserializeOwned + Default + Clone> SharedDocument<T> {
     /// The document at `path`; a missing file is the default document.
     pub fn new(path: &Path) -> SharedDocument<T> {
@@ -73,14 +67,25 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SharedDocument<T> {
             .cache
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let version = self.version()?;
-        if let Some((cached, document)) = cache.as_ref()
-            && Some(*cached) == version
-        {
-            return Ok(document.clone());
+        if let Some((file, document)) = cache.as_ref() {
+            let metadata = file.metadata().map_err(|source| self.io_error(source))?;
+            if metadata.nlink() > 0 {
+                return Ok(document.clone());
+            }
         }
-        let document = self.load()?;
-        *cache = version.map(|version| (version, document.clone()));
+        let mut file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                *cache = None;
+                return Ok(T::default());
+            }
+            Err(source) => return Err(self.io_error(source)),
+        };
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|source| self.io_error(source))?;
+        let document = self.parse(&bytes)?;
+        *cache = Some((file, document.clone()));
         Ok(document)
     }
 
@@ -123,25 +128,17 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SharedDocument<T> {
 
     fn load(&self) -> Result<T, DocumentError> {
         match fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|error| DocumentError::Damaged {
-                path: self.path.clone(),
-                reason: error.to_string(),
-            }),
+            Ok(bytes) => self.parse(&bytes),
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(T::default()),
             Err(source) => Err(self.io_error(source)),
         }
     }
 
-    fn version(&self) -> Result<Option<Version>, DocumentError> {
-        match fs::metadata(&self.path) {
-            Ok(metadata) => Ok(Some(Version {
-                inode: metadata.ino(),
-                modified_ns: metadata.mtime() * 1_000_000_000 + metadata.mtime_nsec(),
-                len: metadata.len(),
-            })),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(self.io_error(source)),
-        }
+    fn parse(&self, bytes: &[u8]) -> Result<T, DocumentError> {
+        serde_json::from_slice(bytes).map_err(|error| DocumentError::Damaged {
+            path: self.path.clone(),
+            reason: error.to_string(),
+        })
     }
 
     fn io_error(&self, source: io::Error) -> DocumentError {

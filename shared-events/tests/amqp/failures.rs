@@ -56,7 +56,7 @@ async fn a_handler_that_always_fails_leaves_one_record_after_max_attempts() {
         "one entry per retry tier: {deaths:?}"
     );
     assert!(
-        expired_from.iter().all(|queue| queue.contains(".retry.")),
+        expired_from.iter().all(|queue| queue.contains(".delay.")),
         "{expired_from:?}"
     );
     assert_eq!(broker.ready(&broker.work_queue()).await, 0);

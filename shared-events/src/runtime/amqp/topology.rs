@@ -8,7 +8,7 @@
 //!                  ^                                  (quorum, delivery limit,
 //!                  | TTL expired: dead-lettered        single active consumer)
 //!                  | with the message's own key             |
-//!       NS.<service>.retry.<ms>ms (one per delay tier)      | broker (delivery limit) or
+//!       NS.<service>.delay.<ms>ms (one per delay tier)      | broker (delivery limit) or
 //!                  ^                                        | runner (after its attempts)
 //!       NS.<service>.retry (headers: retry-delay-ms)         v
 //!                  ^ runner            NS.dead-letter (direct, key = service)
@@ -28,7 +28,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Connection, ExchangeKind};
 
 use crate::app::settings::AmqpSettings;
-use crate::contract::shard::{Shard, ShardCount};
+use crate::contract::shard::{BUCKETS, Shard, ShardCount};
 use crate::runtime::amqp::error::AmqpError;
 use crate::runtime::amqp::headers::{RETRY_DELAY_MS, string};
 use crate::runtime::amqp::names::short;
@@ -84,12 +84,14 @@ impl Topology {
         format!("{}.{service}.retry", self.namespace)
     }
 
-    /// `NS.<service>.retry.<delay_ms>ms`: holds a retried message for `delay_ms`, then hands it
+    /// `NS.<service>.delay.<delay_ms>ms`: holds a retried message for `delay_ms`, then hands it
     /// back to the shard exchange, which routes it by its bucket to its shard again. One queue
     /// per delay because a queue expires messages only at its head: a long per-message TTL in
     /// front would hold back every shorter one behind it.
     pub fn retry_queue(&self, service: &str, delay_ms: u64) -> String {
-        format!("{}.{service}.retry.{delay_ms}ms", self.namespace)
+        // Not `retry.<ms>ms`: the queues of that name, from before sharding, dead-letter
+        // elsewhere, and the broker refuses to declare a queue anew with other arguments.
+        format!("{}.{service}.delay.{delay_ms}ms", self.namespace)
     }
 
     /// `NS.outcomes`: the fanout exchange consumers report what they did with each event to.
@@ -195,7 +197,10 @@ impl Topology {
         close_channel(channel).await
     }
 
-    /// [`Topology::declare_shard`] on a channel of its own, closed afterwards.
+    /// What the consumer of one shard declares on every connection: [`Topology::check_shard_count`],
+    /// then [`Topology::declare_shard`] on a channel of its own, and finally the removal of any
+    /// other bucket's binding to the shard's queue, left by a declarer with another shard count
+    /// (such a binding would send a bucket to two shards).
     pub async fn declare_shard_on(
         &self,
         connection: &Connection,
@@ -204,9 +209,28 @@ impl Topology {
         shard: Shard,
         settings: &AmqpSettings,
     ) -> Result<(), AmqpError> {
+        self.check_shard_count(connection, service, shards).await?;
         let channel = open_channel(connection).await?;
         self.declare_shard(&channel, service, shards, shard, settings)
             .await?;
+        let queue = self.shard_queue(service, shard);
+        let shard_exchange = self.shard_exchange(service);
+        let own: Vec<u16> = shards.buckets_of(shard).collect();
+        for bucket in (0..BUCKETS).filter(|bucket| !own.contains(bucket)) {
+            // Removing a binding that does not exist succeeds in RabbitMQ.
+            channel
+                .queue_unbind(
+                    short(&queue)?,
+                    short(&shard_exchange)?,
+                    short(&bucket.to_string())?,
+                    FieldTable::default(),
+                )
+                .await
+                .map_err(|source| AmqpError::Declare {
+                    what: format!("removal of bucket {bucket}'s binding to {queue}"),
+                    source,
+                })?;
+        }
         close_channel(channel).await
     }
 
@@ -439,7 +463,7 @@ mod tests {
         );
         assert_eq!(
             topology.retry_queue("billing", 500),
-            "ns.billing.retry.500ms"
+            "ns.billing.delay.500ms"
         );
         assert_eq!(topology.outcomes_exchange(), "ns.outcomes");
         assert_eq!(topology.outcomes_queue(), "ns.order-outcomes");

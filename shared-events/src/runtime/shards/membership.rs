@@ -7,6 +7,7 @@
 
 use std::fs::{self, File, TryLockError};
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// A replica's name: letters, digits, `.`, `_` and `-` (anything else becomes `-`).
@@ -96,24 +97,29 @@ impl Membership {
         };
         fs::create_dir_all(&dir).map_err(io_error(&dir))?;
         let path = dir.join(format!("{id}.lock"));
-        let file = match File::options().write(true).open(&path) {
-            // A file of that name: a live replica's (refuse), or a dead one's (take it over).
-            Ok(file) => match file.try_lock() {
-                Ok(()) => file,
-                Err(TryLockError::WouldBlock) => {
-                    return Err(MembershipError::InUse(id.0));
+        let file = loop {
+            match File::options().write(true).open(&path) {
+                // A file of that name: a live replica's (refuse), or a dead one's (take it over).
+                Ok(file) => match file.try_lock() {
+                    // Another replica may have found it unlocked and removed it meanwhile: the
+                    // file is ours only if it is still the one at the path.
+                    Ok(()) if same_file(&file, &path) => break file,
+                    Ok(()) => continue,
+                    Err(TryLockError::WouldBlock) => {
+                        return Err(MembershipError::InUse(id.0));
+                    }
+                    Err(TryLockError::Error(source)) => return Err(io_error(&path)(source)),
+                },
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                    // Locked before it gets its name, so nobody sees it unlocked and removes it.
+                    let joining = dir.join(format!("{id}.joining-{}", uuid::Uuid::new_v4()));
+                    let file = File::create(&joining).map_err(io_error(&joining))?;
+                    file.lock().map_err(io_error(&joining))?;
+                    fs::rename(&joining, &path).map_err(io_error(&path))?;
+                    break file;
                 }
-                Err(TryLockError::Error(source)) => return Err(io_error(&path)(source)),
-            },
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                // Locked before it gets its name, so nobody ever sees it unlocked and removes it.
-                let joining = dir.join(format!("{id}.joining-{}", uuid::Uuid::new_v4()));
-                let file = File::create(&joining).map_err(io_error(&joining))?;
-                file.lock().map_err(io_error(&joining))?;
-                fs::rename(&joining, &path).map_err(io_error(&path))?;
-                file
+                Err(source) => return Err(io_error(&path)(source)),
             }
-            Err(source) => return Err(io_error(&path)(source)),
         };
         Ok(Membership {
             dir,
@@ -160,6 +166,14 @@ impl Membership {
         if let Err(error) = fs::remove_file(&path) {
             tracing::warn!(%error, path = %path.display(), "cannot remove the replica's membership file");
         }
+    }
+}
+
+/// Whether `file` is the file at `path` now.
+fn same_file(file: &File, path: &Path) -> bool {
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(open), Ok(named)) => open.ino() == named.ino() && open.dev() == named.dev(),
+        _ => false,
     }
 }
 

@@ -24,6 +24,13 @@ use crate::runtime::shards::membership::{Membership, ReplicaId};
 /// How often a replica looks at who is alive and rebalances.
 const ROUND: Duration = Duration::from_millis(250);
 
+/// How long a shard that failed to open (a damaged ledger, a disk error) is left alone before
+/// this replica tries it again. The other shards go on meanwhile.
+const FAILED_SHARD_PAUSE: Duration = Duration::from_secs(30);
+
+/// Rounds in a row the membership folder may fail to list before the replica gives up.
+const MEMBERSHIP_FAILURES: u32 = 20;
+
 /// Opens and closes a service's shards: what the owner loop needs to know of a service.
 pub trait ShardOpener: Send + Sync + 'static {
     /// What handles a shard's events.
@@ -68,6 +75,29 @@ struct Worker {
     handle: JoinHandle<anyhow::Result<()>>,
 }
 
+/// What a replica holds while it takes shards: their workers, and the shards it left alone.
+struct Holdings<'a> {
+    workers: &'a mut BTreeMap<Shard, Worker>,
+    failed: &'a mut FailedShards,
+}
+
+/// Shards that failed to open, and until when they are left alone.
+#[derive(Default)]
+struct FailedShards(BTreeMap<Shard, tokio::time::Instant>);
+
+impl FailedShards {
+    fn pause(&mut self, shard: Shard) {
+        self.0
+            .insert(shard, tokio::time::Instant::now() + FAILED_SHARD_PAUSE);
+    }
+
+    fn is_paused(&self, shard: Shard) -> bool {
+        self.0
+            .get(&shard)
+            .is_some_and(|until| tokio::time::Instant::now() < *until)
+    }
+}
+
 /// Owns this replica's share of `shards` until `shutdown`, running `start(shard, handler,
 /// stop)` for every shard it takes. Returns `Err` if a worker fails or stops on its own, or the
 /// membership folder fails; then, as after `shutdown`, every worker is stopped and every shard
@@ -88,6 +118,8 @@ where
     let membership = Arc::new(membership);
     let me = membership.id().clone();
     let mut workers = BTreeMap::new();
+    let mut failed = FailedShards::default();
+    let mut listing_failures = 0;
     let mut round = tokio::time::interval(ROUND);
     round.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let result = loop {
@@ -102,8 +134,18 @@ where
         let live = {
             let membership = Arc::clone(&membership);
             match tokio::task::spawn_blocking(move || membership.live()).await {
-                Ok(Ok(live)) => live,
-                Ok(Err(error)) => break Err(anyhow::Error::new(error)),
+                Ok(Ok(live)) => {
+                    listing_failures = 0;
+                    live
+                }
+                Ok(Err(error)) => {
+                    listing_failures += 1;
+                    if listing_failures >= MEMBERSHIP_FAILURES {
+                        break Err(anyhow::Error::new(error));
+                    }
+                    tracing::warn!(%error, "cannot list the replicas; trying again");
+                    continue;
+                }
                 Err(panic) => break Err(anyhow::anyhow!("listing the replicas panicked: {panic}")),
             }
         };
@@ -115,8 +157,19 @@ where
             hand_over(&*opener, &owned, shard, worker).await;
         }
         if workers.len() < target
-            && let Err(error) =
-                take_free(&opener, &owned, &me, shards, target, &mut workers, &start).await
+            && let Err(error) = take_free(
+                &opener,
+                &owned,
+                &me,
+                shards,
+                target,
+                &mut Holdings {
+                    workers: &mut workers,
+                    failed: &mut failed,
+                },
+                &start,
+            )
+            .await
         {
             break Err(error);
         }
@@ -163,7 +216,7 @@ async fn take_free<O, W, F>(
     me: &ReplicaId,
     shards: ShardCount,
     target: usize,
-    workers: &mut BTreeMap<Shard, Worker>,
+    holdings: &mut Holdings<'_>,
     start: &W,
 ) -> anyhow::Result<()>
 where
@@ -178,24 +231,35 @@ where
         .fold(0u16, |sum, byte| sum.wrapping_add(u16::from(byte)))
         % count;
     for step in 0..count {
-        if workers.len() >= target {
+        if holdings.workers.len() >= target {
             break;
         }
         let shard = (offset + step) % count;
-        if workers.contains_key(&shard) {
+        if holdings.workers.contains_key(&shard) || holdings.failed.is_paused(shard) {
             continue;
         }
         let opening = Arc::clone(opener);
-        let handler = tokio::task::spawn_blocking(move || opening.open(shard))
+        let opened = tokio::task::spawn_blocking(move || opening.open(shard))
             .await
-            .with_context(|| format!("opening shard {shard} panicked"))?
-            .with_context(|| format!("failed to open shard {shard}"))?;
-        let Some(handler) = handler else {
-            continue;
+            .with_context(|| format!("opening shard {shard} panicked"))?;
+        let handler = match opened {
+            Ok(Some(handler)) => handler,
+            Ok(None) => continue,
+            Err(error) => {
+                // One damaged shard must not stop the others, here or in the replicas that
+                // would try it next.
+                tracing::error!(
+                    shard,
+                    error = format!("{error:#}"),
+                    "cannot open the shard; leaving it for {FAILED_SHARD_PAUSE:?}"
+                );
+                holdings.failed.pause(shard);
+                continue;
+            }
         };
         let stop = CancellationToken::new();
         let handle = tokio::spawn(start(shard, handler, stop.clone()));
-        workers.insert(shard, Worker { stop, handle });
+        holdings.workers.insert(shard, Worker { stop, handle });
         owned.set(shard, true);
         tracing::info!(shard, "took the shard");
     }
