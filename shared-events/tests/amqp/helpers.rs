@@ -264,6 +264,11 @@ impl TestBroker {
         self.leftovers.add(other.take());
     }
 
+    /// Also deletes queue `name` at the end.
+    pub(crate) fn also_delete_queue(&self, name: String) {
+        self.leftovers.add((vec![name], Vec::new()));
+    }
+
     /// Also deletes exchange `name` at the end.
     pub(crate) fn also_delete_exchange(&self, name: String) {
         self.leftovers.add((Vec::new(), vec![name]));

@@ -2,10 +2,11 @@
 
 use lapin::options::QueueDeclareOptions;
 use lapin::types::{AMQPValue, FieldTable};
-use shared_events::contract::shard::ShardCount;
+use shared_events::contract::shard::{BUCKETS, ShardCount};
+use shared_events::runtime::amqp::OutgoingMessage;
 use shared_events::runtime::amqp::{AmqpError, connect};
 
-use crate::helpers::{SERVICE, SHARDS, TestBroker};
+use crate::helpers::{SERVICE, SHARDS, TestBroker, wait_until_async};
 
 #[tokio::test]
 async fn declaring_twice_is_idempotent() {
@@ -139,6 +140,63 @@ async fn a_declarer_with_fewer_shards_than_the_broker_is_refused_with_the_queue_
         .queue_delete(queue.as_str().into(), Default::default())
         .await
         .expect("the extra shard queue is deleted");
+    connection.close(200, "OK".into()).await.expect("close");
+    broker.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_shard_consumer_takes_foreign_bucket_bindings_off_its_queue() {
+    // Arrange: the broker's shard 0 takes every bucket, as a one-shard declarer bound it.
+    let broker = TestBroker::new().await;
+    let connection = connect(&broker.settings, "bindings-test")
+        .await
+        .expect("connects");
+    let two = ShardCount::new(2).expect("two shards");
+
+    // Act: the consumers of two shards declare theirs.
+    for shard in two.all() {
+        broker
+            .topology
+            .declare_shard_on(&connection, SERVICE, two, shard, &broker.settings)
+            .await
+            .expect("the shard's topology is declared");
+    }
+    let messages: Vec<OutgoingMessage> = (0..BUCKETS)
+        .map(|bucket| OutgoingMessage {
+            exchange: broker.topology.exchange(),
+            routing_key: bucket.to_string(),
+            message_id: format!("bucket-{bucket}"),
+            body: b"{}".to_vec(),
+            headers: Vec::new(),
+        })
+        .collect();
+    broker
+        .publisher
+        .publish_batch(&messages)
+        .await
+        .expect("confirmed");
+
+    // Assert: every bucket reaches one shard, its own.
+    let queues = [
+        broker.topology.shard_queue(SERVICE, 0),
+        broker.topology.shard_queue(SERVICE, 1),
+    ];
+    let expected = usize::from(BUCKETS / 2);
+    for queue in &queues {
+        wait_until_async(&format!("{queue} has its half"), || async {
+            broker.ready(queue).await as usize == expected
+        })
+        .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for queue in &queues {
+        assert_eq!(
+            broker.ready(queue).await as usize,
+            expected,
+            "{queue}: no bucket twice"
+        );
+    }
+    broker.also_delete_queue(queues[1].clone());
     connection.close(200, "OK".into()).await.expect("close");
     broker.cleanup().await;
 }
