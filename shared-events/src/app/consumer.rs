@@ -151,6 +151,10 @@ impl<C: Consumer> ShardOpener for ConsumerShards<C> {
     fn close(&self, shard: Shard) {
         self.ledgers.close(shard);
     }
+
+    fn is_healthy(&self, shard: Shard) -> bool {
+        self.ledgers.is_writable_shard(shard)
+    }
 }
 
 /// This replica and the shards it owns: what `GET /shards` shows.

@@ -122,15 +122,19 @@ impl<L: StateMachine> ShardLedgers<L> {
             .collect()
     }
 
+    /// False once `shard`'s ledger, if owned, has failed a write.
+    pub fn is_writable_shard(&self, shard: Shard) -> bool {
+        self.slot(shard)
+            .owned
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+            .is_none_or(DurableState::is_writable)
+    }
+
     /// False once an owned ledger has failed a write.
     pub fn is_writable(&self) -> bool {
-        self.slots.iter().all(|slot| {
-            slot.owned
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .as_ref()
-                .is_none_or(DurableState::is_writable)
-        })
+        self.shards.all().all(|shard| self.is_writable_shard(shard))
     }
 
     fn slot(&self, shard: Shard) -> &Slot<L> {

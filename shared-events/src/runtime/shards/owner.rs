@@ -42,6 +42,10 @@ pub trait ShardOpener: Send + Sync + 'static {
 
     /// Lets go of `shard` (its worker has finished): closes its ledger, releasing the lock.
     fn close(&self, shard: Shard);
+
+    /// False once `shard`'s ledger has failed a write: its content on disk is then unknown
+    /// until it is opened again, from the files.
+    fn is_healthy(&self, shard: Shard) -> bool;
 }
 
 /// The shards this replica owns now, for `GET /shards` and readiness.
@@ -130,6 +134,24 @@ where
         }
         if let Err(error) = check_workers(&mut workers).await {
             break Err(error);
+        }
+        // A shard whose ledger failed a write is handed over, to be opened again from its
+        // files (here after a pause, or by another replica at once), rather than held while
+        // every event of it fails.
+        let failing: Vec<Shard> = workers
+            .keys()
+            .copied()
+            .filter(|shard| !opener.is_healthy(*shard))
+            .collect();
+        for shard in failing {
+            if let Some(worker) = workers.remove(&shard) {
+                tracing::error!(
+                    shard,
+                    "the shard's ledger failed a write; handing the shard over to be opened again"
+                );
+                hand_over(&*opener, &owned, shard, worker).await;
+                failed.pause(shard);
+            }
         }
         let live = {
             let membership = Arc::clone(&membership);
