@@ -18,7 +18,6 @@ use tokio::task::JoinHandle;
 use crate::broker::{TestBroker, publish_events};
 use crate::orders::TestOrder;
 use crate::process::{Interruption, interrupt, service_command, spawn_listening};
-use crate::wait::until_within;
 
 /// How long the replicas may take to own every shard again after one joins or leaves.
 pub const REBALANCE: Duration = Duration::from_secs(10);
@@ -160,28 +159,25 @@ impl ReplicaSet {
         let shards = usize::from(self.shards.get());
         let most = shards.div_ceil(replicas.max(1));
         let urls = self.urls().clone();
-        until_within(
-            &format!("{replicas} replicas own all {shards} shards, fairly"),
-            REBALANCE,
-            async || {
-                let owned = ownership(&urls).await?;
-                let mut all = BTreeSet::new();
-                for shards_of_one in owned.values() {
-                    if shards_of_one.len() > most
-                        || (replicas <= shards && shards_of_one.is_empty())
-                    {
-                        return None;
-                    }
-                    for shard in shards_of_one {
-                        if !all.insert(*shard) {
-                            return None;
-                        }
-                    }
-                }
-                (all.len() == shards).then_some(())
-            },
-        )
-        .await;
+        let deadline = tokio::time::Instant::now() + REBALANCE;
+        let mut last = None;
+        loop {
+            let owned = ownership(&urls).await;
+            if owned
+                .as_ref()
+                .is_some_and(|owned| is_balanced(owned, shards, most))
+            {
+                return;
+            }
+            last = owned.or(last);
+            // The last ownership seen says which replica did not let go or take over.
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{replicas} replicas did not own all {shards} shards fairly within \
+                 {REBALANCE:?}; last seen: {last:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Starts watching ownership: every 100 ms, every running replica's `GET /shards`.
@@ -278,6 +274,22 @@ pub fn expected_reservations(orders: &[StreamedOrder]) -> BTreeMap<String, u64> 
         }
     }
     reserved
+}
+
+/// Whether every one of `shards` is owned by exactly one replica, each owning at least one
+/// (when there are no more replicas than shards) and at most `most`.
+fn is_balanced(owned: &BTreeMap<String, Vec<u16>>, shards: usize, most: usize) -> bool {
+    let replicas = owned.len();
+    let mut all = BTreeSet::new();
+    for shards_of_one in owned.values() {
+        if shards_of_one.len() > most || (replicas <= shards && shards_of_one.is_empty()) {
+            return false;
+        }
+        if !shards_of_one.iter().all(|shard| all.insert(*shard)) {
+            return false;
+        }
+    }
+    all.len() == shards
 }
 
 /// Every running replica's `GET /shards`: its owned shards, by replica id; `None` if one did

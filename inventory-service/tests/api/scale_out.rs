@@ -10,9 +10,25 @@ use test_support::http::get_json;
 use test_support::replicas::{
     ReplicaSet, expected_reservations, kill_join_and_scale, order_stream,
 };
-use test_support::wait::until;
+use test_support::wait::DEADLINE;
+use tokio::time::{Duration, Instant};
 
 use crate::helpers::SERVICE;
+
+/// Units reserved per product, as `GET /stock` shows them.
+async fn reservations(client: &reqwest::Client, url: &str) -> Option<BTreeMap<String, u64>> {
+    let stock = get_json(client, &format!("{url}/stock")).await?;
+    stock["products"]
+        .as_array()?
+        .iter()
+        .map(|level| {
+            Some((
+                level["product"].as_str()?.to_owned(),
+                level["reserved"].as_u64()?,
+            ))
+        })
+        .collect()
+}
 
 #[tokio::test]
 async fn replicas_that_die_join_and_leave_reserve_every_unit_exactly_once() {
@@ -37,22 +53,19 @@ async fn replicas_that_die_join_and_leave_reserve_every_unit_exactly_once() {
     let expected = expected_reservations(&orders);
     let client = reqwest::Client::new();
     let url = set.any_url();
-    let reserved = until("every reservation is made", async || {
-        let stock = get_json(&client, &format!("{url}/stock")).await?;
-        let reserved: BTreeMap<String, u64> = stock["products"]
-            .as_array()?
-            .iter()
-            .map(|level| {
-                let product = level["product"].as_str().unwrap_or_default().to_owned();
-                (product, level["reserved"].as_u64().unwrap_or_default())
-            })
-            .collect();
-        (reserved == expected).then_some(reserved)
-    })
-    .await;
+    // Polled by hand, to show the last reservations seen if they never match.
+    let deadline = Instant::now() + DEADLINE;
+    let reserved = loop {
+        let seen = reservations(&client, &url).await;
+        if seen.as_ref() == Some(&expected) || Instant::now() >= deadline {
+            break seen;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let reserved = reserved.expect("the stock answers");
     assert_eq!(reserved, expected);
     // Nothing more comes: a late duplicate would show as more than expected.
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let stock: Value = get_json(&client, &format!("{url}/stock"))
         .await
         .expect("stock");
