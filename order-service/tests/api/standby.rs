@@ -82,7 +82,7 @@ async fn takes_over_under_load(how: Interruption) {
     // Act
     interrupt(&mut active, how).await;
     let gone = Instant::now();
-    wait_for_takeover(&client, &url, &format!("after {how:?}"), gone).await;
+    wait_for_takeover(&url, &format!("after {how:?}"), gone).await;
     for task in clients {
         task.await.expect("client task");
     }
@@ -158,7 +158,7 @@ async fn of_two_standbys_one_takes_over_and_the_other_stands_by_for_it() {
     );
     kill(&mut winner).await;
     let gone = Instant::now();
-    wait_for_takeover(&client, &other_url, "by the other standby", gone).await;
+    wait_for_takeover(&other_url, "by the other standby", gone).await;
     let response = send(client.get(format!("{other_url}{path}"))).await;
     assert_eq!(
         response.status().as_u16(),
@@ -169,8 +169,16 @@ async fn of_two_standbys_one_takes_over_and_the_other_stands_by_for_it() {
 
 /// Waits until the standby at `url` is ready, at most [`TAKEOVER_LIMIT`] from `gone`, and prints
 /// how long after `gone` that was; `case` names the takeover. The standby answers every probe
-/// meanwhile: it hands its listening socket to the service, so no connection is refused.
-async fn wait_for_takeover(client: &Client, url: &str, case: &str, gone: Instant) {
+/// meanwhile: it hands its listening socket to the service, so no connection is refused. Each
+/// probe opens a connection of its own: the standby's server closes its idle keep-alive
+/// connections when it hands over, as any server may, and a pooled connection closed under a
+/// request is the client's to retry, not a refused connection.
+async fn wait_for_takeover(url: &str, case: &str, gone: Instant) {
+    let client = Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("a client");
+    let client = &client;
     until_within("the standby to serve", TAKEOVER_LIMIT, || async {
         let response = client
             .get(format!("{url}/health/ready"))
