@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Value;
 use shared_events::OrderEvent;
 use shared_events::OrderStatus;
 use shared_events::contract::shard::ShardCount;
@@ -16,6 +15,7 @@ use tokio::process::Child;
 use tokio::task::JoinHandle;
 
 use crate::broker::{TestBroker, publish_events};
+use crate::http::get_json;
 use crate::orders::TestOrder;
 use crate::process::{Interruption, interrupt, service_command, spawn_listening};
 
@@ -144,11 +144,6 @@ impl ReplicaSet {
                 }
             }
         })
-    }
-
-    /// The data directory the replicas share.
-    pub fn data_dir(&self) -> &std::path::Path {
-        self.data_dir.path()
     }
 
     /// Waits until the running replicas own every shard between them, one owner each, every
@@ -295,19 +290,14 @@ fn is_balanced(owned: &BTreeMap<String, Vec<u16>>, shards: usize, most: usize) -
 /// Every running replica's `GET /shards`: its owned shards, by replica id; `None` if one did
 /// not answer.
 async fn ownership(urls: &BTreeMap<String, String>) -> Option<BTreeMap<String, Vec<u16>>> {
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("a client");
     let requests = urls.iter().map(|(id, url)| {
         let client = client.clone();
         async move {
-            let body: Value = client
-                .get(format!("{url}/shards"))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
+            let body = get_json(&client, &format!("{url}/shards")).await?;
             let owned = body["owned"]
                 .as_array()?
                 .iter()

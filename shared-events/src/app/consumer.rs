@@ -10,7 +10,6 @@ use actix_web::{App, HttpResponse, web};
 use anyhow::Context;
 use config::builder::DefaultState;
 use config::{ConfigBuilder, ConfigError};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
@@ -124,7 +123,6 @@ crate::service_settings!(ConsumerSettings);
 pub struct ConsumerApplication<C: Consumer> {
     server: BoundServer,
     shards: Arc<ConsumerShards<C>>,
-    replica: Arc<ReplicaShards>,
     parts: ConsumerParts,
 }
 
@@ -158,14 +156,13 @@ impl<C: Consumer> ShardOpener for ConsumerShards<C> {
 }
 
 /// This replica and the shards it owns: what `GET /shards` shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ReplicaShards {
     /// The replica's name.
     pub replica: ReplicaId,
     /// The service's shard count.
     pub shards: ShardCount,
     /// The shards it owns now.
-    #[serde(skip)]
     pub owned: OwnedShards,
 }
 
@@ -197,15 +194,15 @@ impl<C: Consumer> ConsumerApplication<C> {
         let ledgers = Arc::new(ShardLedgers::new(settings.data_dir(), C::LEDGER, shards));
         let shared = Arc::new(C::shared(&settings)?);
         let owned = OwnedShards::default();
-        let replica = Arc::new(ReplicaShards {
+        let replica = ReplicaShards {
             replica,
             shards,
             owned: owned.clone(),
-        });
+        };
 
         let ledgers_data = web::Data::from(Arc::clone(&ledgers));
         let shared_data = web::Data::from(Arc::clone(&shared));
-        let replica_data = web::Data::from(Arc::clone(&replica));
+        let replica_data = web::Data::new(replica);
         let body_limit = settings.http().max_body_bytes;
         let server = server::bind(settings.http(), move || {
             App::new()
@@ -229,7 +226,6 @@ impl<C: Consumer> ConsumerApplication<C> {
         Ok(ConsumerApplication {
             server,
             shards: Arc::new(ConsumerShards { ledgers, shared }),
-            replica,
             parts,
         })
     }
@@ -255,16 +251,6 @@ impl<C: Consumer> ConsumerApplication<C> {
         Arc::clone(&self.shards.shared)
     }
 
-    /// Every shard's ledger.
-    pub fn ledgers(&self) -> Arc<ShardLedgers<C::Ledger>> {
-        Arc::clone(&self.shards.ledgers)
-    }
-
-    /// This replica and the shards it owns.
-    pub fn replica(&self) -> Arc<ReplicaShards> {
-        Arc::clone(&self.replica)
-    }
-
     /// Serves HTTP, takes its share of the shards and consumes their events, and records what
     /// it gives up on in `failure.json`, until `shutdown` is cancelled or one of them stops on
     /// its own (an error). Then stops the others gracefully: the events in hand are finished
@@ -274,7 +260,6 @@ impl<C: Consumer> ConsumerApplication<C> {
             server,
             shards,
             parts,
-            ..
         } = self;
         let mut tasks = Tasks::default();
         let server_handle = server.serve_in(&mut tasks);

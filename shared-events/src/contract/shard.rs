@@ -44,7 +44,7 @@ impl ShardCount {
     /// Two shards: what tests start with unless they need more, so that each test's broker
     /// namespace stays small while every code path still sees more than one shard.
     pub fn for_tests() -> ShardCount {
-        ShardCount(NonZeroU16::new(2).expect("2 is not zero"))
+        ShardCount::new(2).expect("2 is a valid count")
     }
 
     /// The number of shards.
@@ -72,10 +72,7 @@ impl TryFrom<u16> for ShardCount {
     type Error = InvalidShardCount;
 
     fn try_from(count: u16) -> Result<ShardCount, InvalidShardCount> {
-        NonZeroU16::new(count)
-            .filter(|count| count.get() <= BUCKETS)
-            .map(ShardCount)
-            .ok_or(InvalidShardCount(count))
+        ShardCount::new(count).ok_or(InvalidShardCount(count))
     }
 }
 

@@ -120,7 +120,7 @@ impl Topology {
     }
 
     /// Declares everything `service` consumes with, for every one of its `shards`: what
-    /// [`Topology::declare_shard`] declares for one. Idempotent.
+    /// `declare_shard` declares for one. Idempotent.
     ///
     /// A declaration that conflicts with what the broker has (a queue with other arguments)
     /// fails and the broker closes `channel`: declare on a channel of its own.
@@ -143,7 +143,7 @@ impl Topology {
     /// exchange, the dead-letter exchange and queue, the retry exchange and one retry queue per
     /// delay in `settings.retry_delays_ms`, the outcomes it reports to, and the shard's queue
     /// bound with its buckets. Idempotent.
-    pub async fn declare_shard(
+    async fn declare_shard(
         &self,
         channel: &Channel,
         service: &str,
@@ -198,7 +198,7 @@ impl Topology {
     }
 
     /// What the consumer of one shard declares on every connection: [`Topology::check_shard_count`],
-    /// then [`Topology::declare_shard`] on a channel of its own, and finally the removal of any
+    /// then `declare_shard` on a channel of its own, and finally the removal of any
     /// other bucket's binding to the shard's queue, left by a declarer with another shard count
     /// (such a binding would send a bucket to two shards).
     pub async fn declare_shard_on(
