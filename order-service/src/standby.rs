@@ -27,6 +27,10 @@ use crate::store::StoreError;
 /// How often a standby looks whether the data directory is free.
 const POLL: Duration = Duration::from_millis(200);
 
+/// How long a standby that has stopped accepting leaves its worker to take up the connections
+/// already accepted, before it stops. The service serves meanwhile, so this delays no one.
+const HANDOVER_DRAIN: Duration = Duration::from_millis(500);
+
 /// How many seconds a standby's 503s ask clients to wait before they try again.
 const RETRY_AFTER_SECS: &str = "1";
 
@@ -118,9 +122,14 @@ impl Standby {
             .context("failed to share the standby's listening socket")
     }
 
-    /// Stops answering, letting the answers in flight finish. The socket stays open for the
-    /// service: connections that come meanwhile wait in its queue, none is refused.
+    /// Stops answering without dropping a connection; the service already serves on the same
+    /// socket. actix drops the connections that its accept thread has queued for a worker when
+    /// the server stops, so the standby first stops accepting (every new connection then goes
+    /// to the service), gives its worker [`HANDOVER_DRAIN`] to take up what was queued, and
+    /// only then stops, letting the answers in flight finish.
     async fn stop(self) {
+        self.handle.pause().await;
+        tokio::time::sleep(HANDOVER_DRAIN).await;
         self.handle.stop(true).await;
     }
 }
