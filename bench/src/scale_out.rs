@@ -470,25 +470,33 @@ async fn sent_by_each(replicas: &[Replica], expected: usize) -> anyhow::Result<V
         for replica in replicas {
             sent.push(sent_by(replica.addr).await?);
         }
-        if sent.iter().sum::<u64>() >= expected as u64 || Instant::now() > deadline {
-            return Ok(sent);
+        let known: Option<Vec<u64>> = sent.into_iter().collect();
+        let done = known
+            .as_ref()
+            .map(|sent| sent.iter().sum::<u64>() >= expected as u64);
+        if done == Some(true) || Instant::now() > deadline {
+            return known.context("a replica stayed unready: its emails could not be counted");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
-/// Emails the replica at `addr` has sent since it started.
-async fn sent_by(addr: SocketAddr) -> anyhow::Result<u64> {
+/// Emails the replica at `addr` has sent since it started; `None` while it is not ready (a
+/// broker session between connections), for its readiness document holds the count.
+async fn sent_by(addr: SocketAddr) -> anyhow::Result<Option<u64>> {
     let reply = HttpClient::connect(addr)
         .await?
         .get("/health/ready")
         .await?;
+    if reply.status == StatusCode::SERVICE_UNAVAILABLE {
+        return Ok(None);
+    }
     if reply.status != StatusCode::OK {
         bail!("GET /health/ready on {addr} answered {}", reply.status);
     }
     let ready: ReadyReply = serde_json::from_slice(&reply.body)
         .context("GET /health/ready answered unexpected JSON")?;
-    Ok(ready.events.sent)
+    Ok(Some(ready.events.sent))
 }
 
 async fn stop_all(replicas: Vec<Replica>) {

@@ -1,9 +1,13 @@
 //! The billing's business logic for one order event: open, amend or void its invoice.
 
 use shared_events::OrderEvent;
+use shared_events::app::consumer::Consumer;
+use shared_events::app::telemetry::ledger_span;
 use shared_events::runtime::{EventHandler, Handled, HandlerError};
 use shared_events::storage::durable_state::DurableState;
+use tracing::Instrument;
 
+use crate::Billing;
 use crate::ledger::{EntryKind, InvoiceLedger, InvoiceTarget, Outcome};
 
 /// Applies order events to the invoice ledger, each as one durable transaction.
@@ -27,6 +31,7 @@ impl EventHandler for InvoiceHandler {
         let outcome = self
             .ledger
             .transact(move |ledger| ledger.decide(target))
+            .instrument(ledger_span(Billing::LEDGER))
             .await
             // The ledger refuses writes only after a disk failure; a retry may find it repaired
             // by a restart, and otherwise the event ends in failure.json to be replayed.

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared_events::app::api_error::ApiError;
 use shared_events::app::paging::{page_params, query_config};
+use shared_events::app::replica_health::ReplicaHealth;
 use shared_events::app::routes::{allowing, probes};
 use shared_events::contract::page_cursor::PageCursor;
 use shared_events::runtime::shards::ShardLedgers;
@@ -80,8 +81,12 @@ async fn get(
     Ok(HttpResponse::Ok().json(invoice))
 }
 
-/// `GET /health/ready`: every shard this replica owns can take changes.
-async fn ready(ledgers: web::Data<ShardLedgers<InvoiceLedger>>) -> Result<HttpResponse, ApiError> {
+/// `GET /health/ready`: the replica consumes, and every shard it owns can take changes.
+async fn ready(
+    replica: web::Data<ReplicaHealth>,
+    ledgers: web::Data<ShardLedgers<InvoiceLedger>>,
+) -> Result<HttpResponse, ApiError> {
+    replica.ready()?;
     if !ledgers.is_writable() {
         return Err(ApiError::Unavailable(format!(
             "the invoice ledger cannot write: {}",

@@ -1,9 +1,13 @@
 //! The inventory's business logic for one order event: reserve, adjust or release stock.
 
 use shared_events::OrderEvent;
+use shared_events::app::consumer::Consumer;
+use shared_events::app::telemetry::ledger_span;
 use shared_events::runtime::{EventHandler, Handled, HandlerError};
 use shared_events::storage::durable_state::DurableState;
+use tracing::Instrument;
 
+use crate::Inventory;
 use crate::ledger::{OrderTarget, Outcome, StockLedger};
 
 /// Applies order events to one shard's stock ledger, each as one durable transaction.
@@ -27,6 +31,7 @@ impl EventHandler for StockHandler {
         let outcome = self
             .ledger
             .transact(move |ledger| ledger.decide(target))
+            .instrument(ledger_span(Inventory::LEDGER))
             .await
             // The ledger refuses writes only after a disk failure; a retry may find it repaired
             // by a restart, and otherwise the event ends in failure.json to be replayed.

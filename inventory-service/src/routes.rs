@@ -7,6 +7,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use shared_events::app::api_error::ApiError;
+use shared_events::app::replica_health::ReplicaHealth;
 use shared_events::app::routes::{allowing, probes};
 use shared_events::runtime::shards::ShardLedgers;
 use shared_events::storage::durable_state::DurableStateError;
@@ -138,11 +139,13 @@ async fn count(
     Ok(HttpResponse::Ok().json(StockLevel::new(&product, on_hand, reserved)))
 }
 
-/// `GET /health/ready`: every shard this replica owns can take changes.
+/// `GET /health/ready`: the replica consumes, and every shard it owns can take changes.
 async fn ready(
+    replica: web::Data<ReplicaHealth>,
     ledgers: web::Data<ShardLedgers<StockLedger>>,
     book: web::Data<OnHandBook>,
 ) -> Result<HttpResponse, ApiError> {
+    replica.ready()?;
     if !ledgers.is_writable() {
         return Err(ApiError::Unavailable(format!(
             "the stock ledger cannot write: {}",

@@ -7,10 +7,14 @@ use chrono::Utc;
 use lettre::Message;
 use lettre::message::Mailbox;
 use serde::Serialize;
+use shared_events::app::consumer::Consumer;
+use shared_events::app::telemetry::ledger_span;
 use shared_events::runtime::{EventHandler, Handled, HandlerError};
 use shared_events::storage::durable_state::{DurableState, DurableStateError};
 use shared_events::{Order, OrderEvent};
+use tracing::Instrument;
 
+use crate::Notification as NotificationService;
 use crate::ledger::{Ledger, LedgerChange, Notification, Status};
 use crate::mailer::{Mailer, SendError};
 use crate::message;
@@ -122,6 +126,7 @@ impl Notifier {
         let decision = self
             .ledger
             .transact(move |ledger| decide(ledger, notification))
+            .instrument(ledger_span(NotificationService::LEDGER))
             .await
             .map_err(ledger_error)?;
         let email = match (decision, email) {
@@ -150,6 +155,7 @@ impl Notifier {
                 };
                 (Some(sent), ())
             })
+            .instrument(ledger_span(NotificationService::LEDGER))
             .await
             .map_err(ledger_error)?;
         tracing::info!(

@@ -3,10 +3,13 @@
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use shared_events::app::telemetry;
 use shared_events::storage::atomic_file::{sync_parent, write_atomically};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::settings::SmtpSettings;
@@ -20,6 +23,10 @@ pub enum Mailer {
         transport: AsyncSmtpTransport<Tokio1Executor>,
         /// The server's URL without its password, for logs.
         url: String,
+        /// How long one whole conversation may take: lettre bounds only each read and write,
+        /// so a server that trickles its answers, or a stalled TLS handshake, would hold the
+        /// email (and a shutdown waiting for it) indefinitely.
+        timeout: Duration,
     },
     /// `<event id>.eml` files in this folder, for development and for a mail system that picks
     /// them up itself.
@@ -51,6 +58,7 @@ impl Mailer {
                 Ok(Mailer::Smtp {
                     transport,
                     url: url.to_string(),
+                    timeout: settings.timeout(),
                 })
             }
             None => {
@@ -66,8 +74,38 @@ impl Mailer {
     /// Sends `email`, the notification about the event `event_id`.
     pub async fn send(&self, event_id: Uuid, email: &Message) -> Result<(), SendError> {
         match self {
-            Mailer::Smtp { transport, url } => {
-                transport.send(email.clone()).await.map_err(|error| {
+            Mailer::Smtp {
+                transport,
+                url,
+                timeout,
+            } => {
+                let started = std::time::Instant::now();
+                let span = telemetry::when_exporting(
+                    || tracing::info_span!("smtp send", otel.kind = "client", smtp.server = %url),
+                );
+                let sent = tokio::time::timeout(*timeout, transport.send(email.clone()))
+                    .instrument(span.clone())
+                    .await;
+                metrics::histogram!("smtp_send_duration_seconds", "service" => "notification")
+                    .record(started.elapsed().as_secs_f64());
+                let outcome = match &sent {
+                    Ok(Ok(_)) => None,
+                    Ok(Err(error)) if error.is_permanent() => Some("refused"),
+                    Ok(Err(_)) => Some("failed"),
+                    Err(_) => Some("timed_out"),
+                };
+                if let Some(kind) = outcome {
+                    telemetry::failed(&span, &kind);
+                    metrics::counter!("smtp_send_errors_total", "service" => "notification", "kind" => kind)
+                        .increment(1);
+                }
+                let sent = sent.map_err(|_| {
+                    SendError::Transient(format!(
+                        "the mail server {url} did not finish the conversation within {} ms",
+                        timeout.as_millis()
+                    ))
+                })?;
+                sent.map_err(|error| {
                     let reason = format!("the mail server {url} did not take the email: {error}");
                     if error.is_permanent() {
                         SendError::Permanent(reason)

@@ -29,3 +29,6 @@ pub mod standby;
 pub mod startup;
 pub mod store;
 pub mod web;
+
+/// The service's name in its metrics, and the tag of its spans.
+pub const SERVICE: &str = "order";

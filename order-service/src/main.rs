@@ -7,7 +7,7 @@ use order_service::settings::Settings;
 use order_service::standby;
 use order_service::startup::Application;
 use shared_events::app::cli::{self, ServiceCli, ServiceCommand};
-use shared_events::app::telemetry;
+use shared_events::app::telemetry::{self, ServiceNames};
 use shared_events::runtime::amqp::ReplayTarget;
 use shared_events::runtime::failures::{self, Replayer};
 
@@ -38,14 +38,16 @@ async fn run(cli: ServiceCli) -> anyhow::Result<()> {
             failures::run(&command, replayer, &path, "order-service").await
         }
         None => {
-            telemetry::init(&settings.log);
-            cli::serve_until_signalled(
+            let telemetry = telemetry::start(&settings.log, ServiceNames::One("order-service"))?;
+            let served = cli::serve_until_signalled(
                 "order-service",
                 standby::build_when_free(settings),
                 Application::url,
                 Application::run,
             )
-            .await
+            .await;
+            telemetry.shutdown().await;
+            served
         }
     }
 }

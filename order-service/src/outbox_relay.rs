@@ -11,16 +11,20 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use shared_events::app::settings::AmqpSettings;
+use shared_events::app::telemetry::context::TRACEPARENT;
+use shared_events::app::telemetry::{self, TraceContext, messaging};
 use shared_events::contract::shard::{ConsumerEntry, ServiceShards};
+use shared_events::runtime::amqp::connection::worth_logging;
 use shared_events::runtime::amqp::{ConfirmedPublisher, OutgoingMessage, Topology};
 use shared_events::storage::failure_log::{FailureLog, FailureLogError, FailureRecord};
 use tokio_util::sync::CancellationToken;
 
+use crate::SERVICE;
 use crate::deliveries::Deliveries;
 use crate::store::{OrderStore, PendingEvent};
 
@@ -35,8 +39,9 @@ pub struct OutboxSettings {
     pub enabled: bool,
     /// Events published per confirmed batch.
     pub batch_size: usize,
-    /// Failed attempts after which unpublished events are written to `failure.json`.
-    pub failure_after_attempts: u32,
+    /// How long publishing may keep failing, in milliseconds, before the events waiting are
+    /// written to `failure.json`: a broker's restart should not leave records to clear up.
+    pub failure_after_ms: u64,
     /// The longest pause between two attempts, in milliseconds.
     pub max_backoff_ms: u64,
     /// The consuming services whose queues the relay declares, so that no event published
@@ -111,23 +116,43 @@ impl OutboxRelay {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut unresolved = Unresolved::default();
         let mut failed_attempts = 0u32;
+        let mut failing_since: Option<Instant> = None;
         loop {
             let through = self.store.published_through();
             let batch = self
                 .store
                 .pending_events(through, self.settings.batch_size.max(1));
             if batch.is_empty() {
+                metrics::gauge!("outbox_pending_events", "service" => "order").set(0.0);
+                metrics::gauge!("outbox_oldest_pending_age_seconds", "service" => "order").set(0.0);
                 self.resolve(&mut unresolved).await;
                 tokio::select! {
                     () = shutdown.cancelled() => return Ok(()),
                     () = self.store.wait_for_events(through) => continue,
                 }
             }
-            let messages: Vec<OutgoingMessage> =
-                batch.iter().map(|pending| self.message(pending)).collect();
+            metrics::gauge!("outbox_pending_events", "service" => "order")
+                .set(self.store.pending_count() as f64);
+            // The batch starts with the oldest event waiting: the outbox's lag.
+            let oldest = batch.first().map_or(0.0, |pending| {
+                (Utc::now() - pending.event.time).as_seconds_f64().max(0.0)
+            });
+            metrics::gauge!("outbox_oldest_pending_age_seconds", "service" => "order").set(oldest);
+            let (messages, spans): (Vec<OutgoingMessage>, Vec<tracing::Span>) =
+                batch.iter().map(|pending| self.message(pending)).unzip();
             let last = batch.last().map_or(through, |pending| pending.seq);
-            match self.publisher.publish_batch(&messages).await {
+            let started = Instant::now();
+            let published = self.publisher.publish_batch(&messages).await;
+            if let Err(error) = &published {
+                spans.iter().for_each(|span| telemetry::failed(span, error));
+            }
+            drop(spans);
+            metrics::histogram!("outbox_publish_duration_seconds", "service" => "order")
+                .record(started.elapsed().as_secs_f64());
+            match published {
                 Ok(()) => {
+                    metrics::counter!("outbox_published_events_total", "service" => "order")
+                        .increment(batch.len() as u64);
                     self.deliveries
                         .published(batch.iter().map(|pending| &*pending.event), Utc::now());
                     // Confirmed by the broker; recording it is an optimisation (a crash before
@@ -137,6 +162,7 @@ impl OutboxRelay {
                         return Err(error.into());
                     }
                     failed_attempts = 0;
+                    failing_since = None;
                     self.update_status(|status| {
                         status.failed_attempts = 0;
                         status.last_error = None;
@@ -153,13 +179,18 @@ impl OutboxRelay {
                     }
                 }
                 Err(error) => {
+                    metrics::counter!("outbox_publish_failures_total", "service" => "order")
+                        .increment(1);
                     failed_attempts = failed_attempts.saturating_add(1);
-                    tracing::warn!(error = %error, attempt = failed_attempts, events = batch.len(), "publishing the outbox failed; will retry");
+                    let since = *failing_since.get_or_insert_with(Instant::now);
+                    if worth_logging(u64::from(failed_attempts)) {
+                        tracing::warn!(error = %error, attempt = failed_attempts, events = batch.len(), "publishing the outbox failed; will retry");
+                    }
                     self.update_status(|status| {
                         status.failed_attempts = failed_attempts;
                         status.last_error = Some(error.to_string());
                     });
-                    if failed_attempts >= self.settings.failure_after_attempts {
+                    if since.elapsed() >= Duration::from_millis(self.settings.failure_after_ms) {
                         self.record_failures(
                             &batch,
                             &error.to_string(),
@@ -177,8 +208,24 @@ impl OutboxRelay {
         }
     }
 
-    fn message(&self, pending: &PendingEvent) -> OutgoingMessage {
-        OutgoingMessage::order_event(&self.topology, &pending.event)
+    /// The message of `pending`'s event, and the span of publishing it. When traces are
+    /// exported, the message's headers name that span, which the consumers continue; otherwise
+    /// they carry the event's own trace context.
+    fn message(&self, pending: &PendingEvent) -> (OutgoingMessage, tracing::Span) {
+        let mut message = OutgoingMessage::order_event(&self.topology, &pending.event);
+        let span = messaging::publish_span(
+            SERVICE,
+            &message.exchange,
+            &message.routing_key,
+            &pending.event,
+        );
+        let publishing = TraceContext::of(&span);
+        if publishing.is_valid() {
+            // The event's own traceparent gives way to the publish span's context.
+            message.headers.retain(|(name, _)| name != TRACEPARENT);
+            message.headers.extend(publishing.fields());
+        }
+        (message, span)
     }
 
     /// Exponential from 50 ms, capped, with jitter so that many relays do not retry in step.

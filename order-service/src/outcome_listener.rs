@@ -11,10 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 use shared_events::app::settings::AmqpSettings;
 use shared_events::contract::outcome::DeliveryOutcome;
-use shared_events::runtime::amqp::AmqpError;
 use shared_events::runtime::amqp::subscription::{Next, Subscription};
 use shared_events::runtime::amqp::supervisor::{Session, SessionError, set_up, supervise};
 use shared_events::runtime::amqp::topology::Topology;
+use shared_events::runtime::amqp::{AmqpError, BrokerLink};
 
 /// Where the order service keeps the outcomes it receives over the broker.
 pub trait OutcomeStore: Send + Sync + 'static {
@@ -42,7 +42,8 @@ pub async fn run_outcome_listener<S: OutcomeStore>(
         store,
         shutdown: shutdown.clone(),
     };
-    let result = supervise(&settings, "order-outcomes", &shutdown, &mut session).await;
+    let link = BrokerLink::of("order");
+    let result = supervise(&settings, "order-outcomes", &link, &shutdown, &mut session).await;
     tracing::info!("outcome listener stopped");
     result
 }

@@ -65,8 +65,8 @@ impl Settings {
             .set_default("storage.idempotency_ttl_secs", 24 * 60 * 60)?
             .set_default("outbox.enabled", true)?
             .set_default("outbox.batch_size", 500)?
-            .set_default("outbox.failure_after_attempts", 8)?
-            .set_default("outbox.max_backoff_ms", 5_000)?
+            .set_default("outbox.failure_after_ms", 60_000)?
+            .set_default("outbox.max_backoff_ms", 1_000)?
             .set_default("shards", ShardCount::DEFAULT.get())?
             .set_default(
                 "outbox.consumers",
@@ -91,7 +91,7 @@ impl Settings {
             outbox: OutboxSettings {
                 enabled: true,
                 batch_size: 500,
-                failure_after_attempts: 3,
+                failure_after_ms: 300,
                 max_backoff_ms: 500,
                 consumers: ["inventory", "billing", "notification"]
                     .map(|name| ConsumerEntry {

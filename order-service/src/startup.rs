@@ -8,12 +8,15 @@ use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use anyhow::Context;
+use shared_events::app::routes::Liveness;
 use shared_events::app::server::{self, BoundServer};
 use shared_events::app::settings::AmqpSettings;
+use shared_events::app::{metrics, request_trace};
 use shared_events::runtime::Tasks;
 use shared_events::storage::failure_log::FailureLog;
 use tokio_util::sync::CancellationToken;
 
+use crate::SERVICE;
 use crate::deliveries::Deliveries;
 use crate::http::{self, BodyLimit};
 use crate::outbox_relay::{OutboxRelay, SharedRelayStatus};
@@ -51,6 +54,9 @@ impl Application {
         settings: Settings,
         listener: Option<TcpListener>,
     ) -> anyhow::Result<Application> {
+        // Before the store and the timelines register their journals' series: a series
+        // registered before the recorder is installed records nothing.
+        metrics::install();
         let data_dir = settings.data_dir.clone();
         let options = settings.store_options();
         let store = tokio::task::spawn_blocking(move || OrderStore::open(&data_dir, options))
@@ -78,10 +84,11 @@ impl Application {
         .context("failed to open the delivery timelines")?;
 
         let failure_path = settings.data_dir.join("failure.json");
-        let failures = tokio::task::spawn_blocking(move || FailureLog::open(&failure_path))
-            .await
-            .context("the failure log opener panicked")?
-            .context("failed to open failure.json")?;
+        let failures =
+            tokio::task::spawn_blocking(move || FailureLog::open_reporting(&failure_path, "order"))
+                .await
+                .context("the failure log opener panicked")?
+                .context("failed to open failure.json")?;
         let over_broker = settings.transport == TransportKind::Amqp;
         let relay = (over_broker && settings.outbox.enabled).then(|| {
             OutboxRelay::new(
@@ -105,14 +112,28 @@ impl Application {
         let store_data = web::Data::new(store.clone());
         let deliveries_data = web::Data::new(deliveries.clone());
         let limit = web::Data::new(BodyLimit(settings.http.max_body_bytes));
+        let written = store.clone();
+        let liveness = web::Data::new(Liveness::new(move || {
+            written.has_failed_a_write().then(|| {
+                "the order store failed a write; a restart recovers it from its files".to_owned()
+            })
+        }));
         let app = move || {
             App::new()
                 .wrap(from_fn(http::request_id))
+                .wrap(from_fn(|request, next| {
+                    request_trace::trace_requests(SERVICE, request, next)
+                }))
+                .wrap(from_fn(|request, next| {
+                    metrics::record_requests(SERVICE, request, next)
+                }))
                 .app_data(store_data.clone())
                 .app_data(deliveries_data.clone())
                 .app_data(stopping_data.clone())
                 .app_data(relay_status.clone())
                 .app_data(limit.clone())
+                .app_data(liveness.clone())
+                .app_data(web::Data::new(metrics::ExposedService(SERVICE)))
                 .configure(page::routes)
                 .configure(http::routes)
         };

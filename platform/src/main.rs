@@ -51,19 +51,21 @@ async fn run(cli: PlatformCli) -> anyhow::Result<()> {
             failures::run_command(&service, &command, &settings).await
         }
         None => {
-            telemetry::init(&settings.order.log);
+            let telemetry = telemetry::start(&settings.order.log, Platform::SERVICE_NAMES)?;
             let transport = match settings.transport {
                 TransportKind::Embedded => "embedded (in process)",
                 TransportKind::Amqp => "RabbitMQ",
             };
             tracing::info!(transport, "events travel {transport}");
-            cli::serve_until_signalled(
+            let served = cli::serve_until_signalled(
                 "order platform",
                 Platform::build(settings),
                 Platform::url,
                 Platform::run,
             )
-            .await
+            .await;
+            telemetry.shutdown().await;
+            served
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The four services composed in one process, and their shared lifecycle.
 
 use anyhow::Context;
+use shared_events::app::telemetry::ServiceNames;
 use shared_events::runtime::{EventHandler, Tasks};
 use tokio_util::sync::CancellationToken;
 
@@ -17,6 +18,18 @@ pub struct Platform {
 }
 
 impl Platform {
+    /// Whose spans the platform reports: each service's as its own (`order-service`,
+    /// `inventory-service`, ...), anything else as `OTEL_SERVICE_NAME` or `order-platform`.
+    pub const SERVICE_NAMES: ServiceNames = ServiceNames::Several {
+        process: "order-platform",
+        services: &[
+            order_service::SERVICE,
+            inventory_service::handler::StockHandler::SERVICE,
+            billing_service::handler::InvoiceHandler::SERVICE,
+            notification_service::handler::Notifier::SERVICE,
+        ],
+    };
+
     /// Opens every service's files and binds every listener. With the embedded transport the
     /// consumers read the order store's journal; with RabbitMQ each service talks to the
     /// broker as it does on its own.

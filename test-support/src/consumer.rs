@@ -40,15 +40,18 @@ impl<C: Consumer<Settings = ConsumerSettings>> TestConsumer<C> {
         TestConsumer::spawn_in(data_dir, TestBroker::new(C::name()).await).await
     }
 
-    /// Starts the service on `data_dir` and `broker`'s namespace, taking both over.
+    /// Starts the service on `data_dir` and `broker`'s namespace, taking both over, and waits
+    /// until it is ready: connected, its shards taken.
     pub async fn spawn_in(data_dir: TempDir, broker: TestBroker) -> TestConsumer<C> {
         crate::logging::init();
         let application = ConsumerApplication::<C>::build(settings(&data_dir, &broker))
             .await
             .expect("the service starts");
         let address = application.url();
+        let running = RunningService::spawn(|shutdown| application.run(shutdown));
+        crate::http::wait_ready(&format!("{address}/health/ready")).await;
         TestConsumer {
-            running: RunningService::spawn(|shutdown| application.run(shutdown)),
+            running,
             address,
             client: reqwest::Client::new(),
             data_dir,

@@ -20,17 +20,23 @@
 //! - [`namespace`]: a fresh broker namespace per test, and deleting it afterwards.
 //! - [`proxy`]: a TCP proxy in front of the broker whose connections a test can cut.
 //! - [`smtp`]: a small SMTP server that records what it accepts and can be told to refuse.
+//! - [`otlp`]: an OTLP/HTTP receiver that records the spans exported to it.
+//! - [`binaries`]: the workspace's service binaries, built for the tests that start them all.
 //! - [`tls`]: a self-signed certificate per test, and a client that trusts only it.
 //! - [`http`]: request helpers several suites use: readiness and paginated lists.
 //! - [`logging`]: the services' logs in the test output, on demand.
+//! - [`fsync_fault`]: fsyncs that fail on demand in a real service binary.
 
+pub mod binaries;
 pub mod broker;
 pub mod command_line;
 pub mod consumer;
+pub mod fsync_fault;
 pub mod http;
 pub mod logging;
 pub mod namespace;
 pub mod orders;
+pub mod otlp;
 pub mod ports;
 pub mod process;
 pub mod proxy;

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use shared_events::app::settings::AmqpSettings;
@@ -38,7 +39,29 @@ pub fn service_command(program: &str, data_dir: &Path, amqp: &AmqpSettings) -> C
 
 /// Spawns `command` on a free port, logging at `info`, and waits for its `listening on <url>`
 /// line; the child (killed when dropped) and that URL.
-pub async fn spawn_listening(mut command: Command) -> (Child, String) {
+pub async fn spawn_listening(command: Command) -> (Child, String) {
+    let (child, url, _) = spawn_listening_logged(command).await;
+    (child, url)
+}
+
+/// What a child wrote to its standard output, line by line, as it comes.
+#[derive(Debug, Clone, Default)]
+pub struct Output(Arc<Mutex<Vec<String>>>);
+
+impl Output {
+    /// Every line so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().expect("the output lock").clone()
+    }
+
+    fn push(&self, line: String) {
+        self.0.lock().expect("the output lock").push(line);
+    }
+}
+
+/// [`spawn_listening`], keeping what the child writes to standard output.
+pub async fn spawn_listening_logged(mut command: Command) -> (Child, String, Output) {
+    let output = Output::default();
     let mut child = command
         .env("ORDERS__HTTP__ADDR", "127.0.0.1:0")
         .env("ORDERS__LOG__LEVEL", "info")
@@ -50,6 +73,7 @@ pub async fn spawn_listening(mut command: Command) -> (Child, String) {
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let url = tokio::time::timeout(DEADLINE, async {
         while let Some(line) = lines.next_line().await.expect("read stdout") {
+            output.push(line.clone());
             if let Some(rest) = line.split("listening on ").nth(1) {
                 return rest.split_whitespace().next().expect("url").to_owned();
             }
@@ -59,8 +83,13 @@ pub async fn spawn_listening(mut command: Command) -> (Child, String) {
     .await
     .expect("the service listens in time");
     // Keep draining stdout so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url)
+    let kept = output.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            kept.push(line);
+        }
+    });
+    (child, url, output)
 }
 
 /// Sends `SIG{signal}` (`TERM`, `INT`) to `child` and waits up to `limit` for it to exit.

@@ -19,6 +19,9 @@ pub enum Mode {
     RejectRecipient,
     /// Closes every connection at once, without a greeting.
     Close,
+    /// Takes the connection and then says nothing at all, holding it until the client leaves:
+    /// a server that hangs.
+    Silent,
 }
 
 /// A message the server accepted.
@@ -148,6 +151,12 @@ async fn converse(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resul
         if state.mode == Mode::Close {
             return Ok(());
         }
+    }
+    if state.lock().expect("lock").mode == Mode::Silent {
+        let mut stream = stream;
+        let mut sink = [0_u8; 1024];
+        while tokio::io::AsyncReadExt::read(&mut stream, &mut sink).await? > 0 {}
+        return Ok(());
     }
     let (reader, mut writer) = stream.into_split();
     let mut lines = BufReader::new(reader).lines();

@@ -129,6 +129,6 @@ pub(crate) async fn start_binary(data_dir: &Path, broker: &AmqpSettings) -> (Chi
 
 /// The real binary, configured for `data_dir` and `broker`'s namespace through the
 /// environment, as an operator would.
-fn binary(data_dir: &Path, broker: &AmqpSettings) -> Command {
+pub(crate) fn binary(data_dir: &Path, broker: &AmqpSettings) -> Command {
     service_command(BINARY, data_dir, broker)
 }

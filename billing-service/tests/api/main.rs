@@ -5,6 +5,7 @@ mod helpers;
 mod crash;
 mod events;
 mod failures;
+mod fsync_failure;
 mod health;
 mod invoices;
 mod ordering;

@@ -3,18 +3,21 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 use shared_events::app::api_error::ApiError;
+use shared_events::app::replica_health::ReplicaHealth;
 use shared_events::runtime::shards::ShardLedgers;
 use shared_events::storage::durable_state::DurableStateError;
 
 use crate::handler::Postman;
 use crate::ledger::Ledger;
 
-/// `GET /health/ready`: the owned shards' ledgers can record notifications; with what was
-/// handled since start.
+/// `GET /health/ready`: the replica consumes, and the owned shards' ledgers can record
+/// notifications; with what was handled since start.
 pub(crate) async fn ready(
+    replica: web::Data<ReplicaHealth>,
     ledgers: web::Data<ShardLedgers<Ledger>>,
     postman: web::Data<Postman>,
 ) -> Result<HttpResponse, ApiError> {
+    replica.ready()?;
     if !ledgers.is_writable() {
         return Err(ApiError::Unavailable(format!(
             "the ledger cannot record: {}",

@@ -133,6 +133,46 @@ async fn a_mail_server_that_hangs_up_is_retried_until_it_takes_the_email() {
     app.finish().await;
 }
 
+#[tokio::test]
+async fn a_mail_server_that_stays_silent_fails_the_send_after_the_timeout_and_gets_the_email_once_it_answers()
+ {
+    // Arrange: a server that takes the connection and never greets, a short timeout.
+    let smtp = SmtpServer::start().await;
+    smtp.set_mode(Mode::Silent);
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let namespace = format!("test-{}", uuid::Uuid::new_v4());
+    let url = smtp.url();
+    let app = spawn_app_in(data_dir, &namespace, |settings| {
+        settings.smtp.url = Some(notification_service::settings::SmtpUrl::new(url));
+        settings.smtp.timeout_ms = 300;
+        settings.amqp.max_attempts = 100;
+    })
+    .await;
+    let event = created(&new_order(Some("ada@example.com")));
+
+    // Act
+    app.publish(&event).await;
+    until("two sends timed out", async || {
+        (app.counts().failed >= 2).then_some(())
+    })
+    .await;
+    assert!(
+        smtp.connections() >= 2,
+        "each attempt is a new conversation"
+    );
+    assert!(smtp.received().is_empty());
+    smtp.set_mode(Mode::Accept);
+    until("the email is sent", async || {
+        (app.counts().sent == 1).then_some(())
+    })
+    .await;
+
+    // Assert
+    assert_eq!(smtp.received().len(), 1);
+    assert!(app.failures().is_empty(), "nothing was given up on");
+    app.finish().await;
+}
+
 /// A test SMTP server in `mode`, and the service sending to it.
 async fn app_and_smtp_in(mode: Mode) -> (SmtpServer, TestApp) {
     let smtp = SmtpServer::start().await;

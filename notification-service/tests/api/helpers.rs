@@ -39,10 +39,12 @@ pub(crate) async fn spawn_app(smtp: Option<&SmtpServer>) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let namespace = test_support::namespace::unique();
     let url = smtp.map(SmtpServer::url);
-    spawn_app_in(data_dir, &namespace, move |settings| {
+    let app = spawn_app_in(data_dir, &namespace, move |settings| {
         settings.smtp.url = url.map(SmtpUrl::new);
     })
-    .await
+    .await;
+    test_support::http::wait_ready(&format!("{}/health/ready", app.address)).await;
+    app
 }
 
 /// Starts the service on `data_dir` (taking it over) in `namespace`, after `adjust` has changed

@@ -7,7 +7,7 @@ use shared_events::OrderEvent;
 use shared_events::app::settings::AmqpSettings;
 use shared_events::runtime::amqp::ConfirmedPublisher;
 use test_support::process::{Interruption, interrupt, service_command, spawn_listening};
-use test_support::smtp::SmtpServer;
+use test_support::smtp::{Mode, SmtpServer};
 use test_support::wait::wait_until;
 
 use crate::helpers::{created, new_order, publish_event};
@@ -21,15 +21,7 @@ async fn sigterm_mid_stream_stops_it_cleanly_and_every_event_gets_one_email() {
     let dir = tempfile::tempdir().expect("temp dir");
     let smtp = SmtpServer::start().await;
     let amqp = AmqpSettings::for_tests(&test_support::namespace::unique());
-    let binary = || {
-        let mut command = service_command(
-            env!("CARGO_BIN_EXE_notification-service"),
-            dir.path(),
-            &amqp,
-        );
-        command.env("ORDERS__SMTP__URL", smtp.url());
-        command
-    };
+    let binary = || binary_sending_to(&smtp, dir.path(), &amqp);
     let events: Vec<OrderEvent> = (0..EVENTS)
         .map(|n| created(&new_order(Some(&format!("customer{n}@example.com")))))
         .collect();
@@ -78,4 +70,52 @@ async fn sigterm_mid_stream_stops_it_cleanly_and_every_event_gets_one_email() {
     );
     publisher.close().await;
     test_support::namespace::delete(&amqp, &["notification"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_it_while_the_mail_server_stays_silent_and_the_email_goes_out_after_a_restart()
+ {
+    // Arrange: a server that never answers, a conversation bounded to two seconds.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let smtp = SmtpServer::start().await;
+    smtp.set_mode(Mode::Silent);
+    let amqp = AmqpSettings::for_tests(&test_support::namespace::unique());
+    let binary = || {
+        let mut command = binary_sending_to(&smtp, dir.path(), &amqp);
+        command.env("ORDERS__SMTP__TIMEOUT_MS", "2000");
+        command
+    };
+    let publisher = ConfirmedPublisher::new(amqp.clone(), "notification-silent-smtp-test");
+    let (mut child, _url) = spawn_listening(binary()).await;
+    let event = created(&new_order(Some("ada@example.com")));
+
+    // Act: SIGTERM while the send hangs; then a restart with a server that answers.
+    publish_event(&publisher, &amqp.namespace, &event).await;
+    wait_until("the service is talking to the silent server", || async {
+        smtp.connections() >= 1
+    })
+    .await;
+    interrupt(&mut child, Interruption::Terminate).await;
+    assert!(smtp.received().is_empty());
+    smtp.set_mode(Mode::Accept);
+    let (_child, _url) = spawn_listening(binary()).await;
+
+    // Assert
+    wait_until("the email after the restart", || async {
+        smtp.received().len() == 1
+    })
+    .await;
+    publisher.close().await;
+    test_support::namespace::delete(&amqp, &["notification"]).await;
+}
+
+/// The real binary on `data_dir` and `amqp`'s namespace, sending its emails to `smtp`.
+fn binary_sending_to(
+    smtp: &SmtpServer,
+    data_dir: &std::path::Path,
+    amqp: &AmqpSettings,
+) -> tokio::process::Command {
+    let mut command = service_command(env!("CARGO_BIN_EXE_notification-service"), data_dir, amqp);
+    command.env("ORDERS__SMTP__URL", smtp.url());
+    command
 }

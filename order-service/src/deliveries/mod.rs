@@ -17,6 +17,7 @@ use shared_events::OrderEvent;
 use shared_events::contract::outcome::DeliveryOutcome;
 use shared_events::runtime::OutcomeSink;
 use shared_events::storage::durable_state::{DurableState, DurableStateError};
+use shared_events::storage::journal_metrics::JournalMetrics;
 
 use crate::outcome_listener::OutcomeStore;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -46,7 +47,11 @@ impl Deliveries {
     /// Opens the timelines kept in `dir` (a directory of their own, which they lock), expecting
     /// outcomes from `services`. Must be called within a tokio runtime: it starts the writer.
     pub fn open(dir: &Path, services: &[String]) -> Result<Deliveries, DurableStateError> {
-        let state = DurableState::open(dir, "deliveries")?;
+        let state = DurableState::open_reporting(
+            dir,
+            "deliveries",
+            JournalMetrics::of("order", "deliveries"),
+        )?;
         let (writes, queue) = mpsc::unbounded_channel();
         let (changed, _) = broadcast::channel(1024);
         tokio::spawn(write_batches(state.clone(), queue, changed.clone()));

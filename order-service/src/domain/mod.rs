@@ -11,7 +11,6 @@
 //! - `order_body`: an order as a client sends it, before any rule is checked, and the largest
 //!   body accepted ([`BodyLimit`]).
 //! - `order_event`: [`ChangeStamp`], which turns a decided change into its event.
-//! - `trace_context`: the W3C trace context of a request, which the events of its changes carry.
 //! - `field_error`: [`FieldError`], a client's input that breaks a rule.
 
 mod customer;
@@ -21,7 +20,6 @@ mod order_body;
 mod order_event;
 mod order_line;
 mod order_patch;
-mod trace_context;
 
 pub use customer::{CustomerEmail, CustomerName};
 pub use field_error::FieldError;
@@ -31,4 +29,3 @@ pub(crate) use order_body::{CreateOrderBody, PatchOrderBody};
 pub use order_event::ChangeStamp;
 pub use order_line::{NewOrderLine, OrderLines, ProductName, Quantity, UnitPrice};
 pub use order_patch::{OrderPatch, PatchRejected};
-pub(crate) use trace_context::TraceContext;

@@ -2,8 +2,7 @@
 //!
 //! [`routes`] registers the API's routes; the service mounts the web page's ([`crate::web`])
 //! beside them. Neither module imports the other: what both need lives below them, in
-//! [`crate::domain`] (the order bodies, [`BodyLimit`], the trace context) and [`crate::store`]
-//! (list queries).
+//! [`crate::domain`] (the order bodies, [`BodyLimit`]) and [`crate::store`] (list queries).
 //!
 //! # Layout
 //!
@@ -13,7 +12,7 @@
 //! - `json_body`: reading a JSON body: content type, size limit, syntax (400) versus fields (422).
 //! - `conditional`: `ETag` and `If-Match`.
 //! - `idempotency`: `Idempotency-Key`.
-//! - `request_id`: [`request_id`], the middleware that gives each request an id and a trace.
+//! - `request_id`: [`request_id`], the middleware that gives each request an id.
 //! - `error`: [`ApiError`], every error as `{"error": {"code", "message"}}`.
 
 mod conditional;

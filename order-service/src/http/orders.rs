@@ -4,11 +4,10 @@ use actix_web::http::header::{ETAG, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use shared_events::Order;
+use shared_events::app::request_trace::RequestTrace;
 use uuid::Uuid;
 
-use crate::domain::{
-    BodyLimit, CreateOrderBody, NewOrder, OrderPatch, PatchOrderBody, TraceContext,
-};
+use crate::domain::{BodyLimit, CreateOrderBody, NewOrder, OrderPatch, PatchOrderBody};
 use crate::http::conditional::{etag, if_match};
 use crate::http::json_body::{parse_json, read_body};
 use crate::http::{ApiError, idempotency};
@@ -23,9 +22,9 @@ pub(crate) async fn create(
     payload: web::Payload,
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
-    trace: Option<web::ReqData<TraceContext>>,
+    trace: Option<web::ReqData<RequestTrace>>,
 ) -> Result<HttpResponse, ApiError> {
-    let traceparent = trace.map(|trace| trace.traceparent.clone());
+    let traceparent = trace.and_then(|trace| trace.traceparent());
     let key = idempotency::key(&request)?;
     let body = read_body(&request, payload, **limit).await?;
     let order = NewOrder::try_from(parse_json::<CreateOrderBody>(&body)?)?;
@@ -114,9 +113,9 @@ pub(crate) async fn update(
     payload: web::Payload,
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
-    trace: Option<web::ReqData<TraceContext>>,
+    trace: Option<web::ReqData<RequestTrace>>,
 ) -> Result<HttpResponse, ApiError> {
-    let traceparent = trace.map(|trace| trace.traceparent.clone());
+    let traceparent = trace.and_then(|trace| trace.traceparent());
     let id = order_id(&id)?;
     let condition = if_match(&request)?;
     let body = read_body(&request, payload, **limit).await?;
@@ -140,9 +139,9 @@ pub(crate) async fn delete(
     request: HttpRequest,
     id: web::Path<String>,
     store: web::Data<OrderStore>,
-    trace: Option<web::ReqData<TraceContext>>,
+    trace: Option<web::ReqData<RequestTrace>>,
 ) -> Result<HttpResponse, ApiError> {
-    let traceparent = trace.map(|trace| trace.traceparent.clone());
+    let traceparent = trace.and_then(|trace| trace.traceparent());
     let condition = if_match(&request)?;
     let result = match order_id(&id) {
         Ok(parsed) => store

@@ -1,6 +1,7 @@
 //! A request id on every request: taken from `X-Request-Id` or made up, put on the request's
-//! span (so every log line of the request carries it) and echoed in the response. The request's
-//! W3C trace context (continued from `traceparent`, or new) is kept beside it for the events.
+//! span (so every log line of the request carries it) and echoed in the response. When traces
+//! are not exported, the span also names the caller's trace, if it sent one; when they are,
+//! every log line names its trace and span already.
 
 use std::time::Instant;
 
@@ -9,10 +10,10 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use tracing::Instrument;
+use shared_events::app::request_trace::RequestTrace;
+use shared_events::app::telemetry;
+use tracing::{Instrument, field};
 use uuid::Uuid;
-
-use crate::domain::TraceContext;
 
 const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -30,20 +31,22 @@ pub async fn request_id(
         })
         .map(str::to_owned)
         .unwrap_or_else(|| Uuid::now_v7().to_string());
-    let trace = TraceContext::continue_or_start(
-        request
-            .headers()
-            .get("traceparent")
-            .and_then(|value| value.to_str().ok()),
-    );
     let span = tracing::info_span!(
+        target: telemetry::LOG_ONLY,
         "request",
         request_id = %id,
-        trace_id = %trace.trace_id(),
+        trace_id = field::Empty,
         method = %request.method(),
         path = %request.path()
     );
-    request.extensions_mut().insert(trace);
+    if !telemetry::exporting()
+        && let Some(trace_id) = request
+            .extensions()
+            .get::<RequestTrace>()
+            .and_then(|trace| trace.0.trace_id())
+    {
+        span.record("trace_id", trace_id);
+    }
     let started = Instant::now();
     let mut response = next.call(request).instrument(span.clone()).await?;
     let status = response.status();

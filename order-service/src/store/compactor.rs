@@ -50,6 +50,7 @@ pub(crate) fn start(
             }
             Err(error) => tracing::warn!(error = %error, "cannot list journal segments after compaction"),
         }
+        shared.journal_metrics.compacted();
         tracing::info!(
             orders = state.orders.len(),
             bytes,

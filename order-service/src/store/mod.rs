@@ -12,6 +12,7 @@
 //! # Layout
 //!
 //! - `writer`: the thread that checks, appends, fsyncs and answers each batch of commands.
+//! - `commit_span`: the span of each group commit, when traces are exported.
 //! - `record`: one journal line ([`PendingEvent`], [`IdempotencyStamp`]).
 //! - `state`: the orders in memory, as of one record.
 //! - `list_query`: which orders a list asks for ([`ListQuery`]), and the [`Page`] that answers.
@@ -19,6 +20,7 @@
 //! - `files`, `snapshot`, `compactor`: the files on disk, `orders.json`, and folding the
 //!   journal into it.
 
+mod commit_span;
 mod compactor;
 mod event_log;
 mod files;
@@ -40,6 +42,7 @@ use shared_events::Order;
 use shared_events::storage::atomic_file::temporary_path;
 use shared_events::storage::data_dir::{DataDirError, DataDirLock};
 use shared_events::storage::journal::{Journal, JournalError};
+use shared_events::storage::journal_metrics::JournalMetrics;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -155,6 +158,7 @@ pub(crate) struct Shared {
     failure: AtomicBool,
     snapshot_bytes: AtomicU64,
     outbox_changed: tokio::sync::Notify,
+    journal_metrics: JournalMetrics,
 }
 
 impl OrderStore {
@@ -225,7 +229,9 @@ impl OrderStore {
             failure: AtomicBool::new(false),
             snapshot_bytes: AtomicU64::new(snapshot_bytes),
             outbox_changed: tokio::sync::Notify::new(),
+            journal_metrics: JournalMetrics::of("order", "orders"),
         });
+        shared.journal_metrics.sized(journal.len());
         let (sender, receiver) = mpsc::channel(4096);
         let writer = Writer {
             commands: receiver,
@@ -270,7 +276,13 @@ impl OrderStore {
 
     /// False once a journal write has failed: the store then refuses changes.
     pub fn is_writable(&self) -> bool {
-        !self.shared.failure.load(Ordering::SeqCst) && !self.commands.is_closed()
+        !self.has_failed_a_write() && !self.commands.is_closed()
+    }
+
+    /// True once a journal write (or its fsync) has failed: only a restart, which recovers
+    /// from the files, makes the store writable again.
+    pub fn has_failed_a_write(&self) -> bool {
+        self.shared.failure.load(Ordering::SeqCst)
     }
 
     /// Stores a new order; answers once it is durable. `traceparent` (W3C trace context of the
@@ -281,13 +293,18 @@ impl OrderStore {
         idempotency: Option<IdempotencyStamp>,
         traceparent: Option<String>,
     ) -> Result<Created, WriteError> {
-        self.request(|reply| Command::Create {
-            order,
-            idempotency,
-            traceparent,
-            reply,
-        })
-        .await
+        let created = self
+            .request(|reply| Command::Create {
+                order,
+                idempotency,
+                traceparent,
+                reply,
+            })
+            .await?;
+        if !created.replayed {
+            count_change("created");
+        }
+        Ok(created)
     }
 
     /// Applies a patch to an order; answers once the change is durable.
@@ -298,14 +315,17 @@ impl OrderStore {
         if_match: Option<IfMatch>,
         traceparent: Option<String>,
     ) -> Result<Arc<Order>, WriteError> {
-        self.request(|reply| Command::Update {
-            id,
-            patch,
-            if_match,
-            traceparent,
-            reply,
-        })
-        .await
+        let updated = self
+            .request(|reply| Command::Update {
+                id,
+                patch,
+                if_match,
+                traceparent,
+                reply,
+            })
+            .await?;
+        count_change("updated");
+        Ok(updated)
     }
 
     /// Deletes an order; answers with its last state once the deletion is durable.
@@ -315,13 +335,16 @@ impl OrderStore {
         if_match: Option<IfMatch>,
         traceparent: Option<String>,
     ) -> Result<Arc<Order>, WriteError> {
-        self.request(|reply| Command::Delete {
-            id,
-            if_match,
-            traceparent,
-            reply,
-        })
-        .await
+        let deleted = self
+            .request(|reply| Command::Delete {
+                id,
+                if_match,
+                traceparent,
+                reply,
+            })
+            .await?;
+        count_change("deleted");
+        Ok(deleted)
     }
 
     /// Up to `limit` events waiting in the outbox after record `after`, oldest first.
@@ -380,4 +403,9 @@ impl OrderStore {
             .map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
     }
+}
+
+/// Counts a durable change of an order (`order_changes_total`, by `change`).
+fn count_change(change: &'static str) {
+    metrics::counter!("order_changes_total", "service" => "order", "change" => change).increment(1);
 }

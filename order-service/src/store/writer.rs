@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use shared_events::storage::data_dir::DataDirLock;
@@ -17,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::domain::{ChangeStamp, NewOrder, OrderPatch};
+use crate::store::commit_span::commit_span;
 use crate::store::compactor::{self, Compaction};
 use crate::store::files::StoreFiles;
 use crate::store::record::{IdempotencyStamp, JournalRecord};
@@ -103,6 +105,7 @@ impl Writer {
     /// Executes a batch, makes it durable with one fsync, then answers; returns a shutdown's
     /// acknowledgement if the batch held one.
     fn commit(&mut self, batch: &mut Vec<Command>) -> Option<oneshot::Sender<()>> {
+        let span = commit_span(batch);
         let now = Utc::now();
         let mut working = self.committed.clone();
         self.expire_idempotency_keys(&mut working, now);
@@ -157,12 +160,21 @@ impl Writer {
                 Command::Shutdown { done } => shutdown = Some(done),
             }
         }
+        let _committing = span.enter();
+        // Every record of the batch took the next sequence number.
+        let records = working.last_seq - self.committed.last_seq;
+        span.record("records", records);
         let durable = if lines.is_empty() {
             Ok(())
         } else {
-            self.journal
-                .append(&lines)
-                .and_then(|()| self.journal.sync())
+            self.journal.append(&lines).and_then(|()| {
+                let started = Instant::now();
+                self.journal.sync()?;
+                let metrics = &self.shared.journal_metrics;
+                metrics.committed(records, started.elapsed());
+                metrics.sized(self.journal.len());
+                Ok(())
+            })
         };
         match durable {
             Ok(()) => {

@@ -7,8 +7,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 use shared_events::Order;
+use shared_events::app::request_trace::RequestTrace;
 
-use crate::domain::{BodyLimit, TraceContext};
+use crate::domain::BodyLimit;
 use crate::store::{IfMatch, OrderStore, WriteError};
 use crate::web::error::{WebError, order_id};
 use crate::web::form_data::read_form;
@@ -37,9 +38,9 @@ pub(crate) async fn delete(
     payload: web::Payload,
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
-    trace: Option<web::ReqData<TraceContext>>,
+    trace: Option<web::ReqData<RequestTrace>>,
 ) -> Result<HttpResponse, WebError> {
-    let traceparent = trace.map(|trace| trace.traceparent.clone());
+    let traceparent = trace.and_then(|trace| trace.traceparent());
     let id = order_id(&id)?;
     let form = read_form::<DeleteForm>(&request, payload, **limit).await?;
     let condition = form.version.map(|version| IfMatch::Versions(vec![version]));

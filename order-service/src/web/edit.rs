@@ -7,9 +7,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::Markup;
+use shared_events::app::request_trace::RequestTrace;
 use uuid::Uuid;
 
-use crate::domain::{BodyLimit, TraceContext};
+use crate::domain::BodyLimit;
 use crate::store::{IfMatch, OrderStore, WriteError};
 use crate::web::error::{WebError, order_id};
 use crate::web::form::{FormKind, Problem, final_page, form_page};
@@ -27,9 +28,9 @@ pub(crate) async fn create(
     payload: web::Payload,
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
-    trace: Option<web::ReqData<TraceContext>>,
+    trace: Option<web::ReqData<RequestTrace>>,
 ) -> Result<HttpResponse, WebError> {
-    let traceparent = trace.map(|trace| trace.traceparent.clone());
+    let traceparent = trace.and_then(|trace| trace.traceparent());
     let pairs = read_form::<Vec<(String, String)>>(&request, payload, **limit).await?;
     let form = OrderForm::from_pairs(pairs);
     let order = match form.new_order() {
@@ -71,9 +72,9 @@ pub(crate) async fn update(
     payload: web::Payload,
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
-    trace: Option<web::ReqData<TraceContext>>,
+    trace: Option<web::ReqData<RequestTrace>>,
 ) -> Result<HttpResponse, WebError> {
-    let traceparent = trace.map(|trace| trace.traceparent.clone());
+    let traceparent = trace.and_then(|trace| trace.traceparent());
     let id = order_id(&id)?;
     let pairs = read_form::<Vec<(String, String)>>(&request, payload, **limit).await?;
     let form = OrderForm::from_pairs(pairs);

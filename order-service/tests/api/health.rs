@@ -3,7 +3,7 @@
 use reqwest::{Method, Response};
 use serde_json::Value;
 
-use crate::helpers::{TestApp, assert_error_message, order_body, send, spawn_app};
+use crate::helpers::{TestApp, assert_error_message, order_body, send, spawn_app, start_binary};
 
 #[tokio::test]
 async fn probes_answer_200_json() {
@@ -20,6 +20,78 @@ async fn probes_answer_200_json() {
         let body = json_body(response, path).await;
         assert_eq!(body["status"], status, "{path}: body {body}");
     }
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_pattern_and_changes_by_kind() {
+    // Arrange
+    let app = spawn_app().await;
+    let id = app.created_id("Metrics").await;
+
+    // Act
+    let _ = app.get_order(&id).await;
+    let response = app.get("/metrics").await;
+
+    // Assert: Prometheus' text format; the route is the pattern, never a path with an id.
+    assert_eq!(response.status().as_u16(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    let text = response.text().await.expect("a body");
+    assert!(
+        text.contains(
+            r#"http_requests_total{service="order",method="GET",route="/orders/{id}",status="200"}"#
+        ),
+        "{text}"
+    );
+    assert!(!text.contains(&id), "an order id became a label");
+    assert!(
+        text.contains(r#"order_changes_total{service="order",change="created"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+}
+
+/// In a process of its own, so that no other test has installed the recorder first: the
+/// journal's series, registered as the store opens, record the first commit.
+#[tokio::test]
+async fn the_binarys_metrics_count_the_journals_commits_from_the_first() {
+    // Arrange
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_child, url) = start_binary(dir.path()).await;
+    let client = reqwest::Client::new();
+    let created = send(
+        client
+            .post(format!("{url}/orders"))
+            .json(&order_body("Metrics")),
+    )
+    .await;
+    assert_eq!(created.status().as_u16(), 201);
+
+    // Act
+    let text = send(client.get(format!("{url}/metrics")))
+        .await
+        .text()
+        .await
+        .expect("a body");
+
+    // Assert
+    assert!(
+        text.contains(r#"journal_commit_records_count{service="order",journal="orders"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"failure_records{service="order"} 0"#),
+        "{text}"
+    );
 }
 
 #[tokio::test]

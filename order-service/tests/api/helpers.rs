@@ -254,11 +254,16 @@ pub(crate) fn newest_journal(dir: &Path) -> PathBuf {
 /// The real binary on a free port with `data_dir`, its events kept in the journal (storage alone
 /// is under test, off the shared broker); the child and its base URL.
 pub(crate) async fn start_binary(data_dir: &Path) -> (Child, String) {
+    spawn_listening(binary(data_dir)).await
+}
+
+/// The command that starts the order service binary on `data_dir`, events kept in process.
+pub(crate) fn binary(data_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_order-service"));
     command
         .env("ORDERS__DATA_DIR", data_dir)
         .env("ORDERS__TRANSPORT", "embedded");
-    spawn_listening(command).await
+    command
 }
 
 /// The ids of the orders that got a 201, recorded by the clients as the answers come.

@@ -8,6 +8,7 @@ mod crash;
 mod create;
 mod delete;
 mod deliveries;
+mod fsync_failure;
 mod get;
 mod health;
 mod https;

@@ -11,6 +11,7 @@ use shared_events::app::settings::ConsumerSettings;
 use tempfile::TempDir;
 use test_support::http::{all_pages, get_json, wait_ready};
 use test_support::namespace::{self, ALL_SERVICES};
+use test_support::proxy::TcpProxy;
 use test_support::wait::until_within;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -41,6 +42,16 @@ pub(crate) struct Wiring {
     pub(crate) amqp_url: String,
     /// `smtp://127.0.0.1:PORT`, or `None` for `.eml` files.
     pub(crate) smtp_url: Option<String>,
+}
+
+impl Wiring {
+    /// The default wiring, with every service reaching the broker through `proxy`.
+    pub(crate) fn through(proxy: &TcpProxy) -> Wiring {
+        Wiring {
+            amqp_url: proxy.url(),
+            ..Wiring::default()
+        }
+    }
 }
 
 impl Default for Wiring {

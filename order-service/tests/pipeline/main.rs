@@ -5,4 +5,5 @@ mod helpers;
 mod crash;
 mod end_to_end;
 mod outage;
+mod readiness;
 mod unroutable;

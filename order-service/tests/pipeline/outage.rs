@@ -13,11 +13,7 @@ use crate::helpers::{Platform, Wiring, order};
 async fn a_broker_outage_delays_events_but_loses_none() {
     // Arrange: every service reaches the broker through a proxy the test controls.
     let proxy = TcpProxy::to_broker().await;
-    let platform = Platform::start(Wiring {
-        amqp_url: proxy.url(),
-        smtp_url: None,
-    })
-    .await;
+    let platform = Platform::start(Wiring::through(&proxy)).await;
     let mut ids = create_widget_orders(&platform, "Before", 20).await;
 
     // Act: the broker disappears; clients keep creating; it comes back.
@@ -28,7 +24,7 @@ async fn a_broker_outage_delays_events_but_loses_none() {
         readiness["outbox"]["pending"].as_u64().expect("pending") > 0,
         "{readiness}"
     );
-    // Long enough for the relay to exhaust its retry budget (3 attempts in tests).
+    // Longer than the outage the relay waits out before recording (300 ms in tests).
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let failures = platform.orders.data_dir.path().join("failure.json");
     let recorded: serde_json::Value =
@@ -89,6 +85,45 @@ async fn a_broker_outage_delays_events_but_loses_none() {
         .count();
     assert_eq!(eml, 80);
     platform.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_outage_a_new_orders_effects_arrive_within_three_seconds_of_the_brokers_return() {
+    // Arrange: every service connected through the proxy, and working.
+    let proxy = TcpProxy::to_broker().await;
+    let platform = Platform::start(Wiring::through(&proxy)).await;
+    create_widget_orders(&platform, "Before", 1).await;
+    until_within(
+        "the first order everywhere",
+        Duration::from_secs(30),
+        || everywhere(&platform, 1),
+    )
+    .await;
+
+    // Act: an outage long enough for slow backoffs to build up, then the broker's return.
+    proxy.take_down();
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    proxy.bring_up();
+    let back = tokio::time::Instant::now();
+    create_widget_orders(&platform, "After", 1).await;
+
+    // Assert
+    until_within(
+        "the new order in every service, within 3 s of the broker's return",
+        Duration::from_secs(3).saturating_sub(back.elapsed()),
+        || everywhere(&platform, 2),
+    )
+    .await;
+    platform.stop().await;
+}
+
+/// `Some` once inventory, billing and notification each hold `count` orders.
+async fn everywhere(platform: &Platform, count: usize) -> Option<()> {
+    let stock = platform.read(&platform.inventory, "/stock/widget").await?;
+    (stock["reserved"] == count
+        && platform.invoices().await.len() == count
+        && platform.notifications().await.len() == count)
+        .then_some(())
 }
 
 /// Creates `count` orders of one widget, for customers named `{label} {n}`; the created orders.

@@ -1,7 +1,8 @@
-//! The all-in-one platform: the delivery conformance suite, run on both transports, and the
-//! embedded transport's crash test.
+//! The all-in-one platform: the delivery conformance suite, run on both transports, the
+//! embedded transport's crash test, and the traces of both transports.
 
 mod conformance;
 mod crash;
 mod embedded;
 mod helpers;
+mod traces;

@@ -15,7 +15,7 @@ use tracing_subscriber::EnvFilter;
 use crate::app::consumer::{Consumer, ConsumerApplication, ServiceSettings};
 use crate::app::settings::load;
 use crate::app::signals::shutdown_on_signals;
-use crate::app::telemetry;
+use crate::app::telemetry::{self, ServiceNames};
 use crate::runtime::amqp::replay::ReplayTarget;
 use crate::runtime::failures::{self, FailuresCommand, Replayer};
 
@@ -131,14 +131,16 @@ async fn run_consumer<C: Consumer>(name: &'static str, cli: ServiceCli) -> anyho
             failures::run(&command, replayer, &settings.failure_log_path(), C::name()).await
         }
         None => {
-            telemetry::init(settings.log());
-            serve_until_signalled(
+            let telemetry = telemetry::start(settings.log(), ServiceNames::One(name))?;
+            let served = serve_until_signalled(
                 name,
                 ConsumerApplication::<C>::build(settings),
                 ConsumerApplication::url,
                 ConsumerApplication::run,
             )
-            .await
+            .await;
+            telemetry.shutdown().await;
+            served
         }
     }
 }

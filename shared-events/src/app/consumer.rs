@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, web};
 use anyhow::Context;
 use config::builder::DefaultState;
@@ -13,10 +14,13 @@ use config::{ConfigBuilder, ConfigError};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::routes;
+use crate::app::replica_health::ReplicaHealth;
+use crate::app::routes::Liveness;
 use crate::app::server::{self, BoundServer};
 use crate::app::settings::{AmqpSettings, ConsumerSettings, HttpSettings, LogSettings};
+use crate::app::{metrics, request_trace, routes};
 use crate::contract::shard::{Shard, ShardCount};
+use crate::runtime::amqp::BrokerLink;
 use crate::runtime::consumer_service::{ConsumerParts, Transport, spawn_consumer};
 use crate::runtime::embedded::EmbeddedLink;
 use crate::runtime::handler::EventHandler;
@@ -124,6 +128,7 @@ pub struct ConsumerApplication<C: Consumer> {
     server: BoundServer,
     shards: Arc<ConsumerShards<C>>,
     parts: ConsumerParts,
+    health: ReplicaHealth,
 }
 
 /// Opens a consumer service's shards: each one's ledger, and a handler over it.
@@ -171,6 +176,9 @@ impl<C: Consumer> ConsumerApplication<C> {
     /// failure log and binds the HTTP listener (port 0 picks one). No shard is taken and
     /// nothing consumed until [`ConsumerApplication::run`].
     pub async fn build(settings: C::Settings) -> anyhow::Result<ConsumerApplication<C>> {
+        // Before the failure log and the ledgers report: what is recorded before the recorder
+        // is installed is lost.
+        metrics::install();
         let data_dir = settings.data_dir().to_owned();
         let failure_log_path = settings.failure_log_path();
         let shards = settings.shards();
@@ -181,34 +189,65 @@ impl<C: Consumer> ConsumerApplication<C> {
         let (membership, failure_log) = tokio::task::spawn_blocking(move || {
             settle_shard_count(&data_dir, C::LEDGER, shards)?;
             let membership = Membership::join(&data_dir, joining)?;
-            let failure_log = FailureLog::open(&failure_log_path).with_context(|| {
-                format!(
-                    "failed to open the failure log {}",
-                    failure_log_path.display()
-                )
-            })?;
+            let failure_log = FailureLog::open_reporting(&failure_log_path, C::name())
+                .with_context(|| {
+                    format!(
+                        "failed to open the failure log {}",
+                        failure_log_path.display()
+                    )
+                })?;
             anyhow::Ok((membership, failure_log))
         })
         .await
         .context("opening the data directory panicked")??;
-        let ledgers = Arc::new(ShardLedgers::new(settings.data_dir(), C::LEDGER, shards));
+        let ledgers = Arc::new(ShardLedgers::new(
+            settings.data_dir(),
+            C::name(),
+            C::LEDGER,
+            shards,
+        ));
         let shared = Arc::new(C::shared(&settings)?);
-        let owned = OwnedShards::default();
+        let owned = OwnedShards::of(<C::Handler as EventHandler>::SERVICE);
+        let broker = BrokerLink::of(<C::Handler as EventHandler>::SERVICE);
+        let health = ReplicaHealth::new(broker.clone(), owned.clone());
         let replica = ReplicaShards {
             replica,
             shards,
             owned: owned.clone(),
         };
+        let written = Arc::clone(&ledgers);
+        let liveness = Liveness::new(move || {
+            (!written.is_writable()).then(|| {
+                format!(
+                    "a {} ledger failed a write; a restart recovers it from its files",
+                    C::LEDGER
+                )
+            })
+        });
 
         let ledgers_data = web::Data::from(Arc::clone(&ledgers));
         let shared_data = web::Data::from(Arc::clone(&shared));
         let replica_data = web::Data::new(replica);
+        let health_data = web::Data::new(health.clone());
+        let liveness_data = web::Data::new(liveness);
         let body_limit = settings.http().max_body_bytes;
+        let service = <C::Handler as EventHandler>::SERVICE;
+        ::metrics::gauge!("consumer_shards_configured", "service" => service)
+            .set(f64::from(shards.get()));
         let server = server::bind(settings.http(), move || {
             App::new()
+                .wrap(from_fn(move |request, next| {
+                    request_trace::trace_requests(service, request, next)
+                }))
+                .wrap(from_fn(move |request, next| {
+                    metrics::record_requests(service, request, next)
+                }))
                 .app_data(ledgers_data.clone())
                 .app_data(shared_data.clone())
                 .app_data(replica_data.clone())
+                .app_data(health_data.clone())
+                .app_data(liveness_data.clone())
+                .app_data(web::Data::new(metrics::ExposedService(service)))
                 .app_data(routes::json_config(body_limit))
                 .app_data(web::PayloadConfig::new(body_limit))
                 .route("/shards", web::get().to(shards_owned))
@@ -222,11 +261,13 @@ impl<C: Consumer> ConsumerApplication<C> {
             shards,
             membership,
             owned,
+            broker,
         };
         Ok(ConsumerApplication {
             server,
             shards: Arc::new(ConsumerShards { ledgers, shared }),
             parts,
+            health,
         })
     }
 
@@ -234,6 +275,7 @@ impl<C: Consumer> ConsumerApplication<C> {
     /// RabbitMQ.
     pub fn use_embedded(&mut self, link: EmbeddedLink) {
         self.parts.transport = Transport::Embedded(link);
+        self.health.use_embedded();
     }
 
     /// The port the server listens on.
@@ -260,6 +302,7 @@ impl<C: Consumer> ConsumerApplication<C> {
             server,
             shards,
             parts,
+            health: _,
         } = self;
         let mut tasks = Tasks::default();
         let server_handle = server.serve_in(&mut tasks);

@@ -9,13 +9,16 @@
 //!   code, and a consumer service's whole `main`.
 //! - [`secret_url`]: URLs whose passwords never print.
 //! - [`signals`]: what `main` does with SIGTERM and SIGINT (only `main` listens for them).
-//! - [`telemetry`]: logs through `tracing`, text or JSON.
+//! - [`telemetry`]: logs through `tracing`, text or JSON; traces over OTLP (`OTEL_*`).
 //! - [`server`]: binding an HTTP server from the one settings shape (address, workers, TLS).
+//! - [`request_trace`]: each request's trace context, and its server span when traces are
+//!   exported.
 //! - [`tls`]: the rustls server configuration for HTTPS.
 //! - [`error_envelope`]: the one JSON shape of every error answer.
 //! - [`api_error`]: [`api_error::ApiError`], the consumer APIs' errors.
 //! - [`paging`]: the `limit` and `cursor` of a paginated list.
-//! - [`routes`]: route helpers: probes, JSON 404 and 405, the JSON body limit.
+//! - [`replica_health`]: whether a consumer replica can consume (broker, shards).
+//! - [`routes`]: route helpers: probes and liveness, JSON 404 and 405, the JSON body limit.
 //! - [`consumer`]: [`consumer::ConsumerApplication`], a consumer service made of a
 //!   [`consumer::Consumer`]'s handler, ledger, routes and settings.
 
@@ -23,7 +26,10 @@ pub mod api_error;
 pub mod cli;
 pub mod consumer;
 pub mod error_envelope;
+pub mod metrics;
 pub mod paging;
+pub mod replica_health;
+pub mod request_trace;
 pub mod routes;
 pub mod secret_url;
 pub mod server;

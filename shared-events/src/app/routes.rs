@@ -1,5 +1,7 @@
-//! Route helpers every service's API uses: the liveness probe, JSON 404 and 405 answers, and the
+//! Route helpers every service's API uses: the liveness probe and what it checks, JSON 404 and 405 answers, and the
 //! JSON body limit.
+
+use std::sync::Arc;
 
 use actix_web::http::header::{ALLOW, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
@@ -7,9 +9,29 @@ use serde_json::json;
 
 use crate::app::api_error::ApiError;
 
-/// `GET /health/live`: the process answers.
-pub async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "live" }))
+/// What `GET /health/live` checks besides the process answering: a service whose store has
+/// failed a write registers one, so that an orchestrator restarts it and it recovers from its
+/// files. A write that failed is never tried again in place (PostgreSQL learnt that a failed
+/// fsync may have dropped the data it was given).
+#[derive(Clone)]
+pub struct Liveness(Arc<dyn Fn() -> Option<String> + Send + Sync>);
+
+impl Liveness {
+    /// `failure` names why the process must be restarted, or `None` while it need not be.
+    pub fn new(failure: impl Fn() -> Option<String> + Send + Sync + 'static) -> Liveness {
+        Liveness(Arc::new(failure))
+    }
+}
+
+/// `GET /health/live`: 200 while the process answers and its [`Liveness`] (if any) finds
+/// nothing wrong; 503 with the reason once it does.
+pub async fn live(liveness: Option<web::Data<Liveness>>) -> HttpResponse {
+    match liveness.and_then(|liveness| (liveness.0)()) {
+        None => HttpResponse::Ok().json(json!({ "status": "live" })),
+        Some(reason) => {
+            HttpResponse::ServiceUnavailable().json(json!({ "status": "failed", "reason": reason }))
+        }
+    }
 }
 
 /// The JSON 404 for a path no route serves.
@@ -55,7 +77,8 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
         .error_handler(move |error, _| ApiError::from_json(&error, limit).into())
 }
 
-/// The probes at `/health/live` and `/health/ready` (answered by `ready`).
+/// The probes at `/health/live` and `/health/ready` (answered by `ready`), and the metrics at
+/// `/metrics`: what an orchestrator and Prometheus read, open to them alike.
 pub fn probes<F, Args>(config: &mut web::ServiceConfig, ready: F)
 where
     F: actix_web::Handler<Args>,
@@ -74,5 +97,10 @@ where
                 .route(web::get().to(ready.clone()))
                 .route(web::head().to(ready))
                 .default_service(allowing("GET, HEAD")),
+        )
+        .service(
+            web::resource("/metrics")
+                .route(web::get().to(crate::app::metrics::render))
+                .default_service(allowing("GET")),
         );
 }

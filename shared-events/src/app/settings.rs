@@ -2,6 +2,7 @@
 //! HTTP server, the broker, and a consumer service's whole settings.
 
 use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,31 +25,78 @@ pub fn layered(
     file: Option<&Path>,
 ) -> Result<Config, ConfigError> {
     let builder = defaults(amqp_defaults(log_defaults(Config::builder())?)?)?;
-    with_sources(builder, file).build()
+    with_sources(builder, file)?.build()
 }
 
 /// Only what the file and the environment say, without any defaults: to tell whether a value
 /// was configured at all.
 pub fn configured(file: Option<&Path>) -> Result<Config, ConfigError> {
-    with_sources(Config::builder(), file).build()
+    with_sources(Config::builder(), file)?.build()
 }
 
 fn with_sources(
     mut builder: ConfigBuilder<DefaultState>,
     file: Option<&Path>,
-) -> ConfigBuilder<DefaultState> {
+) -> Result<ConfigBuilder<DefaultState>, ConfigError> {
     if let Some(file) = file {
         builder = builder.add_source(File::from(file).required(true));
     }
-    builder.add_source(
+    Ok(builder.add_source(
         Environment::with_prefix("ORDERS")
             .prefix_separator("__")
             .separator("__")
             .try_parsing(true)
             .list_separator(",")
             .with_list_parse_key("amqp.retry_delays_ms")
-            .with_list_parse_key("outbox.consumers"),
-    )
+            .with_list_parse_key("outbox.consumers")
+            .source(Some(environment_with_secret_files(std::env::vars_os())?)),
+    ))
+}
+
+/// The settings that may instead be read from a file named by the same variable with `_FILE`
+/// appended (`ORDERS__AMQP__URL_FILE=/run/secrets/amqp-url`): the way compose and Kubernetes
+/// hand secrets over, so that they never stand in the environment or a process listing.
+const SECRET_FILE_VARIABLES: [&str; 2] = ["ORDERS__AMQP__URL", "ORDERS__SMTP__URL"];
+
+/// The `ORDERS__...` variables of `variables`, with each `<SECRET>_FILE` replaced by `<SECRET>`
+/// holding the file's contents (without its final line break). Other variables are left out,
+/// whatever their encoding; an `ORDERS__...` value that is not Unicode, naming a secret both
+/// ways, or a file that cannot be read is an error that names the variable (and the file),
+/// never the value.
+fn environment_with_secret_files(
+    variables: impl IntoIterator<Item = (OsString, OsString)>,
+) -> Result<config::Map<String, String>, ConfigError> {
+    let mut environment = config::Map::new();
+    for (name, value) in variables {
+        let Some(name) = name.to_str().filter(|name| name.starts_with("ORDERS__")) else {
+            continue;
+        };
+        let value = value.into_string().map_err(|_| {
+            ConfigError::Message(format!(
+                "the variable {name} holds text that is not Unicode"
+            ))
+        })?;
+        environment.insert(name.to_owned(), value);
+    }
+    for secret in SECRET_FILE_VARIABLES {
+        let Some(path) = environment.remove(&format!("{secret}_FILE")) else {
+            continue;
+        };
+        if environment.contains_key(secret) {
+            return Err(ConfigError::Message(format!(
+                "both {secret} and {secret}_FILE are set: set only one"
+            )));
+        }
+        let contents = std::fs::read_to_string(&path).map_err(|error| {
+            ConfigError::Message(format!(
+                "{secret}_FILE names `{path}`, which cannot be read: {error}"
+            ))
+        })?;
+        let value = contents.strip_suffix('\n').unwrap_or(&contents);
+        let value = value.strip_suffix('\r').unwrap_or(value);
+        environment.insert(secret.to_owned(), value.to_owned());
+    }
+    Ok(environment)
 }
 
 /// Reads settings structs from configurations, remembering every key that none of them
@@ -199,31 +247,45 @@ impl AmqpSettings {
     }
 }
 
-/// A broker URL that hides its password when printed.
+/// The broker's URL, or several nodes' URLs separated by commas (a cluster): connections go to
+/// the first that answers. Passwords never print.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AmqpUrl(SecretUrl);
 
 impl AmqpUrl {
-    /// Wraps a URL.
+    /// Wraps a URL or a comma-separated list of URLs.
     pub fn new(url: impl Into<String>) -> AmqpUrl {
         AmqpUrl(SecretUrl::new(url))
     }
 
-    /// The URL, password included: only for connecting.
+    /// The URL (or list), passwords included: only for connecting or handing to a child process.
     pub fn expose(&self) -> &str {
         self.0.expose()
+    }
+
+    /// Each node's URL, in the order given.
+    pub fn addresses(&self) -> Vec<SecretUrl> {
+        self.expose()
+            .split(',')
+            .map(|address| SecretUrl::new(address.trim()))
+            .collect()
     }
 }
 
 impl fmt::Display for AmqpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        let shown = self
+            .addresses()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>();
+        f.write_str(&shown.join(","))
     }
 }
 
 impl fmt::Debug for AmqpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -236,31 +298,35 @@ impl<'de> Deserialize<'de> for AmqpUrl {
 }
 
 impl AmqpUrl {
-    /// Checks the URL's shape (`amqp[s]://[user:password@]host[:port][/vhost]`), so that a
+    /// Checks each URL's shape (`amqp[s]://[user:password@]host[:port][/vhost]`), so that a
     /// mistake stops the service at startup with a message that hides the password.
     pub fn check(&self) -> Result<(), String> {
-        let invalid = |why: &str| {
-            Err(format!(
-                "the broker URL `{self}` is not valid: {why} (expected amqp://user:password@host:5672/vhost)"
-            ))
-        };
-        let Ok(url) = url::Url::parse(self.expose()) else {
-            return invalid("it does not parse as a URL");
-        };
-        if !matches!(url.scheme(), "amqp" | "amqps") {
-            return invalid("the scheme must be amqp or amqps");
-        }
-        if url.cannot_be_a_base() || !self.expose()[url.scheme().len()..].starts_with("://") {
-            return invalid("`//` must follow the scheme");
-        }
-        if url.host_str().is_none_or(str::is_empty) {
-            return invalid("it names no host");
-        }
-        if url.path().trim_start_matches('/').contains('/') {
-            return invalid("the virtual host must be one path segment (`/` is %2f)");
-        }
-        Ok(())
+        self.addresses().iter().try_for_each(check_address)
     }
+}
+
+fn check_address(address: &SecretUrl) -> Result<(), String> {
+    let invalid = |why: &str| {
+        Err(format!(
+            "the broker URL `{address}` is not valid: {why} (expected amqp://user:password@host:5672/vhost, several separated by commas)"
+        ))
+    };
+    let Ok(url) = url::Url::parse(address.expose()) else {
+        return invalid("it does not parse as a URL");
+    };
+    if !matches!(url.scheme(), "amqp" | "amqps") {
+        return invalid("the scheme must be amqp or amqps");
+    }
+    if url.cannot_be_a_base() || !address.expose()[url.scheme().len()..].starts_with("://") {
+        return invalid("`//` must follow the scheme");
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return invalid("it names no host");
+    }
+    if url.path().trim_start_matches('/').contains('/') {
+        return invalid("the virtual host must be one path segment (`/` is %2f)");
+    }
+    Ok(())
 }
 
 impl AmqpSettings {
@@ -423,6 +489,96 @@ mod tests {
         AmqpUrl::new("amqp://127.0.0.1:5672")
             .check()
             .expect("no vhost is the default");
+    }
+
+    #[test]
+    fn several_broker_addresses_are_checked_and_hidden_each() {
+        let url =
+            AmqpUrl::new("amqp://app:s3cret@node-1:5672/%2f, amqp://app:s3cret@node-2:5672/%2f");
+        url.check().expect("two good URLs");
+        assert_eq!(
+            url.to_string(),
+            "amqp://app:***@node-1:5672/%2f,amqp://app:***@node-2:5672/%2f"
+        );
+        assert_eq!(url.addresses().len(), 2);
+        let error = AmqpUrl::new("amqp://app:s3cret@node-1,http://app:s3cret@node-2")
+            .check()
+            .expect_err("the second is not AMQP");
+        assert!(
+            error.contains("scheme") && !error.contains("s3cret"),
+            "{error}"
+        );
+        assert!(
+            AmqpUrl::new("amqp://node-1,").check().is_err(),
+            "an empty address"
+        );
+    }
+
+    #[test]
+    fn secrets_are_read_from_the_files_their_variables_name() {
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let secret = folder.path().join("amqp-url");
+        std::fs::write(&secret, "amqp://app:s3cret@broker:5672/%2f\n").expect("writes");
+        let variables = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(name, value)| (OsString::from(name), OsString::from(value)))
+                .collect::<Vec<_>>()
+        };
+        let path = secret.display().to_string();
+        let environment = environment_with_secret_files(variables(&[
+            ("ORDERS__AMQP__URL_FILE", &path),
+            ("ORDERS__HTTP__TLS__CERT_FILE", "/etc/cert.pem"),
+        ]))
+        .expect("reads the file");
+        assert_eq!(
+            environment["ORDERS__AMQP__URL"],
+            "amqp://app:s3cret@broker:5672/%2f"
+        );
+        assert!(!environment.contains_key("ORDERS__AMQP__URL_FILE"));
+        assert_eq!(
+            environment["ORDERS__HTTP__TLS__CERT_FILE"], "/etc/cert.pem",
+            "a setting that is itself a file name stays as it is"
+        );
+
+        let both = environment_with_secret_files(variables(&[
+            ("ORDERS__AMQP__URL_FILE", &path),
+            ("ORDERS__AMQP__URL", "amqp://x"),
+        ]))
+        .expect_err("both ways at once");
+        assert!(both.to_string().contains("set only one"), "{both}");
+
+        let missing = folder.path().join("absent").display().to_string();
+        let error =
+            environment_with_secret_files(variables(&[("ORDERS__SMTP__URL_FILE", &missing)]))
+                .expect_err("no such file");
+        assert!(
+            error.to_string().contains("ORDERS__SMTP__URL_FILE")
+                && error.to_string().contains("absent"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn other_variables_are_ignored_whatever_their_encoding_and_a_non_unicode_setting_is_named() {
+        use std::os::unix::ffi::OsStringExt;
+        let not_unicode = || OsString::from_vec(vec![0x66, 0x6f, 0x80, 0x6f]);
+        let environment = environment_with_secret_files([
+            (OsString::from("LANG_OF_SOMETHING_ELSE"), not_unicode()),
+            (OsString::from_vec(vec![0xff]), OsString::from("x")),
+            (OsString::from("ORDERS__LOG__LEVEL"), OsString::from("warn")),
+        ])
+        .expect("variables of other programs do not matter");
+        assert_eq!(environment.len(), 1);
+        assert_eq!(environment["ORDERS__LOG__LEVEL"], "warn");
+
+        let error =
+            environment_with_secret_files([(OsString::from("ORDERS__AMQP__URL"), not_unicode())])
+                .expect_err("a setting must be text");
+        assert!(
+            error.to_string().contains("ORDERS__AMQP__URL") && !error.to_string().contains("fo"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use anyhow::Context;
 
 use crate::app::settings::AmqpSettings;
 use crate::contract::shard::ShardCount;
+use crate::runtime::amqp::BrokerLink;
 use crate::runtime::amqp::consumer::run_consumer;
 use crate::runtime::amqp::failure_drain::run_failure_drain;
 use crate::runtime::embedded::{EmbeddedLink, run_embedded_consumer};
@@ -54,6 +55,8 @@ pub struct ConsumerParts {
     pub membership: Membership,
     /// The shards this replica owns, kept up to date.
     pub owned: OwnedShards,
+    /// Whether its broker sessions are connected, kept up to date (over RabbitMQ).
+    pub broker: BrokerLink,
 }
 
 /// Starts, in `tasks`, the workers that feed the shards `opener` opens from the transport and
@@ -74,11 +77,13 @@ pub fn spawn_consumer<O: ShardOpener>(
         shards,
         membership,
         owned,
+        broker,
     } = parts;
     let service = <O::Handler as EventHandler>::SERVICE;
     match transport {
         Transport::Amqp(amqp) => {
             let consumers = amqp.clone();
+            let consumers_link = broker.clone();
             tasks.spawn(
                 "shard owner",
                 run_shard_owner(
@@ -87,14 +92,21 @@ pub fn spawn_consumer<O: ShardOpener>(
                     shards,
                     owned,
                     move |shard, handler, stop| {
-                        run_consumer(consumers.clone(), handler, shards, shard, stop)
+                        run_consumer(
+                            consumers.clone(),
+                            handler,
+                            shards,
+                            shard,
+                            consumers_link.clone(),
+                            stop,
+                        )
                     },
                     shutdown.clone(),
                 ),
             );
             tasks.spawn(
                 "failure drain",
-                run_failure_drain(amqp, service, shards, failure_log, shutdown.clone()),
+                run_failure_drain(amqp, service, shards, failure_log, broker, shutdown.clone()),
             );
         }
         Transport::Embedded(link) => {

@@ -1,6 +1,7 @@
 //! What a consuming service implements: business logic only.
 
 use std::future::Future;
+use std::time::Instant;
 
 use crate::contract::event::OrderEvent;
 
@@ -17,6 +18,19 @@ pub trait EventHandler: Send + Sync + 'static {
         &self,
         event: &OrderEvent,
     ) -> impl Future<Output = Result<Handled, HandlerError>> + Send;
+}
+
+/// Runs `handler` on `event`, as both transports do, timing it in
+/// `consumer_handling_duration_seconds`.
+pub async fn handle_timed<H: EventHandler>(
+    handler: &H,
+    event: &OrderEvent,
+) -> Result<Handled, HandlerError> {
+    let started = Instant::now();
+    let handled = handler.handle(event).await;
+    metrics::histogram!("consumer_handling_duration_seconds", "service" => H::SERVICE)
+        .record(started.elapsed().as_secs_f64());
+    handled
 }
 
 /// How a handler dealt with an event.

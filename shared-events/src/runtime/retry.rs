@@ -67,7 +67,7 @@ impl RetryPolicy {
 
 /// What the service reports for `event`, given the handler's result and what became of it.
 pub(crate) fn outcome(
-    service: &str,
+    service: &'static str,
     event: &OrderEvent,
     handled: Result<Handled, HandlerError>,
     disposition: Option<&Disposition>,
@@ -85,6 +85,8 @@ pub(crate) fn outcome(
         }
         (Err(error), None) => (OutcomeStatus::Failed, Some(error.to_string())),
     };
+    metrics::counter!("consumer_events_total", "service" => service, "outcome" => status.as_str())
+        .increment(1);
     DeliveryOutcome::of(service, event, status, detail, attempts)
 }
 

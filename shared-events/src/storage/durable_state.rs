@@ -17,6 +17,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::storage::atomic_file::{temporary_path, write_atomically};
 use crate::storage::data_dir::{DataDirError, DataDirLock};
 use crate::storage::journal::{Journal, JournalError, encode_line};
+use crate::storage::journal_metrics::JournalMetrics;
 
 /// State that changes only through [`StateMachine::Change`]s, so replaying the journal's
 /// changes over the snapshot rebuilds it exactly.
@@ -66,6 +68,7 @@ struct Syncer {
     /// Held across an fsync, so that the transactions waiting behind it find their change
     /// durable when they get it.
     syncing: Mutex<()>,
+    metrics: JournalMetrics,
 }
 
 /// Why the state cannot be opened or changed.
@@ -133,12 +136,30 @@ impl<S: StateMachine> DurableState<S> {
         DurableState::open_with(dir, name, 1 << 20)
     }
 
+    /// [`DurableState::open`], reporting its journal's work to `metrics`.
+    pub fn open_reporting(
+        dir: &Path,
+        name: &str,
+        metrics: JournalMetrics,
+    ) -> Result<DurableState<S>, DurableStateError> {
+        DurableState::open_inner(dir, name, 1 << 20, metrics)
+    }
+
     /// [`DurableState::open`], compacting once the journal reaches `min_compact_bytes` (and the
     /// size of the last snapshot).
     pub fn open_with(
         dir: &Path,
         name: &str,
         min_compact_bytes: u64,
+    ) -> Result<DurableState<S>, DurableStateError> {
+        DurableState::open_inner(dir, name, min_compact_bytes, JournalMetrics::unreported())
+    }
+
+    fn open_inner(
+        dir: &Path,
+        name: &str,
+        min_compact_bytes: u64,
+        metrics: JournalMetrics,
     ) -> Result<DurableState<S>, DurableStateError> {
         let lock = DataDirLock::acquire(dir)?;
         let snapshot_path = dir.join(format!("{name}.json"));
@@ -183,7 +204,9 @@ impl<S: StateMachine> DurableState<S> {
             written: AtomicU64::new(last_seq),
             durable: AtomicU64::new(last_seq),
             syncing: Mutex::new(()),
+            metrics,
         };
+        syncer.metrics.sized(journal.len());
         let inner = Inner {
             state,
             journal,
@@ -341,6 +364,7 @@ impl<S: StateMachine> DurableState<S> {
         inner.state.apply(&entry.change);
         inner.last_seq = entry.seq;
         self.syncer.written.store(entry.seq, Ordering::SeqCst);
+        self.syncer.metrics.sized(inner.journal.len());
         Ok(Appended {
             result,
             through: entry.seq,
@@ -383,11 +407,14 @@ impl Syncer {
         }
         // Read before the fsync: what was written by now is certainly covered by it.
         let written = self.written.load(Ordering::SeqCst);
+        let started = Instant::now();
         self.file.sync_data().map_err(|source| JournalError::Io {
             path: self.path.clone(),
             source,
         })?;
-        self.durable.fetch_max(written, Ordering::SeqCst);
+        let before = self.durable.fetch_max(written, Ordering::SeqCst);
+        self.metrics
+            .committed(written.saturating_sub(before), started.elapsed());
         Ok(())
     }
 
@@ -410,7 +437,11 @@ impl<S: StateMachine> Inner<S> {
         }
         match self.compact() {
             // The snapshot, fsync'd, holds every change so far.
-            Ok(()) => syncer.mark_durable(self.last_seq),
+            Ok(()) => {
+                syncer.mark_durable(self.last_seq);
+                syncer.metrics.compacted();
+                syncer.metrics.sized(self.journal.len());
+            }
             Err(error) => tracing::warn!(error = %error, "compaction failed"),
         }
     }

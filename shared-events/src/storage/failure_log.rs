@@ -124,6 +124,8 @@ pub enum FailureLogError {
 
 struct Inner {
     path: PathBuf,
+    /// The service whose `failure_records` gauge follows the file; none without one.
+    service: Option<&'static str>,
     /// Held open for `flock`: the data file itself is replaced by rewrites, so it cannot carry
     /// the lock.
     lock_file: File,
@@ -149,6 +151,22 @@ impl FailureLog {
     /// Opens `path`, creating `[\n]\n` durably if absent, and repairs a torn append (keeping
     /// every whole record) with a warning.
     pub fn open(path: &Path) -> Result<FailureLog, FailureLogError> {
+        FailureLog::open_inner(path, None)
+    }
+
+    /// [`FailureLog::open`], with `service`'s `failure_records` gauge following how many records
+    /// the file holds (as this process last saw it).
+    pub fn open_reporting(
+        path: &Path,
+        service: &'static str,
+    ) -> Result<FailureLog, FailureLogError> {
+        FailureLog::open_inner(path, Some(service))
+    }
+
+    fn open_inner(
+        path: &Path,
+        service: Option<&'static str>,
+    ) -> Result<FailureLog, FailureLogError> {
         let io_error = io_error(path);
         let lock_file = OpenOptions::new()
             .create(true)
@@ -159,6 +177,7 @@ impl FailureLog {
         let log = FailureLog {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
+                service,
                 lock_file,
                 state: Mutex::new(None),
             }),
@@ -282,6 +301,12 @@ impl FailureLog {
                 _ => slot.insert(State::load(path)?),
             };
             let result = work(state);
+            if let Some(service) = self.inner.service
+                && let Some(state) = slot.as_ref()
+            {
+                metrics::gauge!("failure_records", "service" => service)
+                    .set(state.ids.len() as f64);
+            }
             if result.is_err() {
                 // The file may hold a half-written record: read it again (and repair it) next time.
                 *slot = None;

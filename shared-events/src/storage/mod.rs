@@ -3,6 +3,7 @@
 //! # Layout
 //!
 //! - [`journal`]: append-only JSON Lines files with torn-tail repair and explicit fsync.
+//! - [`journal_metrics`]: what every journal reports: commit batches, fsync time, size.
 //! - [`durable_state`]: a state as snapshot plus journal, changed by durable transactions.
 //! - [`failure_log`]: `failure.json`, the messages a service gave up on, appended in O(1), crash-safe.
 //! - [`atomic_file`]: whole-file replacement (temp file, fsync, rename, fsync directory).
@@ -15,5 +16,6 @@ pub mod data_dir;
 pub mod durable_state;
 pub mod failure_log;
 pub mod journal;
+pub mod journal_metrics;
 pub mod shared_document;
 pub mod state_follower;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use shared_events::app::settings::AmqpSettings;
+use shared_events::runtime::amqp::BrokerLink;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{
@@ -63,11 +64,13 @@ async fn events_published_while_the_consumer_runs_are_applied() {
 async fn a_consumer_keeps_trying_while_the_broker_is_unreachable_and_stops_on_shutdown() {
     let settings = settings_at("amqp://guest:guest@127.0.0.1:1/%2f", "unreachable");
     let token = CancellationToken::new();
+    let link = BrokerLink::default();
     let task = tokio::spawn(shared_events::runtime::amqp::run_consumer(
         settings,
         ScriptedHandler::new(Script::Apply),
         crate::helpers::SHARDS,
         0,
+        link.clone(),
         token.clone(),
     ));
 
@@ -76,6 +79,7 @@ async fn a_consumer_keeps_trying_while_the_broker_is_unreachable_and_stops_on_sh
         !task.is_finished(),
         "the consumer does not give up on a broker that is down"
     );
+    assert!(!link.is_connected(), "the link says it is not connected");
     token.cancel();
     let result = tokio::time::timeout(Duration::from_secs(5), task)
         .await
@@ -94,6 +98,7 @@ async fn an_invalid_url_stops_the_consumer_with_an_error() {
             ScriptedHandler::new(Script::Apply),
             crate::helpers::SHARDS,
             0,
+            BrokerLink::default(),
             CancellationToken::new(),
         ),
     )
@@ -119,6 +124,7 @@ async fn the_queue_is_declared_by_the_consumer_itself() {
         handler.clone(),
         crate::helpers::SHARDS,
         0,
+        BrokerLink::default(),
         token.clone(),
     ));
 

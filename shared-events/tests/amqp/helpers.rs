@@ -14,7 +14,7 @@ use shared_events::OrderEvent;
 use shared_events::app::settings::{AmqpSettings, AmqpUrl};
 use shared_events::contract::shard::ShardCount;
 use shared_events::runtime::amqp::{
-    ConfirmedPublisher, Topology, connect, run_consumer, run_failure_drain,
+    BrokerLink, ConfirmedPublisher, Topology, connect, run_consumer, run_failure_drain,
 };
 use shared_events::storage::failure_log::{FailureLog, FailureRecord};
 use test_support::broker::publish_events;
@@ -219,6 +219,7 @@ impl TestBroker {
             handler,
             crate::helpers::SHARDS,
             0,
+            BrokerLink::default(),
             token.clone(),
         ));
         Running { token, task }
@@ -253,6 +254,7 @@ impl TestBroker {
             SERVICE,
             SHARDS,
             Arc::clone(&log),
+            BrokerLink::default(),
             token.clone(),
         ));
         (log, Running { token, task })

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use shared_events::app::settings::{AmqpSettings, AmqpUrl};
 use test_support::proxy::TcpProxy;
 
 use crate::helpers::{Script, ScriptedHandler, TestBroker, wait_until};
@@ -65,6 +66,44 @@ async fn a_consumer_survives_repeated_cuts() {
         .await;
     }
 
+    assert!(!consumer.task.is_finished(), "the consumer did not exit");
+    consumer.stop().await;
+    broker.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_consumer_given_several_nodes_moves_to_another_when_its_node_goes_away() {
+    let broker = TestBroker::new().await;
+    let first = TcpProxy::to_broker().await;
+    let second = TcpProxy::to_broker().await;
+    let handler = ScriptedHandler::new(Script::Apply);
+    let nodes = AmqpSettings {
+        url: AmqpUrl::new(format!("{},{}", first.url(), second.url())),
+        ..broker.through(&first)
+    };
+    let consumer = broker.spawn_consumer_with(nodes, handler.clone());
+
+    let before = broker.publish_events(20).await;
+    let mut expected: HashSet<_> = before.iter().map(|event| event.id).collect();
+    wait_until("the events before the loss are applied", || {
+        handler.applied() == expected
+    })
+    .await;
+    assert!(first.accepted() > 0, "the first node is tried first");
+    assert_eq!(second.accepted(), 0, "the second is not needed yet");
+
+    // The first node goes away for good: its connections drop and it refuses new ones.
+    first.take_down();
+    let after = broker.publish_events(20).await;
+    expected.extend(after.iter().map(|event| event.id));
+    wait_until("the events after the loss are applied", || {
+        handler.applied() == expected
+    })
+    .await;
+    assert!(
+        second.accepted() > 0,
+        "the consumer moved to the second node"
+    );
     assert!(!consumer.task.is_finished(), "the consumer did not exit");
     consumer.stop().await;
     broker.cleanup().await;

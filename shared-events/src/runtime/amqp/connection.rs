@@ -6,12 +6,14 @@
 //! caller connects anew (see the supervisor behind [`run_consumer`](crate::runtime::amqp::run_consumer) and
 //! [`ConfirmedPublisher`](crate::runtime::amqp::publisher::ConfirmedPublisher)).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use lapin::uri::AMQPUri;
 use lapin::{Channel, Connection, ConnectionProperties};
 
+use crate::app::secret_url::SecretUrl;
 use crate::app::settings::AmqpSettings;
 use crate::runtime::amqp::error::AmqpError;
 
@@ -22,18 +24,46 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Opens a connection named `connection_name` (shown in the broker's management UI), without
-/// lapin's automatic recovery, failing after [`CONNECT_TIMEOUT`].
+/// lapin's automatic recovery. With several broker addresses, tries each in turn, beginning with
+/// the one that answered last, so that a node that went away costs one failed attempt; each
+/// attempt fails after [`CONNECT_TIMEOUT`].
 pub async fn connect(
     settings: &AmqpSettings,
     connection_name: &str,
 ) -> Result<Connection, AmqpError> {
-    let uri: AMQPUri = settings
-        .url
+    let addresses = settings.url.addresses();
+    let first = LAST_ANSWERED.load(Ordering::Relaxed);
+    let mut failure = None;
+    for offset in 0..addresses.len() {
+        let index = (first + offset) % addresses.len();
+        match connect_to(&addresses[index], connection_name).await {
+            Ok(connection) => {
+                LAST_ANSWERED.store(index, Ordering::Relaxed);
+                return Ok(connection);
+            }
+            Err(error @ AmqpError::InvalidUrl(_)) => return Err(error),
+            Err(error) => {
+                if addresses.len() > 1 {
+                    tracing::warn!(broker = %addresses[index], %error, "a broker node did not answer; trying the next");
+                }
+                failure = Some(error);
+            }
+        }
+    }
+    Err(failure.unwrap_or_else(|| AmqpError::InvalidUrl("no broker URL is configured".into())))
+}
+
+/// The index of the broker address that answered last, shared by every connection of the
+/// process: they all move together to a node that works.
+static LAST_ANSWERED: AtomicUsize = AtomicUsize::new(0);
+
+async fn connect_to(address: &SecretUrl, connection_name: &str) -> Result<Connection, AmqpError> {
+    let uri: AMQPUri = address
         .expose()
         .parse()
         // Some of the parser's messages quote the URL: show it without its password.
         .map_err(|message: String| {
-            AmqpError::InvalidUrl(message.replace(settings.url.expose(), &settings.url.to_string()))
+            AmqpError::InvalidUrl(message.replace(address.expose(), &address.to_string()))
         })?;
     let properties = ConnectionProperties::default().with_connection_name(connection_name.into());
     match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect_uri(uri, properties)).await {
@@ -43,16 +73,25 @@ pub async fn connect(
     }
 }
 
-/// The pauses between reconnection attempts: exponential from 200 ms, with jitter so that
-/// services restarted together do not reconnect in lockstep, capped at 30 s, never giving up.
+/// The pauses between reconnection attempts: exponential from 200 ms to 1 s, with jitter so that
+/// services restarted together do not reconnect in lockstep (up to twice the pause), never
+/// giving up. Short, so that a broker that comes back is used again within about two seconds; a
+/// refused connection costs the broker next to nothing.
 pub fn reconnect_backoff() -> ExponentialBackoff {
     ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(200))
-        .with_max_delay(Duration::from_secs(30))
+        .with_max_delay(Duration::from_secs(1))
         .with_factor(2.0)
         .with_jitter()
         .without_max_times()
         .build()
+}
+
+/// Whether the `failures`-th failure in a row is worth a log line: the 1st, 2nd, 4th, 8th...,
+/// so that an outage of minutes, retried every second by every connection, logs a few lines
+/// rather than thousands.
+pub fn worth_logging(failures: u64) -> bool {
+    failures.is_power_of_two()
 }
 
 /// Closes `channel` and then `connection` cleanly, as far as they still can be, in bounded time.

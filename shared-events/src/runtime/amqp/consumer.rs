@@ -28,16 +28,18 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, field};
 
 use crate::app::settings::AmqpSettings;
+use crate::app::telemetry::{self, messaging, messaging::Processing};
 use crate::contract::event::{DecodeError, OrderEvent};
 use crate::contract::outcome::DeliveryOutcome;
 use crate::contract::shard::{Shard, ShardCount};
+use crate::runtime::amqp::broker_link::BrokerLink;
 use crate::runtime::amqp::disposition;
 use crate::runtime::amqp::headers::{self, ATTEMPTS};
 use crate::runtime::amqp::publisher::{ConfirmedPublisher, OutgoingMessage};
 use crate::runtime::amqp::subscription::{Next, Subscription};
 use crate::runtime::amqp::supervisor::{Session, SessionError, set_up, supervise};
 use crate::runtime::amqp::topology::Topology;
-use crate::runtime::handler::EventHandler;
+use crate::runtime::handler::{EventHandler, handle_timed};
 use crate::runtime::per_order::per_order;
 use crate::runtime::retry::{self, Disposition};
 
@@ -48,12 +50,14 @@ const SHUTDOWN_DRAIN: Duration = Duration::from_secs(10);
 /// Consumes `shard`'s queue `NS.<H::SERVICE>.shard.<k>` until `shutdown`, reconnecting after
 /// any failure; declares the shard's topology on every connection. Returns `Ok` after a clean
 /// stop (the messages in hand finished and acked, the channel and connection closed) and `Err`
-/// only for configuration mistakes (an invalid URL or name).
+/// only for configuration mistakes (an invalid URL or name). Tells `link` whether it is
+/// connected.
 pub async fn run_consumer<H: EventHandler>(
     settings: AmqpSettings,
     handler: Arc<H>,
     shards: ShardCount,
     shard: Shard,
+    link: BrokerLink,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let service = H::SERVICE;
@@ -73,6 +77,7 @@ pub async fn run_consumer<H: EventHandler>(
     let result = supervise(
         &settings,
         &format!("{service}-shard-{shard}"),
+        &link,
         &shutdown,
         &mut session,
     )
@@ -157,7 +162,7 @@ impl<H: EventHandler> ConsumerSession<H> {
         let handled = per_order(
             deliveries.len(),
             |index| decoded[index].as_ref().ok().map(|event| event.subject),
-            |index| self.handle(&deliveries[index], &decoded[index]),
+            |index| self.handle(&queue, &deliveries[index], &decoded[index]),
         )
         .await;
 
@@ -206,9 +211,11 @@ impl<H: EventHandler> ConsumerSession<H> {
         Ok(())
     }
 
-    /// Hands one delivery to the handler, in a span of its own, and decides what becomes of it.
+    /// Hands one delivery from `queue` to the handler, in a span of its own, and decides what
+    /// becomes of it.
     async fn handle(
         &self,
+        queue: &str,
         delivery: &Delivery,
         decoded: &Result<OrderEvent, DecodeError>,
     ) -> Handling {
@@ -220,9 +227,25 @@ impl<H: EventHandler> ConsumerSession<H> {
             order_id = field::Empty,
             traceparent = field::Empty,
             redelivered = delivery.redelivered,
+            otel.name = field::Empty,
+            otel.kind = field::Empty,
         );
         if let Some(message_id) = delivery.properties.message_id() {
             span.record("message_id", message_id.as_str());
+        }
+        if telemetry::exporting() {
+            let processing = Processing {
+                service: H::SERVICE,
+                system: messaging::RABBITMQ,
+                destination: queue,
+                message_id: delivery
+                    .properties
+                    .message_id()
+                    .as_ref()
+                    .map(|id| id.as_str()),
+            };
+            let parent = messaging::amqp_parent(&delivery.properties, decoded.as_ref().ok());
+            messaging::process(&span, processing, &parent);
         }
         let prior_attempts = headers::count(&delivery.properties, ATTEMPTS).unwrap_or(0);
         let attempts = prior_attempts.saturating_add(1);
@@ -242,7 +265,9 @@ impl<H: EventHandler> ConsumerSession<H> {
         if let Some(traceparent) = &event.traceparent {
             span.record("traceparent", traceparent.as_str());
         }
-        let handled = self.handler.handle(event).instrument(span.clone()).await;
+        let handled = handle_timed(self.handler.as_ref(), event)
+            .instrument(span.clone())
+            .await;
         let _entered = span.enter();
         let disposition = match &handled {
             Ok(handled) => {
@@ -250,6 +275,7 @@ impl<H: EventHandler> ConsumerSession<H> {
                 None
             }
             Err(error) => {
+                telemetry::failed(&span, error);
                 let disposition = self
                     .settings
                     .retry_policy()

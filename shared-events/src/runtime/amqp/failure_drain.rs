@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::settings::AmqpSettings;
 use crate::contract::shard::ShardCount;
-use crate::runtime::amqp::connection::reconnect_backoff;
+use crate::runtime::amqp::broker_link::BrokerLink;
+use crate::runtime::amqp::connection::{reconnect_backoff, worth_logging};
 use crate::runtime::amqp::headers::{
     self, ATTEMPTS, FAILURE_ID, FAILURE_REASON, FIRST_FAILURE_AT, LAST_FAILURE_AT, ORIGINAL_QUEUE,
 };
@@ -32,11 +33,13 @@ const DELIVERY_LIMIT: &str = "delivery_limit";
 /// appends one record per message to `log` before acking it. Declares the service's whole
 /// topology, for its `shards`, on every connection (after checking the broker's shard count).
 /// Every replica of a service runs one: `failure.json` takes appends from several processes.
+/// Tells `link` whether it is connected.
 pub async fn run_failure_drain(
     settings: AmqpSettings,
     service: &'static str,
     shards: ShardCount,
     log: Arc<FailureLog>,
+    link: BrokerLink,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut session = DrainSession {
@@ -50,6 +53,7 @@ pub async fn run_failure_drain(
     let result = supervise(
         &settings,
         &format!("{service}-failure-drain"),
+        &link,
         &shutdown,
         &mut session,
     )
@@ -112,6 +116,7 @@ impl DrainSession {
     /// false if shutdown came first.
     async fn record(&self, record: FailureRecord) -> bool {
         let mut backoff = reconnect_backoff();
+        let mut failures_in_a_row = 0_u64;
         loop {
             match self.log.append_unique_async(record.clone()).await {
                 Ok(appended) => {
@@ -128,8 +133,11 @@ impl DrainSession {
                     return true;
                 }
                 Err(error) => {
-                    let delay = backoff.next().unwrap_or(Duration::from_secs(30));
-                    tracing::error!(%error, ?delay, "cannot append to the failure log; trying again");
+                    let delay = backoff.next().unwrap_or(Duration::from_secs(1));
+                    failures_in_a_row += 1;
+                    if worth_logging(failures_in_a_row) {
+                        tracing::error!(%error, ?delay, failures_in_a_row, "cannot append to the failure log; trying again");
+                    }
                     tokio::select! {
                         () = self.shutdown.cancelled() => return false,
                         () = tokio::time::sleep(delay) => {}

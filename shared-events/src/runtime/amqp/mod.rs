@@ -3,6 +3,7 @@
 //! # Layout
 //!
 //! - [`topology`]: the exchange and queue names under a namespace, and their declaration.
+//! - [`broker_link`]: whether a service's sessions hold a connection, for its readiness.
 //! - [`connection`]: connecting in bounded time, without lapin's automatic recovery.
 //! - [`publisher`]: [`ConfirmedPublisher`], which counts a message as sent only on an ack
 //!   with no return.
@@ -23,6 +24,7 @@
 //! connection and its channels are dropped and a new connection is made after a capped,
 //! jittered exponential backoff; the topology is declared again on each connection.
 
+pub mod broker_link;
 pub mod connection;
 pub mod consumer;
 pub(crate) mod disposition;
@@ -37,6 +39,7 @@ pub mod supervisor;
 pub mod teardown;
 pub mod topology;
 
+pub use broker_link::BrokerLink;
 pub use connection::connect;
 pub use consumer::run_consumer;
 pub use error::AmqpError;

@@ -18,6 +18,7 @@ use lapin::{BasicProperties, Channel, Confirmation, Connection, PublisherConfirm
 use tokio::sync::Mutex;
 
 use crate::app::settings::AmqpSettings;
+use crate::app::telemetry::context::TRACEPARENT;
 use crate::contract::event::OrderEvent;
 use crate::contract::shard::{self, ServiceShards};
 use crate::runtime::amqp::connection::{self, connect};
@@ -128,7 +129,7 @@ impl OutgoingMessage {
             headers: event
                 .traceparent
                 .iter()
-                .map(|traceparent| ("traceparent".to_owned(), traceparent.clone()))
+                .map(|traceparent| (TRACEPARENT.to_owned(), traceparent.clone()))
                 .collect(),
         }
     }

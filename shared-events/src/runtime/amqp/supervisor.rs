@@ -8,6 +8,7 @@ use lapin::Connection;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::settings::AmqpSettings;
+use crate::runtime::amqp::broker_link::BrokerLink;
 use crate::runtime::amqp::connection::{self, connect, reconnect_backoff};
 use crate::runtime::amqp::error::AmqpError;
 use crate::runtime::amqp::publisher::PublishError;
@@ -78,15 +79,19 @@ pub async fn set_up<T>(
     }
 }
 
-/// Runs `session` over fresh connections named `connection_name` until `shutdown`. Returns
-/// `Ok` on shutdown and `Err` only for configuration mistakes that reconnecting cannot cure.
+/// Runs `session` over fresh connections named `connection_name` until `shutdown`, and tells
+/// `link` whether it holds one. Returns `Ok` on shutdown and `Err` only for configuration
+/// mistakes that reconnecting cannot cure.
 pub async fn supervise(
     settings: &AmqpSettings,
     connection_name: &str,
+    link: &BrokerLink,
     shutdown: &CancellationToken,
     session: &mut impl Session,
 ) -> anyhow::Result<()> {
     let mut backoff = reconnect_backoff();
+    let mut failures_in_a_row = 0_u64;
+    let mut link = link.session();
     loop {
         let connected = tokio::select! {
             biased;
@@ -96,14 +101,17 @@ pub async fn supervise(
         let error = match connected {
             Ok(connection) => {
                 tracing::info!(connection = connection_name, "connected to the broker");
+                link.set_connected(true);
                 let started = Instant::now();
                 let result = session.run(&connection).await;
+                link.set_connected(false);
                 connection::close(&connection, &[]).await;
                 match result {
                     Ok(()) => return Ok(()),
                     Err(error) => {
                         if started.elapsed() >= HEALTHY_SESSION {
                             backoff = reconnect_backoff();
+                            failures_in_a_row = 0;
                         }
                         error
                     }
@@ -114,15 +122,18 @@ pub async fn supervise(
         if !error.is_transient() {
             return Err(anyhow::Error::new(error).context(format!("{connection_name} cannot run")));
         }
-        let delay = backoff.next().unwrap_or(Duration::from_secs(30));
+        let delay = backoff.next().unwrap_or(Duration::from_secs(1));
         if shutdown.is_cancelled() {
             return Ok(());
         }
-        if matches!(error, SessionError::Amqp(AmqpError::Declare { .. })) {
+        failures_in_a_row += 1;
+        if !connection::worth_logging(failures_in_a_row) {
+            tracing::debug!(connection = connection_name, %error, ?delay, failures_in_a_row, "broker session failed again; reconnecting");
+        } else if matches!(error, SessionError::Amqp(AmqpError::Declare { .. })) {
             // Typically a queue that exists with other arguments: only a person can fix that.
-            tracing::error!(connection = connection_name, %error, ?delay, "cannot declare the topology; trying again");
+            tracing::error!(connection = connection_name, %error, ?delay, failures_in_a_row, "cannot declare the topology; trying again");
         } else {
-            tracing::warn!(connection = connection_name, %error, ?delay, "broker session failed; reconnecting");
+            tracing::warn!(connection = connection_name, %error, ?delay, failures_in_a_row, "broker session failed; reconnecting");
         }
         tokio::select! {
             biased;

@@ -16,11 +16,13 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::app::telemetry::messaging::{self, Processing};
+use crate::app::telemetry::{self, TraceContext};
 use crate::contract::event::OrderEvent;
 use crate::runtime::embedded::EmbeddedLink;
 use crate::runtime::embedded::inbox::Inbox;
 use crate::runtime::embedded::offset::OffsetFile;
-use crate::runtime::handler::{EventHandler, Handled, HandlerError};
+use crate::runtime::handler::{EventHandler, Handled, HandlerError, handle_timed};
 use crate::runtime::per_order::per_order;
 use crate::runtime::retry::{self, Disposition};
 use crate::storage::failure_log::{FailureLog, FailureRecord};
@@ -166,7 +168,12 @@ impl<H: EventHandler> Runner<H> {
             |index| {
                 let event = &deliveries[index].event;
                 let span = delivery_span::<H>(event);
-                async move { (handler.handle(event).instrument(span.clone()).await, span) }
+                async move {
+                    let handled = handle_timed(handler.as_ref(), event)
+                        .instrument(span.clone())
+                        .await;
+                    (handled, span)
+                }
             },
         )
         .await;
@@ -198,6 +205,7 @@ impl<H: EventHandler> Runner<H> {
                 error,
             }) => {
                 tracing::warn!(attempts, delay_ms, %error, "handler failed; retrying later");
+                telemetry::failed(&tracing::Span::current(), &error);
                 self.link.outcomes.report(outcome);
                 delivery.attempts = attempts;
                 delivery.first_failure_at.get_or_insert_with(Utc::now);
@@ -352,13 +360,28 @@ impl<H: EventHandler> Runner<H> {
     }
 }
 
-/// The span one delivery is handled in.
+/// The span one delivery is handled in: when traces are exported, the processing span of the
+/// messaging conventions, a child of the context the event carries.
 fn delivery_span<H: EventHandler>(event: &OrderEvent) -> tracing::Span {
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "embedded delivery",
         service = H::SERVICE,
         event_id = %event.id,
         order_id = %event.subject,
         traceparent = event.traceparent.as_deref().unwrap_or(""),
-    )
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
+    );
+    if telemetry::exporting() {
+        let message_id = event.id.to_string();
+        let processing = Processing {
+            service: H::SERVICE,
+            system: messaging::EMBEDDED,
+            destination: H::SERVICE,
+            message_id: Some(&message_id),
+        };
+        let parent = TraceContext::from_traceparent(event.traceparent.as_deref());
+        messaging::process(&span, processing, &parent);
+    }
+    span
 }

@@ -10,11 +10,14 @@ use uuid::Uuid;
 use crate::contract::shard::{Shard, ShardCount};
 use crate::storage::data_dir::DataDirError;
 use crate::storage::durable_state::{DurableState, DurableStateError, StateMachine};
+use crate::storage::journal_metrics::JournalMetrics;
 use crate::storage::state_follower::{FollowError, StateFollower};
 
 /// Every shard's ledger of a service, owned or followed.
 pub struct ShardLedgers<L: StateMachine> {
     dir: PathBuf,
+    /// The service whose metrics the owned ledgers report to.
+    service: &'static str,
     name: &'static str,
     shards: ShardCount,
     slots: Vec<Slot<L>>,
@@ -26,8 +29,13 @@ struct Slot<L: StateMachine> {
 }
 
 impl<L: StateMachine> ShardLedgers<L> {
-    /// The ledgers `name` of `shards` shards under `data_dir`; none is open yet.
-    pub fn new(data_dir: &Path, name: &'static str, shards: ShardCount) -> ShardLedgers<L> {
+    /// `service`'s ledgers `name` of `shards` shards under `data_dir`; none is open yet.
+    pub fn new(
+        data_dir: &Path,
+        service: &'static str,
+        name: &'static str,
+        shards: ShardCount,
+    ) -> ShardLedgers<L> {
         let dir = data_dir.join("shards");
         let slots = shards
             .all()
@@ -38,6 +46,7 @@ impl<L: StateMachine> ShardLedgers<L> {
             .collect();
         ShardLedgers {
             dir,
+            service,
             name,
             shards,
             slots,
@@ -58,7 +67,8 @@ impl<L: StateMachine> ShardLedgers<L> {
     /// holds it. Blocks on file I/O.
     pub fn open(&self, shard: Shard) -> Result<Option<DurableState<L>>, DurableStateError> {
         let slot = self.slot(shard);
-        match DurableState::open(&self.dir_of(shard), self.name) {
+        let metrics = JournalMetrics::of_shard(self.service, self.name, shard);
+        match DurableState::open_reporting(&self.dir_of(shard), self.name, metrics) {
             Ok(ledger) => {
                 *slot
                     .owned

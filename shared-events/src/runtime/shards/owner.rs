@@ -48,11 +48,24 @@ pub trait ShardOpener: Send + Sync + 'static {
     fn is_healthy(&self, shard: Shard) -> bool;
 }
 
-/// The shards this replica owns now, for `GET /shards` and readiness.
+/// The shards this replica owns now, for `GET /shards`, readiness and the
+/// `consumer_shards_owned` gauge of its service.
 #[derive(Debug, Clone, Default)]
-pub struct OwnedShards(Arc<Mutex<BTreeSet<Shard>>>);
+pub struct OwnedShards {
+    shards: Arc<Mutex<BTreeSet<Shard>>>,
+    /// The service whose gauge follows the count; none without one.
+    service: Option<&'static str>,
+}
 
 impl OwnedShards {
+    /// No shard yet, of `service` (`inventory`), whose gauge follows.
+    pub fn of(service: &'static str) -> OwnedShards {
+        OwnedShards {
+            shards: Arc::default(),
+            service: Some(service),
+        }
+    }
+
     /// The owned shards, in order.
     pub fn list(&self) -> Vec<Shard> {
         self.lock().iter().copied().collect()
@@ -60,15 +73,19 @@ impl OwnedShards {
 
     /// Records whether `shard` is owned.
     pub fn set(&self, shard: Shard, owned: bool) {
+        let mut shards = self.lock();
         if owned {
-            self.lock().insert(shard);
+            shards.insert(shard);
         } else {
-            self.lock().remove(&shard);
+            shards.remove(&shard);
+        }
+        if let Some(service) = self.service {
+            metrics::gauge!("consumer_shards_owned", "service" => service).set(shards.len() as f64);
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<Shard>> {
-        self.0
+        self.shards
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
