@@ -7,6 +7,7 @@ use shared_events::app::api_error::ApiError;
 use shared_events::app::paging::{page_params, query_config};
 use shared_events::app::replica_health::ReplicaHealth;
 use shared_events::app::routes::{allowing, probes};
+use shared_events::app::strict_query::StrictQuery;
 use shared_events::contract::page_cursor::PageCursor;
 use shared_events::runtime::shards::ShardLedgers;
 use shared_events::storage::durable_state::DurableStateError;
@@ -53,7 +54,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
 
 /// `GET /invoices?limit=&cursor=`: a page of invoices, newest order first, over every shard.
 async fn list(
-    params: web::Query<ListParams>,
+    params: StrictQuery<ListParams>,
     ledgers: web::Data<ShardLedgers<InvoiceLedger>>,
 ) -> Result<HttpResponse, ApiError> {
     let (before, limit) = page_params(params.limit.as_deref(), params.cursor.as_deref(), &CURSOR)?;

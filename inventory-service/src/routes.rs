@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use shared_events::app::api_error::ApiError;
+use shared_events::app::api_error::{ApiError, named_field};
 use shared_events::app::replica_health::ReplicaHealth;
 use shared_events::app::routes::{allowing, probes};
 use shared_events::runtime::shards::ShardLedgers;
@@ -108,8 +108,8 @@ async fn count(
     book: web::Data<OnHandBook>,
 ) -> Result<HttpResponse, ApiError> {
     // Read as an object first: serde would also take a struct from an array (`[3]`).
-    let invalid = |message: String| ApiError::Unprocessable {
-        code: "invalid_field",
+    let invalid = |message: String| ApiError::InvalidField {
+        field: named_field(&message).unwrap_or("on_hand").to_owned(),
         message,
     };
     let body: CountBody = serde_json::from_value(Value::Object(body.into_inner()))

@@ -26,6 +26,7 @@
 //! - [`http`]: request helpers several suites use: readiness and paginated lists.
 //! - [`logging`]: the services' logs in the test output, on demand.
 //! - [`fsync_fault`]: fsyncs that fail on demand in a real service binary.
+//! - [`schemathesis`]: fuzzing a running service against the OpenAPI document it serves.
 
 pub mod binaries;
 pub mod broker;
@@ -41,6 +42,7 @@ pub mod ports;
 pub mod process;
 pub mod proxy;
 pub mod replicas;
+pub mod schemathesis;
 pub mod service;
 pub mod smtp;
 pub mod tls;

@@ -70,16 +70,16 @@ async fn bad_list_parameters_are_a_422() {
     // Arrange
     let app = spawn_app().await;
     let cases = [
-        "limit=0",
-        "limit=501",
-        "limit=-1",
-        "limit=ten",
-        "cursor=not-a-cursor",
-        "limit=1&limit=2",
-        "status=open",
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("limit=-1", "limit"),
+        ("limit=ten", "limit"),
+        ("cursor=not-a-cursor", "cursor"),
+        ("limit=1&limit=2", "limit"),
+        ("status=open", "status"),
     ];
 
-    for query in cases {
+    for (query, field) in cases {
         // Act
         let response = app.get(&format!("/invoices?{query}")).await;
 
@@ -87,7 +87,19 @@ async fn bad_list_parameters_are_a_422() {
         assert_eq!(response.status().as_u16(), 422, "{query}");
         let body: Value = response.json().await.expect("json");
         assert_eq!(body["error"]["code"], "invalid_query", "{query}: {body}");
+        assert_eq!(body["error"]["field"], field, "{query}: {body}");
     }
+}
+
+#[tokio::test]
+async fn a_query_that_is_not_utf8_once_decoded_is_a_400() {
+    let app = spawn_app().await;
+
+    let response = app.get("/invoices?cursor=%C3").await;
+
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "malformed_query", "{body}");
 }
 
 #[tokio::test]

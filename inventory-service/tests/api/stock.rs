@@ -102,21 +102,26 @@ async fn a_count_that_is_not_a_whole_number_from_0_is_a_422() {
     // Arrange
     let app = spawn_app().await;
     let cases = [
-        (json!({"on_hand": -1}), "negative"),
-        (json!({"on_hand": 1.5}), "fraction"),
-        (json!({"on_hand": "3"}), "string"),
-        (json!({"on_hand": null}), "null"),
-        (json!({}), "missing"),
-        (json!({"on_hand": 3, "extra": true}), "unknown field"),
+        (json!({"on_hand": -1}), "on_hand", "negative"),
+        (json!({"on_hand": 1.5}), "on_hand", "fraction"),
+        (json!({"on_hand": "3"}), "on_hand", "string"),
+        (json!({"on_hand": null}), "on_hand", "null"),
+        (json!({}), "on_hand", "missing"),
+        (
+            json!({"on_hand": 3, "extra": true}),
+            "extra",
+            "unknown field",
+        ),
         (
             json!({"on_hand": 9_223_372_036_854_775_808_u64}),
+            "on_hand",
             "beyond i64",
         ),
-        (json!({"on_hand": 1e30}), "huge"),
-        (json!([3]), "not an object"),
+        (json!({"on_hand": 1e30}), "on_hand", "huge"),
+        (json!([3]), "body", "not an object"),
     ];
 
-    for (body, case) in cases {
+    for (body, field, case) in cases {
         // Act
         let response = app.put_stock("widget", &body).await;
 
@@ -124,6 +129,7 @@ async fn a_count_that_is_not_a_whole_number_from_0_is_a_422() {
         assert_eq!(response.status().as_u16(), 422, "{case}: {body}");
         let error: Value = response.json().await.expect("json");
         assert_eq!(error["error"]["code"], "invalid_field", "{case}: {error}");
+        assert_eq!(error["error"]["field"], field, "{case}: {error}");
     }
     assert!(app.level("widget").await.is_none(), "nothing was counted");
 }

@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use shared_events::app::api_error::ApiError;
 use shared_events::app::paging::{invalid_query, page_params};
+use shared_events::app::strict_query::StrictQuery;
 use shared_events::contract::page_cursor::PageCursor;
 use shared_events::runtime::shards::ShardLedgers;
 use uuid::Uuid;
@@ -38,7 +39,7 @@ struct ShardPositions(Vec<Option<Position>>);
 
 /// `GET /notifications?limit=&cursor=&order_id=`: a page of notifications, newest first.
 pub(crate) async fn list(
-    params: web::Query<ListParams>,
+    params: StrictQuery<ListParams>,
     ledgers: web::Data<ShardLedgers<Ledger>>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
@@ -47,9 +48,7 @@ pub(crate) async fn list(
     let shard_count = usize::from(ledgers.shards().get());
     let mut positions = before.map_or_else(|| vec![None; shard_count], |before| before.0);
     if positions.len() != shard_count {
-        return Err(invalid_query(
-            "cursor is not one of this service's".to_owned(),
-        ));
+        return Err(invalid_query("cursor", "is not one of this service's"));
     }
     let page = match order_id(params.order_id.as_deref())? {
         // One order's notifications are all in its shard.
@@ -112,7 +111,7 @@ fn order_id(text: Option<&str>) -> Result<Option<Uuid>, ApiError> {
         Some(text) => text
             .parse::<Uuid>()
             .map(Some)
-            .map_err(|_| invalid_query(format!("order_id `{text}` is not a UUID"))),
+            .map_err(|_| invalid_query("order_id", format!("`{text}` is not a UUID"))),
     }
 }
 

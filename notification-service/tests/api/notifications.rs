@@ -72,22 +72,28 @@ async fn notifications_are_listed_newest_first_in_pages_and_by_order() {
 async fn invalid_query_parameters_are_422() {
     let app = spawn_app(None).await;
     let cases = [
-        ("limit=0", "a limit below 1"),
-        ("limit=501", "a limit above 500"),
-        ("limit=ten", "a limit that is not a number"),
+        ("limit=0", "limit", "a limit below 1"),
+        ("limit=501", "limit", "a limit above 500"),
+        ("limit=ten", "limit", "a limit that is not a number"),
         (
             "cursor=bm90LW91cnM",
+            "cursor",
             "a cursor this service did not give out",
         ),
-        ("order_id=42", "an order id that is not a UUID"),
-        ("colour=red", "an unknown parameter"),
+        ("order_id=42", "order_id", "an order id that is not a UUID"),
+        ("colour=red", "colour", "an unknown parameter"),
     ];
-    for (query, case) in cases {
+    for (query, field, case) in cases {
         let response = app.get_notifications(query).await;
 
         assert_eq!(response.status().as_u16(), 422, "{case}");
         let body: Value = response.json().await.expect("json");
         assert_eq!(body["error"]["code"], "invalid_query", "{case}");
+        assert_eq!(body["error"]["field"], field, "{case}: {body}");
     }
+    let response = app.get_notifications("order_id=%FF").await;
+    assert_eq!(response.status().as_u16(), 400, "not UTF-8 once decoded");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "malformed_query", "{body}");
     app.finish().await;
 }

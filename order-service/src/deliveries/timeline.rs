@@ -43,7 +43,7 @@ impl DeliveryEntry {
 }
 
 /// An order's delivery timeline, as `GET /orders/{id}/deliveries` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderTimeline {
     /// The order.
     pub order_id: Uuid,
@@ -52,7 +52,7 @@ pub struct OrderTimeline {
 }
 
 /// One event's delivery.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventTimeline {
     /// The event's id.
     pub event_id: Uuid,
@@ -69,7 +69,7 @@ pub struct EventTimeline {
 }
 
 /// What one service did with one event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceDelivery {
     /// The service.
     pub service: String,
@@ -87,7 +87,7 @@ pub struct ServiceDelivery {
 }
 
 /// One reported outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attempt {
     /// What happened.
     pub status: OutcomeStatus,

@@ -20,7 +20,15 @@ impl FieldError {
     }
 }
 
-/// Checks that `text`, trimmed, is 1 to `max` characters without control characters.
+/// The Unicode bidirectional formatting characters: embeddings, overrides and isolates, and the
+/// invisible direction marks. Unicode's own security guidance (UTS #39, the "Trojan Source"
+/// attacks) lists them as the characters that reorder how text displays.
+fn is_direction_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Checks that `text`, trimmed, is 1 to `max` characters without control characters or
+/// direction controls.
 pub(crate) fn bounded_text(field: &str, text: &str, max: usize) -> Result<String, FieldError> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
@@ -36,6 +44,16 @@ pub(crate) fn bounded_text(field: &str, text: &str, max: usize) -> Result<String
         return Err(FieldError::new(
             field,
             "must not contain control characters",
+        ));
+    }
+    if let Some(mark) = trimmed.chars().find(|&c| is_direction_control(c)) {
+        return Err(FieldError::new(
+            field,
+            format!(
+                "must not contain direction controls (U+{:04X}): they make the text display as \
+                 something other than what is stored",
+                u32::from(mark)
+            ),
         ));
     }
     Ok(trimmed.to_owned())

@@ -25,7 +25,7 @@ pub use customer::{CustomerEmail, CustomerName};
 pub use field_error::FieldError;
 pub use new_order::NewOrder;
 pub use order_body::BodyLimit;
-pub(crate) use order_body::{CreateOrderBody, PatchOrderBody};
+pub(crate) use order_body::{CreateOrderBody, Object, PatchOrderBody};
 pub use order_event::ChangeStamp;
 pub use order_line::{NewOrderLine, OrderLines, ProductName, Quantity, UnitPrice};
 pub use order_patch::{OrderPatch, PatchRejected};

@@ -25,6 +25,7 @@ impl From<WriteError> for ApiError {
             }
             WriteError::IdempotencyKeyReused(_) => ApiError::Unprocessable {
                 code: "idempotency_key_reused",
+                field: "Idempotency-Key".to_owned(),
                 message: error.to_string(),
             },
             WriteError::Unavailable(_) => ApiError::Unavailable(error.to_string()),

@@ -5,8 +5,9 @@ use actix_web::{HttpRequest, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
+use shared_events::app::api_error::{named_field, without_position};
 
-use crate::domain::{BodyLimit, FieldError};
+use crate::domain::{BodyLimit, FieldError, Object};
 use crate::http::ApiError;
 
 /// Reads the whole body of a JSON request, refusing other content types and oversized bodies.
@@ -56,26 +57,26 @@ pub(crate) async fn read_body(
     Ok(body.freeze())
 }
 
-/// Parses JSON into `T`: broken JSON is 400, JSON of the wrong shape is 422 naming the field.
+/// Parses a JSON object into `T`: broken JSON is 400, JSON of the wrong shape (an array, say)
+/// is 422 naming the field.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let malformed = |error: &serde_json::Error| ApiError::BadRequest {
         code: "malformed_json",
-        message: format!(
-            "the body is not valid JSON: {}",
-            without_position(&error.to_string())
-        ),
+        message: format!("the body is not valid JSON: {}", without_position(error)),
     };
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    let Object(value) = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
         if inner.classify() != Category::Data {
             return malformed(&inner);
         }
-        let message = without_position(&inner.to_string());
-        // For a missing field the path names the object that should hold it.
-        let field = match (path.as_str(), named_field(&message)) {
-            (".", Some(name)) => name,
+        let message = without_position(&inner);
+        // For a missing field the path names the object that should hold it (for an unknown
+        // one, the field itself).
+        let missing = named_field(&message).filter(|_| message.starts_with("missing field"));
+        let field = match (path.as_str(), missing) {
+            (".", Some(name)) => name.to_owned(),
             (".", None) => "body".to_owned(),
             (_, Some(name)) => format!("{path}.{name}"),
             (_, None) => path,
@@ -84,22 +85,4 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     })?;
     deserializer.end().map_err(|error| malformed(&error))?;
     Ok(value)
-}
-
-/// serde_json's messages end with "at line 1 column 23"; clients need the reason, not offsets.
-fn without_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(index) => message[..index].to_owned(),
-        None => message.to_owned(),
-    }
-}
-
-/// The name in "missing field `x`".
-fn named_field(message: &str) -> Option<String> {
-    if !message.starts_with("missing field") {
-        return None;
-    }
-    let start = message.find('`')? + 1;
-    let end = start + message[start..].find('`')?;
-    Some(message[start..end].to_owned())
 }

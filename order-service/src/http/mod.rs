@@ -12,6 +12,7 @@
 //! - `json_body`: reading a JSON body: content type, size limit, syntax (400) versus fields (422).
 //! - `conditional`: `ETag` and `If-Match`.
 //! - `idempotency`: `Idempotency-Key`.
+//! - `openapi`: the API's OpenAPI document, from the handlers' annotations.
 //! - `request_id`: [`request_id`], the middleware that gives each request an id.
 //! - `error`: [`ApiError`], every error as `{"error": {"code", "message"}}`.
 
@@ -21,11 +22,14 @@ mod error;
 mod health;
 mod idempotency;
 mod json_body;
+mod openapi;
 mod orders;
 mod request_id;
 
 use actix_web::web;
+use shared_events::app::openapi::documents;
 use shared_events::app::routes::{allowing, not_found, probes};
+use utoipa::OpenApi;
 
 pub use self::error::ApiError;
 pub use self::request_id::request_id;
@@ -34,7 +38,7 @@ pub use crate::domain::BodyLimit;
 /// Registers every route of the service.
 pub fn routes(config: &mut web::ServiceConfig) {
     config
-        .app_data(orders::query_config())
+        .app_data(shared_events::app::paging::query_config())
         .service(
             web::resource("/orders")
                 .route(web::post().to(orders::create))
@@ -57,5 +61,6 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .default_service(allowing("GET, HEAD")),
         )
         .configure(|config| probes(config, health::ready))
+        .configure(|config| documents(config, openapi::OrderApi::openapi()))
         .default_service(web::to(not_found));
 }

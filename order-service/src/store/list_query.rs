@@ -8,6 +8,8 @@ use shared_events::contract::page_cursor::PageCursor;
 use shared_events::{Order, OrderStatus};
 use uuid::Uuid;
 
+use crate::domain::FieldError;
+
 /// Which orders a list request wants.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListQuery {
@@ -46,30 +48,34 @@ const CURSOR: PageCursor = PageCursor::new("o1:");
 const MAX_LIMIT: usize = 500;
 
 impl ListQuery {
-    /// The query `text` asks for (`default_limit` when it names none); the error says which
-    /// parameter is wrong. An empty cursor, status or customer means none.
-    pub(crate) fn parse(text: ListText<'_>, default_limit: usize) -> Result<ListQuery, String> {
+    /// The query `text` asks for (`default_limit` when it names none); the error names the
+    /// parameter that is wrong. An empty cursor, status or customer means none.
+    pub(crate) fn parse(text: ListText<'_>, default_limit: usize) -> Result<ListQuery, FieldError> {
         let limit = match text.limit {
             None => default_limit,
             Some(text) => text
                 .parse::<usize>()
                 .ok()
                 .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-                .ok_or_else(|| format!("limit must be a whole number from 1 to {MAX_LIMIT}"))?,
+                .ok_or_else(|| {
+                    FieldError::new(
+                        "limit",
+                        format!("must be a whole number from 1 to {MAX_LIMIT}"),
+                    )
+                })?,
         };
-        let before = match text.cursor.filter(|text| !text.is_empty()) {
-            None => None,
-            Some(text) => Some(
-                CURSOR
-                    .decode(text)
-                    .ok_or_else(|| "cursor is not one this service gave out".to_owned())?,
-            ),
-        };
+        let before =
+            match text.cursor.filter(|text| !text.is_empty()) {
+                None => None,
+                Some(text) => Some(CURSOR.decode(text).ok_or_else(|| {
+                    FieldError::new("cursor", "is not one this service gave out")
+                })?),
+            };
         let status = match text.status.filter(|text| !text.is_empty()) {
             None => None,
             Some(text) => Some(
                 text.parse::<OrderStatus>()
-                    .map_err(|error| format!("status: {error}"))?,
+                    .map_err(|error| FieldError::new("status", error.to_string()))?,
             ),
         };
         let customer = text

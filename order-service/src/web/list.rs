@@ -62,7 +62,7 @@ fn list_query(params: &ListParams) -> Result<ListQuery, WebError> {
         customer: params.customer.as_deref(),
     };
     ListQuery::parse(text, DEFAULT_LIMIT)
-        .map_err(|message| WebError::Unprocessable(format!("{message}.")))
+        .map_err(|error| WebError::Unprocessable(format!("{error}.")))
 }
 
 /// The filter form: a GET form, so a filtered list is a link that can be shared.

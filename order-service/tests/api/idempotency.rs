@@ -106,6 +106,30 @@ async fn a_key_reused_with_another_order_is_422() {
 }
 
 #[tokio::test]
+async fn a_retry_after_the_order_was_deleted_says_so_and_creates_nothing() {
+    // Arrange
+    let app = spawn_app().await;
+    let body = order_body("Ada").to_string();
+    let created: Value = first_post(&app, "deleted-since", &body)
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let id = created["order_id"].as_str().expect("an id");
+    assert_eq!(app.delete_order(id).await.status().as_u16(), 200);
+
+    // Act
+    let retry = post_with_key(&app, "deleted-since", &body).await;
+
+    // Assert: not a 201 for an order that no longer exists.
+    let answer = json_with_status(retry, 409, "a replay of a deleted order").await;
+    assert_eq!(answer["error"]["code"], "conflict", "{answer}");
+    let message = answer["error"]["message"].as_str().expect("a message");
+    assert!(message.contains(id), "names the order: {message}");
+    assert_eq!(app.order_count().await, 0, "nothing created again");
+}
+
+#[tokio::test]
 async fn different_keys_create_different_orders() {
     // Arrange
     let app = spawn_app().await;

@@ -4,6 +4,7 @@ mod helpers;
 
 mod compaction;
 mod concurrency;
+mod contract;
 mod crash;
 mod create;
 mod delete;
@@ -14,6 +15,7 @@ mod health;
 mod https;
 mod idempotency;
 mod list;
+mod openapi;
 mod outbox;
 mod restart;
 mod standby;

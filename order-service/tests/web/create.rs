@@ -136,6 +136,17 @@ async fn an_invalid_field_comes_back_with_its_error_beside_it_and_the_values_kep
         ("items[0].quantity", "two", "not a number"),
         ("items[1].amount", "0.001", "a price too precise"),
         ("customer_name", " ", "a blank name"),
+        // Shown as "Ada Lovelace" reversed after the mark: refused, as in the API.
+        (
+            "customer_name",
+            "Ada \u{202E}ecalevoL",
+            "a right-to-left override",
+        ),
+        (
+            "items[0].product",
+            "widget\u{2067}",
+            "a right-to-left isolate",
+        ),
     ];
     for (field, value, message) in cases {
         let response = app

@@ -1,7 +1,8 @@
 //! The delivery promises, tested once and run on both transports, so that the embedded
 //! transport and RabbitMQ cannot drift apart: every change reaches every service once; a
 //! failing delivery is retried with backoff; one given up on is recorded in `failure.json` and
-//! can be replayed; nothing is lost across a restart. Emails go over real SMTP.
+//! can be replayed; nothing is lost across a restart. Emails go over real SMTP. In every case,
+//! each event and outcome message the platform emits matches docs/asyncapi.yaml.
 
 use std::collections::HashSet;
 
@@ -11,6 +12,7 @@ use test_support::namespace;
 use test_support::smtp::{Mode, SmtpServer};
 use test_support::wait::wait_until;
 
+use crate::asyncapi::Emitted;
 use crate::helpers::{TestPlatform, delete_namespace, settings};
 
 /// Runs each case as `embedded::<case>` and `rabbitmq::<case>`.
@@ -45,6 +47,8 @@ on_both_transports!(
 struct Case {
     settings: PlatformSettings,
     smtp: SmtpServer,
+    /// What the platform emits, captured from before it starts.
+    emitted: Emitted,
     _dir: tempfile::TempDir,
 }
 
@@ -53,10 +57,18 @@ async fn case(transport: TransportKind) -> Case {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let settings = settings(transport, dir.path(), &namespace::unique(), &smtp.url());
     Case {
+        emitted: Emitted::capture(&settings).await,
         settings,
         smtp,
         _dir: dir,
     }
+}
+
+/// Once the platform has stopped: asserts that every message it emitted matches the AsyncAPI
+/// document, then removes the case's broker namespace.
+async fn finish(case: Case) {
+    case.emitted.assert_match_the_asyncapi_document().await;
+    delete_namespace(&case.settings).await;
 }
 
 /// Waits until the order's changes up to version `through` are applied everywhere, then asserts
@@ -139,7 +151,7 @@ async fn every_change_reaches_every_service_once(transport: TransportKind) {
     );
 
     platform.stop().await;
-    delete_namespace(&case.settings).await;
+    finish(case).await;
 }
 
 async fn a_failing_delivery_is_retried_until_it_succeeds(transport: TransportKind) {
@@ -183,7 +195,7 @@ async fn a_failing_delivery_is_retried_until_it_succeeds(transport: TransportKin
     );
 
     platform.stop().await;
-    delete_namespace(&case.settings).await;
+    finish(case).await;
 }
 
 async fn a_delivery_given_up_on_is_recorded_and_can_be_replayed(transport: TransportKind) {
@@ -245,7 +257,7 @@ async fn a_delivery_given_up_on_is_recorded_and_can_be_replayed(transport: Trans
     assert_eq!(replays[0]["outcome"], "published", "{replays}");
 
     platform.stop().await;
-    delete_namespace(&case.settings).await;
+    finish(case).await;
 }
 
 async fn events_accepted_before_a_restart_are_delivered_after_it(transport: TransportKind) {
@@ -276,5 +288,5 @@ async fn events_accepted_before_a_restart_are_delivered_after_it(transport: Tran
     assert_eq!(distinct.len(), 20, "one email per order");
 
     platform.stop().await;
-    delete_namespace(&case.settings).await;
+    finish(case).await;
 }

@@ -1,6 +1,7 @@
 //! The all-in-one platform: the delivery conformance suite, run on both transports, the
 //! embedded transport's crash test, and the traces of both transports.
 
+mod asyncapi;
 mod conformance;
 mod crash;
 mod embedded;

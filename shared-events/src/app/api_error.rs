@@ -44,11 +44,14 @@ pub enum ApiError {
         /// What is wrong.
         message: String,
     },
-    /// 422: the request is well-formed but cannot be accepted (a bad parameter, a reused key).
-    #[error("{message}")]
+    /// 422: the request is well-formed but cannot be accepted (a bad query parameter, a reused
+    /// `Idempotency-Key`); `field` names the parameter or header to blame.
+    #[error("{field}: {message}")]
     Unprocessable {
         /// Machine-readable reason.
         code: &'static str,
+        /// The query parameter, header or body field to blame (`limit`, `Idempotency-Key`).
+        field: String,
         /// What is wrong.
         message: String,
     },
@@ -83,7 +86,9 @@ impl ApiError {
             other => other.to_string(),
         };
         let field = match self {
-            ApiError::InvalidField { field, .. } => Some(field.as_str()),
+            ApiError::InvalidField { field, .. } | ApiError::Unprocessable { field, .. } => {
+                Some(field.as_str())
+            }
             _ => None,
         };
         ErrorDetail {
@@ -98,9 +103,10 @@ impl ApiError {
     pub fn from_json(error: &JsonPayloadError, limit: usize) -> ApiError {
         match error {
             JsonPayloadError::Deserialize(error) if error.classify() == Category::Data => {
-                ApiError::Unprocessable {
-                    code: "invalid_field",
-                    message: without_position(error),
+                let message = without_position(error);
+                ApiError::InvalidField {
+                    field: named_field(&message).unwrap_or("body").to_owned(),
+                    message,
                 }
             }
             JsonPayloadError::Deserialize(error) => ApiError::BadRequest {
@@ -145,6 +151,15 @@ impl ResponseError for ApiError {
         }
         self.detail().respond(self.status_code())
     }
+}
+
+/// The field a serde message names: `x` in "missing field `x`", "unknown field `x`, expected
+/// ..." and "duplicate field `x`", wherever the message has it.
+pub fn named_field(message: &str) -> Option<&str> {
+    let rest = ["missing field `", "unknown field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| message.find(prefix).map(|at| &message[at + prefix.len()..]))?;
+    rest.split('`').next()
 }
 
 /// serde_json's messages end with "at line 1 column 23"; clients need the reason, not offsets.

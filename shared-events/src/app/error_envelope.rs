@@ -7,14 +7,14 @@ use actix_web::http::StatusCode;
 use serde::Serialize;
 
 /// The body of an error answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorEnvelope<'a> {
     /// What went wrong.
     pub error: ErrorDetail<'a>,
 }
 
 /// What went wrong: a machine-readable code, a sentence for people, and the field to blame.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail<'a> {
     /// Machine-readable reason, such as `not_found`.
     pub code: &'a str,

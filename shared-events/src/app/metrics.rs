@@ -59,6 +59,15 @@ pub struct ExposedService(pub &'static str);
 
 /// `GET /metrics`: in Prometheus' text format, the series of the App's [`ExposedService`], or
 /// every series without one.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    responses(
+        (status = 200, description = "The service's metrics in Prometheus' text format (docs/operations.md).", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
+        (status = 503, description = "The metrics are recorded by another part of this process.", content_type = "text/plain; charset=utf-8", body = String),
+    )
+)]
 pub async fn render(exposed: Option<web::Data<ExposedService>>) -> HttpResponse {
     match handle() {
         Some(handle) => HttpResponse::Ok()

@@ -16,7 +16,9 @@
 //! - [`tls`]: the rustls server configuration for HTTPS.
 //! - [`error_envelope`]: the one JSON shape of every error answer.
 //! - [`api_error`]: [`api_error::ApiError`], the consumer APIs' errors.
+//! - [`openapi`]: the service's OpenAPI document at `/openapi.json` and the page at `/api-docs`.
 //! - [`paging`]: the `limit` and `cursor` of a paginated list.
+//! - [`strict_query`]: a query string that must be UTF-8 once decoded.
 //! - [`replica_health`]: whether a consumer replica can consume (broker, shards).
 //! - [`routes`]: route helpers: probes and liveness, JSON 404 and 405, the JSON body limit.
 //! - [`consumer`]: [`consumer::ConsumerApplication`], a consumer service made of a
@@ -27,6 +29,7 @@ pub mod cli;
 pub mod consumer;
 pub mod error_envelope;
 pub mod metrics;
+pub mod openapi;
 pub mod paging;
 pub mod replica_health;
 pub mod request_trace;
@@ -35,5 +38,6 @@ pub mod secret_url;
 pub mod server;
 pub mod settings;
 pub mod signals;
+pub mod strict_query;
 pub mod telemetry;
 pub mod tls;

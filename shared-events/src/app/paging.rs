@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use actix_web::web;
 
-use crate::app::api_error::ApiError;
+use crate::app::api_error::{ApiError, named_field};
 use crate::contract::page_cursor::PageCursor;
 
 /// The page size unless `limit` says otherwise.
@@ -28,30 +28,37 @@ pub fn page_params<T: FromStr>(
             .ok()
             .filter(|limit| (1..=MAX_LIMIT).contains(limit))
             .ok_or_else(|| {
-                invalid_query(format!(
-                    "limit must be a whole number from 1 to {MAX_LIMIT}"
-                ))
+                invalid_query(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_LIMIT}"),
+                )
             })?,
     };
-    let after =
-        match cursor.filter(|text| !text.is_empty()) {
-            None => None,
-            Some(text) => Some(kind.decode(text).ok_or_else(|| {
-                invalid_query("cursor is not one this service gave out".to_owned())
-            })?),
-        };
+    let after = match cursor.filter(|text| !text.is_empty()) {
+        None => None,
+        Some(text) => Some(
+            kind.decode(text)
+                .ok_or_else(|| invalid_query("cursor", "is not one this service gave out"))?,
+        ),
+    };
     Ok((after, limit))
 }
 
-/// A 422 for a query parameter that breaks a rule.
-pub fn invalid_query(message: String) -> ApiError {
+/// A 422 for the query `parameter` that breaks a rule.
+pub fn invalid_query(parameter: &str, message: impl Into<String>) -> ApiError {
     ApiError::Unprocessable {
         code: "invalid_query",
-        message,
+        field: parameter.to_owned(),
+        message: message.into(),
     }
 }
 
-/// Query errors (`?limit=1&limit=2`, unknown parameters) are 422 like other bad parameters.
+/// Query errors (`?limit=1&limit=2`, unknown parameters) are 422 like other bad parameters,
+/// naming the parameter where serde does (`query` otherwise).
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|error, _| invalid_query(error.to_string()).into())
+    web::QueryConfig::default().error_handler(|error, _| {
+        let message = error.to_string();
+        let parameter = named_field(&message).unwrap_or("query").to_owned();
+        invalid_query(&parameter, message).into()
+    })
 }

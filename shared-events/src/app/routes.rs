@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::http::header::{ALLOW, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::app::api_error::ApiError;
 
@@ -23,14 +23,38 @@ impl Liveness {
     }
 }
 
+/// The answer of `GET /health/live`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LiveAnswer {
+    /// `live`, or `failed` once the process must be restarted.
+    #[schema(example = "live")]
+    pub status: &'static str,
+    /// Why it must be restarted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// `GET /health/live`: 200 while the process answers and its [`Liveness`] (if any) finds
 /// nothing wrong; 503 with the reason once it does.
+#[utoipa::path(
+    get,
+    path = "/health/live",
+    tag = "health",
+    responses(
+        (status = 200, description = "The process answers.", body = LiveAnswer),
+        (status = 503, description = "The store has failed a write or an fsync: restart the process.", body = LiveAnswer),
+    )
+)]
 pub async fn live(liveness: Option<web::Data<Liveness>>) -> HttpResponse {
     match liveness.and_then(|liveness| (liveness.0)()) {
-        None => HttpResponse::Ok().json(json!({ "status": "live" })),
-        Some(reason) => {
-            HttpResponse::ServiceUnavailable().json(json!({ "status": "failed", "reason": reason }))
-        }
+        None => HttpResponse::Ok().json(LiveAnswer {
+            status: "live",
+            reason: None,
+        }),
+        Some(reason) => HttpResponse::ServiceUnavailable().json(LiveAnswer {
+            status: "failed",
+            reason: Some(reason),
+        }),
     }
 }
 

@@ -14,7 +14,8 @@ pub const DATA_VERSION: u32 = 1;
 pub const DATA_CONTENT_TYPE: &str = "application/json";
 
 /// What happened to the order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum EventType {
     /// A new order; `data.order` is version 1.
     #[serde(rename = "order.created")]
@@ -40,8 +41,13 @@ impl EventType {
 
 /// A CloudEvents-shaped order event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OrderEvent {
     /// Always [`SPEC_VERSION`].
+    #[cfg_attr(
+        feature = "schema",
+        schemars(description = "The CloudEvents version: `1.0`.", extend("const" = SPEC_VERSION))
+    )]
     pub specversion: String,
     /// Unique per event; also the AMQP `message_id`, so duplicates can be recognised.
     pub id: Uuid,
@@ -57,11 +63,27 @@ pub struct OrderEvent {
     /// The order's version after the change: consumers apply only what is newer than they have.
     pub sequence: u64,
     /// Always [`DATA_CONTENT_TYPE`].
+    #[cfg_attr(
+        feature = "schema",
+        schemars(description = "The media type of `data`.", extend("const" = DATA_CONTENT_TYPE))
+    )]
     pub datacontenttype: String,
     /// The version of `data`'s schema, [`DATA_VERSION`].
+    #[cfg_attr(
+        feature = "schema",
+        schemars(description = "The version of `data`'s schema.", extend("const" = DATA_VERSION))
+    )]
     pub dataversion: u32,
     /// W3C trace context of the request that made the change, when it was traced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Absent when `None`, never `null`; always written by OpenTelemetry's W3C propagator.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            with = "String",
+            pattern(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+        )
+    )]
     pub traceparent: Option<String>,
     /// The order after the change, and before it for an update.
     pub data: OrderEventData,
@@ -69,11 +91,18 @@ pub struct OrderEvent {
 
 /// The payload of an [`OrderEvent`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(description = "The `data` of an order event.")
+)]
 pub struct OrderEventData {
     /// The full order after the change (for a deletion: its last state).
     pub order: Order,
     /// The full order before the change, for updates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Absent when `None`, never `null`.
+    #[cfg_attr(feature = "schema", schemars(with = "Order"))]
     pub previous: Option<Order>,
 }
 

@@ -8,10 +8,14 @@
 //! - [`outcome`]: what a consumer did with an event, reported back for the delivery timeline.
 //! - [`page_cursor`]: opaque cursors for paginated lists.
 //! - [`shard`]: which shard of a consumer service an order's events belong to.
+//! - `schema` (feature `schema`): the JSON Schemas of the event and the outcome, as the AsyncAPI
+//!   document gives them.
 
 pub mod event;
 pub mod money;
 pub mod order;
 pub mod outcome;
 pub mod page_cursor;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod shard;

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
-use serde::de::{self, MapAccess, Visitor, value::MapAccessDeserializer};
+use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An exact amount of money with at most two decimal places; never a floating-point number.
@@ -35,6 +35,17 @@ impl Money {
     pub fn parse(text: &str) -> Result<Money, MoneyError> {
         let value = Decimal::from_str_exact(text.trim())
             .map_err(|_| MoneyError::NotANumber(text.to_owned()))?;
+        Money::from_decimal(value).ok_or_else(|| MoneyError::TooPrecise(text.to_owned()))
+    }
+
+    /// Parses the text of a JSON number, which may have an exponent (`1e2`, `0.125e2`): exact
+    /// like any other, so it is taken when its value has at most two decimal places.
+    pub fn parse_number(text: &str) -> Result<Money, MoneyError> {
+        if !text.contains(['e', 'E']) {
+            return Money::parse(text);
+        }
+        let value =
+            Decimal::from_scientific(text).map_err(|_| MoneyError::NotANumber(text.to_owned()))?;
         Money::from_decimal(value).ok_or_else(|| MoneyError::TooPrecise(text.to_owned()))
     }
 
@@ -135,12 +146,102 @@ impl<'de> Visitor<'de> for MoneyVisitor {
         self.visit_str(&value.to_string())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Money, A::Error> {
-        // serde_json with arbitrary precision hands numbers over as a one-entry map.
-        let number = serde_json::Number::deserialize(MapAccessDeserializer::new(map))?;
-        self.visit_str(&number.to_string())
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Money, A::Error> {
+        // serde_json with arbitrary precision hands a number over as a one-entry map whose value
+        // is the number's text as an owned `String`. A JSON object that spells that map out
+        // (`{"$serde_json::private::Number": "5"}`) has its value read from the input as a
+        // borrowed or copied `str` instead, so it is refused like any other object.
+        let not_a_number = || de::Error::invalid_type(de::Unexpected::Map, &MoneyVisitor);
+        if map.next_key::<de::IgnoredAny>()?.is_none() {
+            return Err(not_a_number());
+        }
+        let NumberText(Some(text)) = map.next_value::<NumberText>()? else {
+            return Err(not_a_number());
+        };
+        if map.next_key::<de::IgnoredAny>()?.is_some() {
+            return Err(not_a_number());
+        }
+        Money::parse_number(&text).map_err(de::Error::custom)
     }
 }
+
+/// The text of an arbitrary-precision JSON number: `Some` only when handed over as an owned
+/// `String`, as serde_json does for numbers and never for strings of the input.
+struct NumberText(Option<String>);
+
+impl<'de> Deserialize<'de> for NumberText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<NumberText, D::Error> {
+        struct NumberTextVisitor;
+
+        impl<'de> Visitor<'de> for NumberTextVisitor {
+            type Value = NumberText;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the text of a number")
+            }
+
+            fn visit_string<E: de::Error>(self, text: String) -> Result<NumberText, E> {
+                Ok(NumberText(Some(text)))
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<NumberText, E> {
+                Ok(NumberText(None))
+            }
+
+            // Anything else is not a number either; read to its end, so that the error the
+            // caller reports is its own and not one of this value's.
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<NumberText, E> {
+                Ok(NumberText(None))
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<NumberText, E> {
+                Ok(NumberText(None))
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<NumberText, E> {
+                Ok(NumberText(None))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<NumberText, E> {
+                Ok(NumberText(None))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<NumberText, E> {
+                Ok(NumberText(None))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NumberText, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(NumberText(None))
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<NumberText, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(NumberText(None))
+            }
+        }
+
+        deserializer.deserialize_any(NumberTextVisitor)
+    }
+}
+
+impl utoipa::PartialSchema for Money {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Number)
+            .description(Some(
+                "An exact amount of money with two decimal places, written as a JSON number \
+                 (`12.50`); never a floating-point approximation.",
+            ))
+            .examples([serde_json::json!(12.5)])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Money {}
 
 impl Money {
     fn rescaled(mut self) -> Money {
@@ -187,6 +288,51 @@ mod tests {
         }
         // Trailing zeros are not extra precision.
         assert_eq!(Money::parse("1.500").expect("parses").to_string(), "1.50");
+    }
+
+    #[test]
+    fn numbers_with_an_exponent_are_exact_numbers_too() {
+        for (json, text) in [
+            ("1e2", "100.00"),
+            ("0.1e1", "1.00"),
+            ("1.25E1", "12.50"),
+            ("125e-2", "1.25"),
+            ("5E+0", "5.00"),
+        ] {
+            let money: Money = serde_json::from_str(json).expect(json);
+            assert_eq!(money.to_string(), text, "{json}");
+        }
+        for json in ["1e-3", "1e99999999999", "\"1e2\""] {
+            assert!(
+                serde_json::from_str::<Money>(json).is_err(),
+                "{json} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn the_private_form_of_a_number_written_as_an_object_is_refused() {
+        for json in [
+            r#"{"$serde_json::private::Number": "5"}"#,
+            r#"{"$serde_json::private::Number": "5.00"}"#,
+            r#"{"$serde_json\u003a:private::Number": "5"}"#,
+            r#"{"$serde_json::private::Number": 5}"#,
+            r#"{}"#,
+            r#"{"amount": 5}"#,
+        ] {
+            let error = serde_json::from_str::<Money>(json).expect_err(json);
+            assert!(
+                error.to_string().contains("invalid type: map"),
+                "{json}: {error}"
+            );
+        }
+        // Read through a reader, strings are copied rather than borrowed: refused the same.
+        let json = r#"{"$serde_json::private::Number": "5"}"#;
+        assert!(serde_json::from_reader::<_, Money>(json.as_bytes()).is_err());
+        // A number inside a document read into a `Value` first stays a number.
+        let value: serde_json::Value = serde_json::from_str(r#"{"a": 12.5}"#).expect("parses");
+        let money: Money = serde_json::from_value(value["a"].clone()).expect("a number");
+        assert_eq!(money.to_string(), "12.50");
     }
 
     #[test]

@@ -13,7 +13,8 @@ use crate::contract::money::Money;
 ///
 /// `pending -> confirmed -> shipped -> delivered`, and `pending` or `confirmed -> cancelled`;
 /// `cancelled` and `delivered` are final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     /// Created, not yet confirmed.
@@ -107,7 +108,8 @@ impl FromStr for OrderStatus {
 }
 
 /// One line of an order: a product, how many, and the unit price.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OrderLine {
     /// The product's name or SKU.
     pub product: String,
@@ -120,7 +122,8 @@ pub struct OrderLine {
 /// An order as stored and as carried by events.
 ///
 /// The order service builds these only from validated input; consumers receive them in events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Order {
     /// UUID v7: ids sort by creation time.
     pub order_id: Uuid,

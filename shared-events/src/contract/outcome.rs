@@ -9,6 +9,7 @@ use crate::contract::event::{EventType, OrderEvent};
 
 /// One consumer's outcome for one event (one attempt, or its final word).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DeliveryOutcome {
     /// The consuming service (`inventory`, `billing`, `notification`).
     pub service: String,
@@ -26,6 +27,8 @@ pub struct DeliveryOutcome {
     pub status: OutcomeStatus,
     /// The reason, for a skip, a retry or a failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Absent when `None`, never `null`.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub detail: Option<String>,
     /// Attempts made so far (1 for the first).
     pub attempts: u32,
@@ -34,7 +37,8 @@ pub struct DeliveryOutcome {
 }
 
 /// What a consumer did with an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeStatus {
     /// The effect was applied.

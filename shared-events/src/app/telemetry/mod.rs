@@ -9,11 +9,14 @@
 //! - `otlp`: the `OTEL_*` configuration, the tracer providers (one per service of the process)
 //!   and their exporters.
 //! - `log_ids`: `trace_id` and `span_id` on every log line written in a span.
+//! - `client_errors`: keeping the HTTP layer's lines about clients' malformed or slow requests
+//!   out of the log, below debug level.
 //!
 //! Without an endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`)
 //! no exporter is built and the OpenTelemetry layer is not installed: spans cost what they
 //! cost for the logs, and a caller's trace context is passed on unchanged to the events.
 
+mod client_errors;
 pub mod context;
 mod log_ids;
 pub mod messaging;
@@ -26,6 +29,7 @@ use std::time::Duration;
 use opentelemetry::trace::Status;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::filter::FilterExt;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
@@ -165,8 +169,12 @@ fn log_layer(
     settings: &LogSettings,
     trace_ids: bool,
 ) -> Box<dyn Layer<Registry> + Send + Sync + 'static> {
-    let filter = EnvFilter::try_from_default_env()
+    let levels = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("{},{QUIET_LAPIN}", settings.level)));
+    let show = levels
+        .max_level_hint()
+        .is_some_and(|level| level >= LevelFilter::DEBUG);
+    let filter = levels.and(client_errors::ClientConnectionErrors { show });
     let ansi = std::io::stdout().is_terminal();
     let layer = tracing_subscriber::fmt::layer()
         .with_span_events(FmtSpan::NONE)
