@@ -20,7 +20,7 @@ pub struct InvoiceLedger {
 }
 
 /// The invoice of one order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Invoice {
     /// The order billed.
     pub order_id: Uuid,
@@ -39,7 +39,7 @@ pub struct Invoice {
 }
 
 /// Whether an invoice is owed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceStatus {
     /// The order is live; the amount is owed.
@@ -49,7 +49,7 @@ pub enum InvoiceStatus {
 }
 
 /// One step in an invoice's life.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     /// When the order changed.
     pub at: DateTime<Utc>,
@@ -65,7 +65,7 @@ pub struct HistoryEntry {
 }
 
 /// The kinds of [`HistoryEntry`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     /// The invoice was opened.

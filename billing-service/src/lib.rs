@@ -9,9 +9,11 @@
 //!   of its amounts, and the last applied version.
 //! - [`handler`]: [`handler::InvoiceHandler`], which applies one order event to the ledger.
 //! - [`routes`]: `GET /invoices`, `GET /invoices/{order_id}`, and the probes.
+//! - `openapi`: the API's OpenAPI document, from the handlers' annotations.
 
 pub mod handler;
 pub mod ledger;
+mod openapi;
 pub mod routes;
 
 use std::sync::Arc;

@@ -4,6 +4,8 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared_events::app::api_error::ApiError;
+use shared_events::app::error_envelope::ErrorEnvelope;
+use shared_events::app::openapi::documents;
 use shared_events::app::paging::{page_params, query_config};
 use shared_events::app::replica_health::ReplicaHealth;
 use shared_events::app::routes::{allowing, probes};
@@ -14,24 +16,30 @@ use shared_events::storage::durable_state::DurableStateError;
 use uuid::Uuid;
 
 use crate::ledger::{Invoice, InvoiceLedger};
+use crate::openapi;
 
 /// The cursors of `GET /invoices`: the order id of the last invoice shown.
 const CURSOR: PageCursor = PageCursor::new("i1:");
 
 /// The query of `GET /invoices`; unknown parameters are refused so that typos do not pass
 /// silently.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Page size, 1 to 500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
-#[derive(Serialize)]
-struct InvoicePage {
+/// A page of invoices, newest order first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct InvoicePage {
+    /// The invoices.
     invoices: Vec<Invoice>,
+    /// The cursor of the next page; `null` on the last.
     next_cursor: Option<String>,
 }
 
@@ -49,11 +57,25 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::get().to(get))
                 .default_service(allowing("GET")),
         )
-        .configure(|config| probes(config, ready));
+        .configure(|config| probes(config, ready))
+        .configure(|config| documents(config, openapi::document()));
 }
 
 /// `GET /invoices?limit=&cursor=`: a page of invoices, newest order first, over every shard.
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/invoices",
+    operation_id = "listInvoices",
+    tag = "invoices",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of invoices, newest order first.", body = InvoicePage),
+        (status = 400, description = "The query string is not UTF-8 once its percent-escapes are decoded.", body = ErrorEnvelope),
+        (status = 422, description = "A parameter breaks a rule, is unknown or repeated (`field` names it).", body = ErrorEnvelope),
+        (status = 503, description = "A shard's invoices cannot be read now.", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn list(
     params: StrictQuery<ListParams>,
     ledgers: web::Data<ShardLedgers<InvoiceLedger>>,
 ) -> Result<HttpResponse, ApiError> {
@@ -69,7 +91,19 @@ async fn list(
 }
 
 /// `GET /invoices/{order_id}`: 404 if the order was never billed (or the id is not a UUID).
-async fn get(
+#[utoipa::path(
+    get,
+    path = "/invoices/{order_id}",
+    operation_id = "getInvoice",
+    tag = "invoices",
+    params(("order_id" = String, Path, description = "The order's id (a UUID; any other text names no invoice).")),
+    responses(
+        (status = 200, description = "The order's invoice.", body = Invoice),
+        (status = 404, description = "The order was never billed.", body = ErrorEnvelope),
+        (status = 503, description = "The order's shard cannot be read now.", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn get(
     order_id: web::Path<String>,
     ledgers: web::Data<ShardLedgers<InvoiceLedger>>,
 ) -> Result<HttpResponse, ApiError> {
@@ -83,7 +117,16 @@ async fn get(
 }
 
 /// `GET /health/ready`: the replica consumes, and every shard it owns can take changes.
-async fn ready(
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "The replica consumes: `{\"status\": \"ready\", \"invoices\": N}` (`null` while another replica's shard cannot be read).", body = Object),
+        (status = 503, description = "The broker is unreachable, the replica owns no shard, or its ledgers cannot write.", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn ready(
     replica: web::Data<ReplicaHealth>,
     ledgers: web::Data<ShardLedgers<InvoiceLedger>>,
 ) -> Result<HttpResponse, ApiError> {

@@ -11,10 +11,12 @@
 //!   the API shows.
 //! - [`handler`]: [`handler::StockHandler`], which applies one order event to the ledger.
 //! - [`routes`]: `GET /stock`, `GET` and `PUT /stock/{product}`, and the probes.
+//! - `openapi`: the API's OpenAPI document, from the handlers' annotations.
 
 pub mod handler;
 pub mod ledger;
 pub mod on_hand;
+mod openapi;
 pub mod routes;
 
 use std::sync::Arc;

@@ -35,7 +35,7 @@ pub struct OnHand(u64);
 pub struct OnHandTooLarge;
 
 /// A product's stock as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StockLevel {
     /// The product's name, as orders spell it.
     pub product: String,

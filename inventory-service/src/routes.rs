@@ -7,6 +7,8 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use shared_events::app::api_error::{ApiError, named_field};
+use shared_events::app::error_envelope::ErrorEnvelope;
+use shared_events::app::openapi::documents;
 use shared_events::app::replica_health::ReplicaHealth;
 use shared_events::app::routes::{allowing, probes};
 use shared_events::runtime::shards::ShardLedgers;
@@ -14,20 +16,24 @@ use shared_events::storage::durable_state::DurableStateError;
 
 use crate::ledger::StockLedger;
 use crate::on_hand::{Count, OnHand, OnHandBook, StockLevel};
+use crate::openapi;
 
 /// The largest accepted request body, in bytes: a count is a few dozen.
 const BODY_LIMIT: usize = 4 * 1024;
 
 /// The body of `PUT /stock/{product}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CountBody {
-    /// Units on hand: a whole number, at least 0.
+    /// Units on hand: a whole number from 0 to 9223372036854775807.
+    #[schema(minimum = 0, maximum = 9_223_372_036_854_775_807_u64)]
     pub on_hand: u64,
 }
 
-#[derive(Serialize)]
-struct StockList {
+/// Every product counted or reserved.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct StockList {
+    /// Sorted by name.
     products: Vec<StockLevel>,
 }
 
@@ -46,11 +52,22 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::put().to(count))
                 .default_service(allowing("GET, PUT")),
         )
-        .configure(|config| probes(config, ready));
+        .configure(|config| probes(config, ready))
+        .configure(|config| documents(config, openapi::document()));
 }
 
 /// `GET /stock`: every product counted or reserved, sorted by name.
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/stock",
+    operation_id = "listStock",
+    tag = "stock",
+    responses(
+        (status = 200, description = "Every product counted or reserved, sorted by name.", body = StockList),
+        (status = 503, description = "The stock cannot be read now.", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn list(
     ledgers: web::Data<ShardLedgers<StockLedger>>,
     book: web::Data<OnHandBook>,
 ) -> Result<HttpResponse, ApiError> {
@@ -73,7 +90,19 @@ async fn list(
 }
 
 /// `GET /stock/{product}` (the name percent-decoded): 404 if no order or count named it yet.
-async fn get(
+#[utoipa::path(
+    get,
+    path = "/stock/{product}",
+    operation_id = "getStock",
+    tag = "stock",
+    params(("product" = String, Path, description = "The product's name as orders spell it, percent-encoded.")),
+    responses(
+        (status = 200, description = "The product's stock.", body = StockLevel),
+        (status = 404, description = "No order or count has named the product yet.", body = ErrorEnvelope),
+        (status = 503, description = "The stock cannot be read now.", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn get(
     product: web::Path<String>,
     ledgers: web::Data<ShardLedgers<StockLedger>>,
     book: web::Data<OnHandBook>,
@@ -101,7 +130,22 @@ async fn get(
 }
 
 /// `PUT /stock/{product}` with `{"on_hand": N}`: sets the units on hand, once durable.
-async fn count(
+#[utoipa::path(
+    put,
+    path = "/stock/{product}",
+    operation_id = "countStock",
+    tag = "stock",
+    params(("product" = String, Path, description = "The product's name as orders spell it, percent-encoded.")),
+    request_body(content = CountBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The product's stock after the count, once durable.", body = StockLevel),
+        (status = 400, description = "Malformed JSON or a content type other than JSON.", body = ErrorEnvelope),
+        (status = 413, description = "The body is over 4 KiB.", body = ErrorEnvelope),
+        (status = 422, description = "`on_hand` is not a whole number from 0 to 9223372036854775807, or the body is not that one field (`field` names what is wrong).", body = ErrorEnvelope),
+        (status = 503, description = "The count cannot be written now.", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn count(
     product: web::Path<String>,
     body: web::Json<Map<String, Value>>,
     ledgers: web::Data<ShardLedgers<StockLedger>>,
@@ -140,7 +184,16 @@ async fn count(
 }
 
 /// `GET /health/ready`: the replica consumes, and every shard it owns can take changes.
-async fn ready(
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "The replica consumes: `{\"status\": \"ready\", \"counted_products\": N}`.", body = Object),
+        (status = 503, description = "The broker is unreachable, the replica owns no shard, or its ledgers cannot write.", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn ready(
     replica: web::Data<ReplicaHealth>,
     ledgers: web::Data<ShardLedgers<StockLedger>>,
     book: web::Data<OnHandBook>,

@@ -24,7 +24,7 @@ pub struct Ledger {
 }
 
 /// One event's notification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Notification {
     /// The event it is about; also the source of the email's `Message-ID`.
     pub event_id: Uuid,
@@ -48,8 +48,9 @@ pub struct Notification {
 }
 
 /// Where a notification is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = NotificationStatus)]
 pub enum Status {
     /// Decided on; the email is being sent, or a crash or failure interrupted the sending.
     Sending,

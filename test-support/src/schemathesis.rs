@@ -1,4 +1,4 @@
-//! schemathesis (PyPI, installed by `scripts/ensure-schemathesis`) against the OpenAPI document a
+//! schemathesis (PyPI, installed by `scripts/ensure-api-tools`) against the OpenAPI document a
 //! running service serves: its examples, fuzzing and stateful phases, every check but one.
 //!
 //! Left out:
@@ -46,7 +46,7 @@ pub async fn check_api(base_url: &str, max_examples: u32, min_requests: u64) {
         .await
         .expect("schemathesis finishes in time")
         .unwrap_or_else(|error| {
-            panic!("schemathesis does not run ({error}): run scripts/ensure-schemathesis")
+            panic!("schemathesis does not run ({error}): run scripts/ensure-api-tools")
         });
     let text = format!(
         "{}{}",

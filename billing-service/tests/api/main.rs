@@ -8,6 +8,7 @@ mod failures;
 mod fsync_failure;
 mod health;
 mod invoices;
+mod openapi;
 mod ordering;
 mod restart;
 mod scale_out;

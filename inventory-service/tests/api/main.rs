@@ -7,6 +7,7 @@ mod events;
 mod failures;
 mod health;
 mod https;
+mod openapi;
 mod ordering;
 mod restart;
 mod scale_out;

@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 use shared_events::app::api_error::ApiError;
+use shared_events::app::error_envelope::ErrorEnvelope;
 use shared_events::app::replica_health::ReplicaHealth;
 use shared_events::runtime::shards::ShardLedgers;
 use shared_events::storage::durable_state::DurableStateError;
@@ -12,6 +13,15 @@ use crate::ledger::Ledger;
 
 /// `GET /health/ready`: the replica consumes, and the owned shards' ledgers can record
 /// notifications; with what was handled since start.
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "The replica consumes: `{\"status\": \"ready\", \"notifications\": N, \"mailer\": ..., \"events\": {...}}`.", body = Object),
+        (status = 503, description = "The broker is unreachable, the replica owns no shard, or its ledgers cannot write.", body = ErrorEnvelope),
+    )
+)]
 pub(crate) async fn ready(
     replica: web::Data<ReplicaHealth>,
     ledgers: web::Data<ShardLedgers<Ledger>>,

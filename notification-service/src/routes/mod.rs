@@ -4,11 +4,14 @@
 //!
 //! - `notifications`: `GET /notifications`, newest first, by page, for one order or all.
 //! - `health`: the readiness probe (the liveness probe is the shared one).
+//! - `openapi`: the API's OpenAPI document, from the handlers' annotations.
 
 mod health;
 mod notifications;
+mod openapi;
 
 use actix_web::web;
+use shared_events::app::openapi::documents;
 use shared_events::app::paging::query_config;
 use shared_events::app::routes::{allowing, probes};
 
@@ -21,5 +24,6 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::get().to(notifications::list))
                 .default_service(allowing("GET")),
         )
-        .configure(|config| probes(config, health::ready));
+        .configure(|config| probes(config, health::ready))
+        .configure(|config| documents(config, openapi::document()));
 }

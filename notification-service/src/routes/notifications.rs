@@ -6,6 +6,7 @@ use std::str::FromStr;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use shared_events::app::api_error::ApiError;
+use shared_events::app::error_envelope::ErrorEnvelope;
 use shared_events::app::paging::{invalid_query, page_params};
 use shared_events::app::strict_query::StrictQuery;
 use shared_events::contract::page_cursor::PageCursor;
@@ -18,17 +19,26 @@ use crate::ledger::{Ledger, Notification, PageQuery, Position};
 const CURSOR: PageCursor = PageCursor::new("n2:");
 
 /// The query; unknown parameters are refused so that typos do not pass silently.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
+    /// Page size, 1 to 500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Only this order's notifications: its id (a UUID, in any of its usual spellings); empty
+    /// for every order's.
     order_id: Option<String>,
 }
 
-#[derive(Serialize)]
-struct NotificationPage {
+/// A page of notifications, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct NotificationPage {
+    /// The notifications.
     notifications: Vec<Notification>,
+    /// The cursor of the next page; `null` on the last.
     next_cursor: Option<String>,
 }
 
@@ -38,6 +48,19 @@ struct NotificationPage {
 struct ShardPositions(Vec<Option<Position>>);
 
 /// `GET /notifications?limit=&cursor=&order_id=`: a page of notifications, newest first.
+#[utoipa::path(
+    get,
+    path = "/notifications",
+    operation_id = "listNotifications",
+    tag = "notifications",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of notifications, newest first.", body = NotificationPage),
+        (status = 400, description = "The query string is not UTF-8 once its percent-escapes are decoded.", body = ErrorEnvelope),
+        (status = 422, description = "A parameter breaks a rule, is unknown or repeated (`field` names it).", body = ErrorEnvelope),
+        (status = 503, description = "A shard's notifications cannot be read now.", body = ErrorEnvelope),
+    )
+)]
 pub(crate) async fn list(
     params: StrictQuery<ListParams>,
     ledgers: web::Data<ShardLedgers<Ledger>>,

@@ -5,6 +5,7 @@ mod helpers;
 mod failures;
 mod health;
 mod notifications;
+mod openapi;
 mod outbox;
 mod restart;
 mod scale_out;

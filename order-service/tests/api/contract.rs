@@ -286,3 +286,28 @@ async fn a_malformed_request_line_is_answered_400_and_not_logged_as_an_error() {
         "a client's mistake logged at ERROR: {errors:?}"
     );
 }
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_a_json_413_for_create_and_change_alike() {
+    // Arrange
+    let app = spawn_app().await;
+    let id = app.created_id("Ada").await;
+    let large = format!(r#"{{"customer_name": "{}"}}"#, "a".repeat(70_000));
+
+    for (method, path) in [
+        (Method::POST, "/orders".to_owned()),
+        (Method::PATCH, format!("/orders/{id}")),
+    ] {
+        // Act
+        let response = send(
+            app.request(method.clone(), &path)
+                .header("content-type", "application/json")
+                .body(large.clone()),
+        )
+        .await;
+
+        // Assert
+        let answer = json_with_status(response, 413, &format!("{method} {path}")).await;
+        assert_eq!(answer["error"]["code"], "payload_too_large", "{answer}");
+    }
+}

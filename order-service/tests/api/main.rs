@@ -17,6 +17,7 @@ mod idempotency;
 mod list;
 mod openapi;
 mod outbox;
+mod python_client;
 mod restart;
 mod standby;
 mod torn_tail;

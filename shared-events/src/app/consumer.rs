@@ -316,11 +316,39 @@ impl<C: Consumer> ConsumerApplication<C> {
     }
 }
 
-/// `GET /shards`: this replica, the service's shard count, and the shards it owns now.
-async fn shards_owned(replica: web::Data<ReplicaShards>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
-        "replica": replica.replica,
-        "shards": replica.shards,
-        "owned": replica.owned.list(),
-    }))
+/// The answer of `GET /shards`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct ShardsAnswer<'a> {
+    /// This replica's name (`ORDERS__REPLICA_ID`).
+    #[schema(value_type = String)]
+    replica: &'a ReplicaId,
+    /// The service's shard count.
+    #[schema(value_type = u16, minimum = 1, maximum = 64)]
+    shards: ShardCount,
+    /// The shards this replica owns now, each from 0 to `shards - 1`.
+    #[schema(value_type = Vec<u16>)]
+    owned: Vec<Shard>,
 }
+
+/// `GET /shards`: this replica, the service's shard count, and the shards it owns now.
+#[utoipa::path(
+    get,
+    path = "/shards",
+    tag = "replicas",
+    responses((status = 200, description = "This replica and the shards it owns now.", body = ShardsAnswer))
+)]
+async fn shards_owned(replica: web::Data<ReplicaShards>) -> HttpResponse {
+    HttpResponse::Ok().json(ShardsAnswer {
+        replica: &replica.replica,
+        shards: replica.shards,
+        owned: replica.owned.list(),
+    })
+}
+
+/// What every consumer's API has beside its own routes: `GET /shards`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(shards_owned),
+    tags((name = "replicas", description = "Which replica of the service owns which shards."))
+)]
+pub struct ConsumerApi;
