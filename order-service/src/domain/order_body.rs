@@ -25,14 +25,7 @@ pub struct BodyLimit(pub usize);
 #[serde(deny_unknown_fields)]
 #[schema(as = NewOrder)]
 pub(crate) struct CreateOrderBody {
-    /// 1 to 200 characters after trimming, without control characters or Unicode direction
-    /// controls (the pattern says the same).
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$",
-        example = "Ada Lovelace"
-    )]
+    #[schema(schema_with = customer_name_schema)]
     customer_name: String,
     /// Optional: absent, `null` or `""` mean none; a plausible address of at most 254
     /// characters.
@@ -49,13 +42,7 @@ pub(crate) struct CreateOrderBody {
 #[serde(deny_unknown_fields)]
 #[schema(as = NewOrderLine)]
 pub(crate) struct OrderLineBody {
-    /// The product's name or SKU: 1 to 200 characters, as a customer's name.
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$",
-        example = "widget"
-    )]
+    #[schema(schema_with = product_schema)]
     product: String,
     /// How many units: 1 to 10,000.
     #[schema(minimum = 1, maximum = 10000, example = 2)]
@@ -73,7 +60,7 @@ pub(crate) struct OrderLineBody {
 pub(crate) struct PatchOrderBody {
     /// A new name (`null` is refused: an order has a customer).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$")]
+    #[schema(schema_with = customer_name_schema, required = false)]
     customer_name: Option<Option<String>>,
     /// A new address, or `null` (or `""`) to remove it.
     #[serde(default, deserialize_with = "present")]
@@ -87,6 +74,38 @@ pub(crate) struct PatchOrderBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = OrderStatus, required = false)]
     status: Option<Option<OrderStatus>>,
+}
+
+/// What a name or a product may be, as a regular expression: some character that is not white
+/// space, and no control characters or direction controls (`bounded_text` checks the same).
+const VISIBLE_TEXT: &str = r"^[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$";
+
+/// A customer's name.
+fn customer_name_schema() -> utoipa::openapi::schema::Object {
+    visible_text(
+        "The customer's name: 1 to 200 characters after trimming, without control characters \
+         or Unicode direction controls.",
+        "Ada Lovelace",
+    )
+}
+
+/// A product's name.
+fn product_schema() -> utoipa::openapi::schema::Object {
+    visible_text(
+        "The product's name or SKU: 1 to 200 characters, as a customer's name.",
+        "widget",
+    )
+}
+
+fn visible_text(description: &str, example: &str) -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some(description))
+        .min_length(Some(1))
+        .max_length(Some(200))
+        .pattern(Some(VISIBLE_TEXT))
+        .examples([serde_json::json!(example)])
+        .build()
 }
 
 /// A unit price: not negative, at most two decimals and 1,000,000,000; a JSON number (read

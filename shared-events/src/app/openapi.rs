@@ -6,8 +6,6 @@
 //! document to [`documents`], which adds what every service shares: the probes, the metrics,
 //! the document itself and the error envelope.
 
-use std::sync::Arc;
-
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY};
 use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
@@ -30,9 +28,9 @@ const PAGE_POLICY: &str =
 )]
 struct SharedApi;
 
-/// The document as served, made once.
+/// The document as served, rendered when the service's routes are registered.
 #[derive(Clone)]
-struct Document(Arc<str>);
+struct Document(web::Bytes);
 
 /// Serves `api` (a service's own paths, with what every service shares added) at
 /// `/openapi.json` and the page that renders it at `/api-docs`.
@@ -41,7 +39,7 @@ pub fn documents(config: &mut web::ServiceConfig, api: utoipa::openapi::OpenApi)
         .to_pretty_json()
         .expect("an OpenAPI document is plain data with string keys");
     config
-        .app_data(web::Data::new(Document(json.into())))
+        .app_data(web::Data::new(Document(web::Bytes::from(json))))
         .service(
             web::resource("/openapi.json")
                 .route(web::get().to(openapi_json))
@@ -60,7 +58,7 @@ pub fn documents(config: &mut web::ServiceConfig, api: utoipa::openapi::OpenApi)
 }
 
 /// `api` with the shared paths and schemas.
-pub fn complete(api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+fn complete(api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     api.merge_from(SharedApi::openapi())
 }
 
@@ -75,7 +73,7 @@ async fn openapi_json(document: web::Data<Document>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((CACHE_CONTROL, "no-cache"))
-        .body(document.0.to_string())
+        .body(document.0.clone())
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> std::future::Ready<HttpResponse> {
