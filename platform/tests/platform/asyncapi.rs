@@ -23,14 +23,12 @@ use shared_events::runtime::amqp::connection::connect;
 use shared_events::runtime::amqp::headers;
 use shared_events::runtime::amqp::topology::Topology;
 
+use crate::helpers::journal_events;
+
 /// The document's name for an order event.
 const ORDER_EVENT: &str = "orderEvent";
 /// The document's name for a consumer's batch of outcomes.
 const DELIVERY_OUTCOMES: &str = "deliveryOutcomes";
-
-/// The order journal's segments are `orders-journal-NNNNNN.jsonl` (docs/storage.md). The tests
-/// stay far below the size that starts a compaction, so the journal holds every event.
-const JOURNAL_PREFIX: &str = "orders-journal-";
 
 static DOCUMENT: LazyLock<AsyncApi> = LazyLock::new(AsyncApi::load);
 
@@ -162,7 +160,7 @@ impl Emitted {
     /// The messages captured so far.
     async fn take(&self) -> Vec<Message> {
         match self {
-            Emitted::Journal { order_dir } => journal_events(order_dir),
+            Emitted::Journal { order_dir } => journal_messages(order_dir),
             Emitted::Broker(copies) => {
                 let mut messages = Vec::new();
                 while let Some(message) = copies
@@ -198,37 +196,17 @@ impl Emitted {
     }
 }
 
-/// Every event in the order journal under `order_dir`, in journal order.
-fn journal_events(order_dir: &Path) -> Vec<Message> {
-    let mut segments: Vec<PathBuf> = std::fs::read_dir(order_dir)
-        .expect("the order service's data directory")
-        .filter_map(|entry| Some(entry.ok()?.path()))
-        .filter(|path| {
-            path.file_name()
-                .and_then(|name| name.to_str())
-                .is_some_and(|name| name.starts_with(JOURNAL_PREFIX) && name.ends_with(".jsonl"))
+/// Every event in the order journal under `order_dir`, as messages to check.
+fn journal_messages(order_dir: &Path) -> Vec<Message> {
+    journal_events(order_dir)
+        .into_iter()
+        .map(|(origin, event)| Message {
+            kind: ORDER_EVENT,
+            origin,
+            body: serde_json::to_vec(&event).expect("JSON"),
+            properties: None,
         })
-        .collect();
-    segments.sort();
-    let mut events = Vec::new();
-    for segment in segments {
-        let text = std::fs::read_to_string(&segment).expect("a journal segment");
-        let name = segment
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned());
-        for (number, line) in text.lines().enumerate() {
-            let record: Value = serde_json::from_str(line).expect("a whole journal record");
-            if let Some(event) = record.get("event") {
-                events.push(Message {
-                    kind: ORDER_EVENT,
-                    origin: format!("{} line {}", name.as_deref().unwrap_or("?"), number + 1),
-                    body: serde_json::to_vec(event).expect("JSON"),
-                    properties: None,
-                });
-            }
-        }
-    }
-    events
+        .collect()
 }
 
 impl Message {

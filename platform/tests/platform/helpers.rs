@@ -188,3 +188,37 @@ async fn answered(request: RequestBuilder, status: u16, what: &str) -> Response 
     assert_eq!(response.status(), status, "{what}");
     response
 }
+
+/// The order journal's segments are `orders-journal-NNNNNN.jsonl` (docs/storage.md).
+const JOURNAL_PREFIX: &str = "orders-journal-";
+
+/// Every event in the order journal under `order_dir`, in journal order, each with where it
+/// was found (`orders-journal-000001.jsonl line 3`). The tests stay far below the size that
+/// starts a compaction, so the journal holds every event.
+pub(crate) fn journal_events(order_dir: &Path) -> Vec<(String, Value)> {
+    let mut segments: Vec<_> = std::fs::read_dir(order_dir)
+        .expect("the order service's data directory")
+        .filter_map(|entry| Some(entry.ok()?.path()))
+        .filter(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with(JOURNAL_PREFIX) && name.ends_with(".jsonl"))
+        })
+        .collect();
+    segments.sort();
+    let mut events = Vec::new();
+    for segment in segments {
+        let text = std::fs::read_to_string(&segment).expect("a journal segment");
+        let name = segment
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for (number, line) in text.lines().enumerate() {
+            let mut record: Value = serde_json::from_str(line).expect("a whole journal record");
+            if let Some(event) = record.get_mut("event") {
+                events.push((format!("{name} line {}", number + 1), event.take()));
+            }
+        }
+    }
+    events
+}

@@ -17,6 +17,8 @@ use test_support::smtp::SmtpServer;
 use test_support::wait::wait_until;
 use tokio::process::Command;
 
+use crate::helpers::journal_events;
+
 /// How long a span may take to reach the receiver.
 const EXPORTED: Duration = Duration::from_secs(30);
 
@@ -285,21 +287,11 @@ async fn applied_everywhere(client: &reqwest::Client, url: &str, id: &str) -> bo
     })
 }
 
-/// The `traceparent` of the first event in the order journal under `dir`.
+/// The `traceparent` of the first event in the order journal under `dir` that has one.
 fn journal_traceparent(dir: &Path) -> String {
-    let journal = std::fs::read_dir(dir)
-        .expect("the order service's folder")
-        .map(|entry| entry.expect("an entry").path())
-        .find(|path| {
-            path.file_name()
-                .is_some_and(|name| name.to_string_lossy().starts_with("orders-journal-"))
-        })
-        .expect("a journal");
-    std::fs::read_to_string(journal)
-        .expect("the journal")
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).expect("json"))
-        .find_map(|record| record["event"]["traceparent"].as_str().map(str::to_owned))
+    journal_events(dir)
+        .into_iter()
+        .find_map(|(_, event)| event["traceparent"].as_str().map(str::to_owned))
         .expect("an event with a traceparent")
 }
 
