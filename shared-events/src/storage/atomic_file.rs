@@ -6,19 +6,32 @@ use std::path::{Path, PathBuf};
 
 /// Writes `path` anew through `write`: a temporary file beside it, fsync, rename over `path`,
 /// fsync of the directory. Readers and crashes see the old file or the new one, never a mix.
+///
+/// If anything fails before the rename, the temporary file is removed: a snapshot that failed
+/// for lack of space must not keep the space it took.
 pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 ) -> io::Result<()> {
     let temporary = temporary_path(path);
-    let mut writer = BufWriter::with_capacity(1 << 20, File::create(&temporary)?);
-    write(&mut writer)?;
-    let file = writer
-        .into_inner()
-        .map_err(io::IntoInnerError::into_error)?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(&temporary, path)?;
+    let written = (|| {
+        let mut writer = BufWriter::with_capacity(1 << 20, File::create(&temporary)?);
+        write(&mut writer)?;
+        let file = writer
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temporary, path)
+    })();
+    if let Err(error) = written {
+        if let Err(removal) = fs::remove_file(&temporary)
+            && removal.kind() != io::ErrorKind::NotFound
+        {
+            tracing::warn!(file = %temporary.display(), error = %removal, "cannot remove a temporary file");
+        }
+        return Err(error);
+    }
     sync_parent(path)
 }
 
@@ -69,5 +82,9 @@ mod tests {
         });
         assert!(failed.is_err());
         assert_eq!(fs::read(&path).expect("read"), b"old");
+        assert!(
+            !temporary_path(&path).exists(),
+            "the temporary file is removed"
+        );
     }
 }

@@ -1,34 +1,44 @@
-//! Append-only JSON Lines files: one record a line, fsync'd by the caller, torn tails repaired.
+//! Append-only JSON Lines files: one checksummed record a line, fsync'd by the caller, an
+//! unfinished last append cut away, any other damage refused.
 
 use std::fmt::Display;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::storage::atomic_file::sync_parent;
+use crate::storage::checksum::{Seal, check_object, seal_object};
 
 /// An append-only file of JSON records, one a line.
 ///
 /// The caller batches records with [`Journal::append`] and makes them durable with one
 /// [`Journal::sync`] (group commit). A crash mid-append leaves at most a partial last line, which
-/// [`Journal::open`] cuts away: such a record was never synced, so nobody was told it was stored.
+/// [`Journal::open`] cuts away: a write is acknowledged only after its records' newlines were
+/// synced, so nobody was told such a record was stored. Every line carries its CRC32C
+/// ([`crate::storage::checksum`]), so damage anywhere else is found and refused, not replayed.
 #[derive(Debug)]
 pub struct Journal {
     file: File,
     path: PathBuf,
     len: u64,
+    /// A seal mark ends the file: appending is refused.
+    sealed: bool,
 }
 
 /// What [`Journal::open`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Recovered {
     /// Whole records replayed.
     pub records: u64,
-    /// Bytes of a torn last record that were cut away.
+    /// Of those, records written before checksums existed.
+    pub unchecked_records: u64,
+    /// Bytes of an unfinished last record that were (or, for a check, would be) cut away.
     pub torn_bytes: u64,
+    /// The file the series continues in, when a seal mark ends this journal.
+    pub sealed: Option<String>,
 }
 
 /// Why a journal cannot be opened or written.
@@ -43,9 +53,9 @@ pub enum JournalError {
         /// The underlying error.
         source: io::Error,
     },
-    /// A damaged record is followed by whole ones: this is not a torn tail, and cutting it would
-    /// lose records that were acknowledged. Nothing is changed; an operator has to look.
-    #[error("journal {path} is damaged at byte {offset} (whole records follow): {reason}")]
+    /// A record is damaged, and not as an unfinished last append is: cutting it could lose
+    /// records that were acknowledged. Nothing is changed; an operator has to look (`data check`).
+    #[error("journal {path} is damaged at byte {offset}: {reason}")]
     Corrupt {
         /// The journal file.
         path: PathBuf,
@@ -75,7 +85,7 @@ impl Journal {
     pub fn open<T, E>(
         path: &Path,
         repair_tail: bool,
-        mut apply: impl FnMut(T) -> Result<(), E>,
+        apply: impl FnMut(T) -> Result<(), E>,
     ) -> Result<(Journal, Recovered), JournalError>
     where
         T: DeserializeOwned,
@@ -97,42 +107,67 @@ impl Journal {
             sync_parent(path).map_err(io_error)?;
         }
         let content = fs::read(path).map_err(io_error)?;
-        let mut recovered = Recovered::default();
-        let whole = replay(path, &content, &mut recovered, &mut apply)?;
-        if whole < content.len() {
-            let torn = &content[whole..];
-            if !repair_tail && !is_blank(torn) {
-                return Err(JournalError::Corrupt {
-                    path: path.to_owned(),
-                    offset: whole as u64,
-                    reason: "partial record in a journal that is not the newest".to_owned(),
-                });
-            }
+        let (tail, recovered) = scan(path, &content, repair_tail, apply)?;
+        let mut len = content.len() as u64;
+        if recovered.torn_bytes > 0 {
             tracing::warn!(
                 journal = %path.display(),
-                offset = whole,
-                bytes = torn.len(),
-                "cutting a torn record from the end of the journal (it was never acknowledged)"
+                offset = tail.keep,
+                bytes = recovered.torn_bytes,
+                "cutting an unfinished record from the end of the journal (no write was \
+                 acknowledged before its record ended with a newline)"
             );
-            file.set_len(whole as u64).map_err(io_error)?;
+            file.set_len(tail.keep as u64).map_err(io_error)?;
             file.sync_data().map_err(io_error)?;
-            recovered.torn_bytes = torn.len() as u64;
+            len = tail.keep as u64;
+        }
+        if tail.add_newline {
+            // The last record is whole and its checksum matches; only its newline is gone.
+            tracing::warn!(journal = %path.display(), "ending the last record with its newline");
+            file.write_all(b"\n").map_err(io_error)?;
+            file.sync_data().map_err(io_error)?;
+            len += 1;
         }
         file.flush().map_err(io_error)?;
         Ok((
             Journal {
                 file,
                 path: path.to_owned(),
-                len: whole as u64,
+                len,
+                sealed: recovered.sealed.is_some(),
             },
             recovered,
         ))
+    }
+
+    /// Reads `path` as [`Journal::open`] would, passing every whole record to `apply`, without
+    /// changing anything: what `data check` reports.
+    pub fn check<T, E>(
+        path: &Path,
+        repair_tail: bool,
+        apply: impl FnMut(T) -> Result<(), E>,
+    ) -> Result<Recovered, JournalError>
+    where
+        T: DeserializeOwned,
+        E: Display,
+    {
+        let content = fs::read(path).map_err(|source| JournalError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        scan(path, &content, repair_tail, apply).map(|(_, recovered)| recovered)
     }
 
     /// Appends whole encoded lines (see [`encode_line`]). They are durable only after
     /// [`Journal::sync`]. On error the file is cut back to where it was, as far as possible.
     pub fn append(&mut self, lines: &[u8]) -> Result<(), JournalError> {
         debug_assert!(lines.is_empty() || lines.ends_with(b"\n"));
+        if self.sealed {
+            return Err(JournalError::Io {
+                path: self.path.clone(),
+                source: io::Error::other("the journal is sealed: its series continues elsewhere"),
+            });
+        }
         if let Err(source) = self.file.write_all(lines) {
             // Best effort: a half-written batch must not stay in front of the next one.
             let _ = self.file.set_len(self.len);
@@ -142,6 +177,28 @@ impl Journal {
             });
         }
         self.len += lines.len() as u64;
+        Ok(())
+    }
+
+    /// Ends this journal of a series durably with a mark naming the file that continues it, so
+    /// that a reader notices when that file goes missing. Nothing can be appended after it.
+    pub fn seal(&mut self, continues_in: &str) -> Result<(), JournalError> {
+        let mut line = Vec::with_capacity(128);
+        encode_line(
+            &mut line,
+            &SealMark {
+                sealed: SealNext {
+                    continues_in: continues_in.to_owned(),
+                },
+            },
+        )
+        .map_err(|error| JournalError::Io {
+            path: self.path.clone(),
+            source: io::Error::other(error),
+        })?;
+        self.append(&line)?;
+        self.sync()?;
+        self.sealed = true;
         Ok(())
     }
 
@@ -183,64 +240,169 @@ impl Journal {
     }
 }
 
-/// Appends `value` as one JSON line (with its newline) to `buffer`.
+/// Appends `value` as one JSON line, sealed with its checksum, with its newline, to `buffer`.
 pub fn encode_line<T: Serialize>(buffer: &mut Vec<u8>, value: &T) -> serde_json::Result<()> {
+    let start = buffer.len();
     serde_json::to_writer(&mut *buffer, value)?;
+    seal_object(buffer, start);
     buffer.push(b'\n');
     Ok(())
 }
 
-/// Applies every whole record of `content`; returns the length of the whole part.
-fn replay<T, E>(
+/// The last line of a sealed journal.
+#[derive(Serialize, Deserialize)]
+struct SealMark {
+    sealed: SealNext,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SealNext {
+    continues_in: String,
+}
+
+/// What [`Journal::open`] must do to the end of the file.
+struct Tail {
+    /// The bytes to keep.
+    keep: usize,
+    /// The last record is whole but lost its newline.
+    add_newline: bool,
+}
+
+/// Walks the records of `content`, applying each; decides what a torn tail costs.
+///
+/// The rules (docs/storage.md): a record is one line; a checksummed line must match its
+/// checksum; a line without one is accepted only before the first checksummed line (a journal
+/// written before checksums, then appended to); a seal mark ends the journal. Only the bytes
+/// after the last newline (an append that never finished) or zeros the file system left at the
+/// end are a torn tail. Anything else names the file and the byte offset and changes nothing.
+fn scan<T, E>(
     path: &Path,
     content: &[u8],
-    recovered: &mut Recovered,
-    apply: &mut impl FnMut(T) -> Result<(), E>,
-) -> Result<usize, JournalError>
+    repair_tail: bool,
+    mut apply: impl FnMut(T) -> Result<(), E>,
+) -> Result<(Tail, Recovered), JournalError>
 where
     T: DeserializeOwned,
     E: Display,
 {
+    let corrupt = |offset: usize, reason: String| JournalError::Corrupt {
+        path: path.to_owned(),
+        offset: offset as u64,
+        reason,
+    };
+    let mut recovered = Recovered::default();
+    let mut checksummed = false;
     let mut start = 0;
     while start < content.len() {
-        let Some(newline) = content[start..].iter().position(|b| *b == b'\n') else {
-            // No newline: the last append never finished.
-            return Ok(start);
+        let rest = &content[start..];
+        let (line, complete) = match rest.iter().position(|b| *b == b'\n') {
+            Some(newline) => (&rest[..newline], true),
+            None => (rest, false),
         };
-        let line = &content[start..start + newline];
-        if !is_blank(line) {
-            match serde_json::from_slice::<T>(line) {
-                Ok(record) => {
-                    apply(record).map_err(|reason| JournalError::Rejected {
-                        path: path.to_owned(),
-                        offset: start as u64,
-                        reason: reason.to_string(),
-                    })?;
-                    recovered.records += 1;
-                }
-                Err(error) if holds_a_record::<T>(&content[start + newline + 1..]) => {
-                    return Err(JournalError::Corrupt {
-                        path: path.to_owned(),
-                        offset: start as u64,
-                        reason: error.to_string(),
-                    });
-                }
-                // Garbage up to the end (a torn batch, or zeros the file system left): cut it.
-                Err(_) => return Ok(start),
+        if is_padding(line) {
+            if !is_padding(rest) {
+                return Err(corrupt(start, "an empty line between records".to_owned()));
             }
+            break;
         }
-        start += newline + 1;
+        if recovered.sealed.is_some() {
+            return Err(corrupt(
+                start,
+                "a record after the mark that sealed the journal".to_owned(),
+            ));
+        }
+        let seal = check_object(line);
+        if !complete && seal != Seal::Verified {
+            // An append that never finished is a prefix of whole lines: a whole record followed
+            // by something other than its newline is damage. (A record cut short cannot match
+            // its checksum; one that is whole and only lost its newline is kept.)
+            if line.len() > 1 && check_object(&line[..line.len() - 1]) == Seal::Verified {
+                return Err(corrupt(
+                    start + line.len() - 1,
+                    "the newline after the last record is damaged".to_owned(),
+                ));
+            }
+            break;
+        }
+        let record = match seal {
+            Seal::Verified => {
+                checksummed = true;
+                line
+            }
+            Seal::Mismatch => {
+                return Err(corrupt(
+                    start,
+                    "the record does not match its checksum".to_owned(),
+                ));
+            }
+            Seal::Missing if checksummed => {
+                return Err(corrupt(
+                    start,
+                    "a record without a checksum after checksummed ones".to_owned(),
+                ));
+            }
+            Seal::Missing => {
+                recovered.unchecked_records += 1;
+                line
+            }
+        };
+        if record.starts_with(b"{\"sealed\":") {
+            let mark: SealMark = serde_json::from_slice(record)
+                .map_err(|error| corrupt(start, format!("a damaged seal mark: {error}")))?;
+            recovered.sealed = Some(mark.sealed.continues_in);
+        } else {
+            let value = serde_json::from_slice::<T>(record)
+                .map_err(|error| corrupt(start, format!("not a record: {error}")))?;
+            apply(value).map_err(|reason| JournalError::Rejected {
+                path: path.to_owned(),
+                offset: start as u64,
+                reason: reason.to_string(),
+            })?;
+            recovered.records += 1;
+        }
+        if !complete {
+            return Ok((
+                Tail {
+                    keep: content.len(),
+                    add_newline: repair_or_refuse(repair_tail, start, &corrupt)?,
+                },
+                recovered,
+            ));
+        }
+        start += line.len() + 1;
     }
-    Ok(start)
+    if start < content.len() {
+        repair_or_refuse(repair_tail, start, &corrupt)?;
+        recovered.torn_bytes = (content.len() - start) as u64;
+    }
+    Ok((
+        Tail {
+            keep: start,
+            add_newline: false,
+        },
+        recovered,
+    ))
 }
 
-fn holds_a_record<T: DeserializeOwned>(rest: &[u8]) -> bool {
-    rest.split(|b| *b == b'\n')
-        .any(|line| !is_blank(line) && serde_json::from_slice::<T>(line).is_ok())
+/// True when the end of a journal that is not the newest may be repaired: never.
+fn repair_or_refuse(
+    repair_tail: bool,
+    offset: usize,
+    corrupt: &impl Fn(usize, String) -> JournalError,
+) -> Result<bool, JournalError> {
+    if repair_tail {
+        Ok(true)
+    } else {
+        Err(corrupt(
+            offset,
+            "an unfinished record in a journal that is not the newest".to_owned(),
+        ))
+    }
 }
 
-fn is_blank(bytes: &[u8]) -> bool {
-    bytes.iter().all(u8::is_ascii_whitespace)
+/// Whitespace and the zeros a file system may leave after a crash.
+fn is_padding(bytes: &[u8]) -> bool {
+    bytes.iter().all(|b| *b == 0 || b.is_ascii_whitespace())
 }
 
 #[cfg(test)]
@@ -285,7 +447,7 @@ mod tests {
     }
 
     #[test]
-    fn a_torn_tail_is_cut_at_every_offset_and_writes_continue() {
+    fn an_unfinished_last_record_is_cut_at_every_offset_and_writes_continue() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("j.jsonl");
         let bytes = write_entries(&path, &[1, 2, 3]);
@@ -294,7 +456,7 @@ mod tests {
             .rposition(|b| *b == b'\n')
             .expect("lines")
             + 1;
-        for cut in last_start..bytes.len() {
+        for cut in last_start..bytes.len() - 1 {
             fs::write(&path, &bytes[..cut]).expect("truncate");
             let (seen, recovered) = read_all(&path);
             assert_eq!(seen, vec![1, 2], "cut at {cut}");
@@ -310,6 +472,104 @@ mod tests {
                 "append after cut at {cut}"
             );
         }
+    }
+
+    #[test]
+    fn a_whole_last_record_that_lost_its_newline_is_kept() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("j.jsonl");
+        let bytes = write_entries(&path, &[1, 2, 3]);
+        fs::write(&path, &bytes[..bytes.len() - 1]).expect("truncate");
+        assert_eq!(read_all(&path).0, vec![1, 2, 3]);
+        write_entries(&path, &[4]);
+        assert_eq!(read_all(&path).0, vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_flipped_byte_anywhere_is_refused_untouched_or_changes_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("j.jsonl");
+        let bytes = write_entries(&path, &[1, 22, 333]);
+        for (offset, mask) in (0..bytes.len()).flat_map(|o| [(o, 0x01), (o, 0x04), (o, 0x20)]) {
+            let mut damaged = bytes.clone();
+            damaged[offset] ^= mask;
+            fs::write(&path, &damaged).expect("damage");
+            let mut seen = Vec::new();
+            let opened = Journal::open::<Entry, String>(&path, true, |e| {
+                seen.push(e.n);
+                Ok(())
+            });
+            match opened {
+                Ok(_) => assert_eq!(seen, vec![1, 22, 333], "flip at {offset}"),
+                Err(JournalError::Corrupt { offset: at, .. }) => {
+                    assert!(at as usize <= offset, "flip at {offset} reported at {at}");
+                    assert_eq!(fs::read(&path).expect("read"), damaged, "flip at {offset}");
+                }
+                Err(other) => panic!("flip at {offset}: {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn records_from_before_checksums_are_read_and_appended_to() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("j.jsonl");
+        fs::write(&path, b"{\"n\":1}\n{\"n\":2}\n").expect("an old journal");
+        write_entries(&path, &[3]);
+        let (seen, recovered) = read_all(&path);
+        assert_eq!(seen, vec![1, 2, 3]);
+        assert_eq!(recovered.unchecked_records, 2);
+    }
+
+    #[test]
+    fn a_record_without_checksum_after_checksummed_ones_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("j.jsonl");
+        let mut bytes = write_entries(&path, &[1]);
+        let offset = bytes.len() as u64;
+        bytes.extend_from_slice(b"{\"n\":2}\n");
+        fs::write(&path, &bytes).expect("write");
+        let result = Journal::open::<Entry, String>(&path, true, |_| Ok(()));
+        assert!(
+            matches!(result, Err(JournalError::Corrupt { offset: at, .. }) if at == offset),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn a_sealed_journal_names_its_successor_and_takes_nothing_more() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("j.jsonl");
+        write_entries(&path, &[1, 2]);
+        let (mut journal, _) =
+            Journal::open::<Entry, String>(&path, false, |_| Ok(())).expect("opens");
+        journal.seal("next.jsonl").expect("seals");
+        let mut line = Vec::new();
+        encode_line(&mut line, &Entry { n: 3 }).expect("encodes");
+        assert!(journal.append(&line).is_err(), "appending after the seal");
+        drop(journal);
+        let recovered = Journal::check::<Entry, String>(&path, false, |_| Ok(())).expect("checks");
+        assert_eq!(recovered.sealed.as_deref(), Some("next.jsonl"));
+        assert_eq!(recovered.records, 2);
+        let mut bytes = fs::read(&path).expect("read");
+        bytes.extend_from_slice(&line);
+        fs::write(&path, &bytes).expect("a record after the seal");
+        assert!(matches!(
+            Journal::check::<Entry, String>(&path, false, |_| Ok(())),
+            Err(JournalError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn a_check_changes_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("j.jsonl");
+        let bytes = write_entries(&path, &[1, 2]);
+        fs::write(&path, &bytes[..bytes.len() - 4]).expect("truncate");
+        let recovered = Journal::check::<Entry, String>(&path, true, |_| Ok(())).expect("checks");
+        assert_eq!(recovered.records, 1);
+        assert!(recovered.torn_bytes > 0);
+        assert_eq!(fs::read(&path).expect("read"), &bytes[..bytes.len() - 4]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //!
+//! - [`checksum`]: the CRC32C that seals every record and snapshot inside its JSON object.
 //! - [`journal`]: append-only JSON Lines files with torn-tail repair and explicit fsync.
 //! - [`journal_metrics`]: what every journal reports: commit batches, fsync time, size.
 //! - [`durable_state`]: a state as snapshot plus journal, changed by durable transactions.
@@ -12,6 +13,7 @@
 //! - [`shared_document`]: a small JSON document several processes read and change under a lock.
 
 pub mod atomic_file;
+pub mod checksum;
 pub mod data_dir;
 pub mod durable_state;
 pub mod failure_log;
