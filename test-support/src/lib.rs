@@ -26,12 +26,14 @@
 //! - [`http`]: request helpers several suites use: readiness and paginated lists.
 //! - [`logging`]: the services' logs in the test output, on demand.
 //! - [`fsync_fault`]: fsyncs that fail on demand in a real service binary.
+//! - [`damage`]: data files damaged one flipped byte at a time, each trial on a copy.
 //! - [`schemathesis`]: fuzzing a running service against the OpenAPI document it serves.
 
 pub mod binaries;
 pub mod broker;
 pub mod command_line;
 pub mod consumer;
+pub mod damage;
 pub mod fsync_fault;
 pub mod http;
 pub mod logging;
