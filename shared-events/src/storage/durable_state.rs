@@ -11,21 +11,34 @@
 //! handling a batch of events for different orders) share fsyncs instead of queueing for one
 //! each. A reader may see a change a moment before it is durable; no caller is told it
 //! succeeded before it is.
+//!
+//! The files and the rules every reader applies to them (a sealed snapshot, checksummed
+//! entries numbered one after the other) are in `files`; [`check`] and [`repair`] are the
+//! operator's `data check` and `data repair` for one state.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use crate::storage::atomic_file::{temporary_path, write_atomically};
 use crate::storage::data_dir::{DataDirError, DataDirLock};
 use crate::storage::journal::{Journal, JournalError, encode_line};
 use crate::storage::journal_metrics::JournalMetrics;
+
+mod check;
+#[cfg(test)]
+mod damage_tests;
+pub(crate) mod files;
+
+pub use check::{check, repair};
+
+use files::{Access, NewEntry, Paths};
 
 /// State that changes only through [`StateMachine::Change`]s, so replaying the journal's
 /// changes over the snapshot rebuilds it exactly.
@@ -81,12 +94,49 @@ pub enum DurableStateError {
     /// The journal is damaged, or appending or syncing failed.
     #[error(transparent)]
     Journal(#[from] JournalError),
-    /// The snapshot is damaged or unreadable.
+    /// The snapshot cannot be read.
     #[error("snapshot {path}: {reason}")]
     Snapshot {
         /// The snapshot file.
         path: PathBuf,
         /// What is wrong.
+        reason: String,
+    },
+    /// The snapshot does not hold what the owner writes: its checksum, its format or its members
+    /// differ. Nothing is changed; a snapshot cannot be rebuilt, only restored from a backup.
+    #[error("snapshot {path} is damaged at byte {offset}: {reason}")]
+    SnapshotDamaged {
+        /// The snapshot file.
+        path: PathBuf,
+        /// Where the damage is (0 when the checksum says only that it is somewhere).
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The journal is missing beside the snapshot. It is created with the state and only ever
+    /// emptied, so it was lost, and with it perhaps the changes after the snapshot.
+    #[error(
+        "journal {journal} is missing beside snapshot {snapshot}, which holds the changes up to \
+         {last_seq}; the changes after them, if any, were lost with it (`data repair` creates \
+         an empty journal)"
+    )]
+    MissingJournal {
+        /// The missing journal.
+        journal: PathBuf,
+        /// The snapshot beside which it is missing.
+        snapshot: PathBuf,
+        /// The snapshot's last change.
+        last_seq: u64,
+    },
+    /// The snapshot and the journal contradict each other: the journal's entries stop before the
+    /// snapshot's `last_seq`.
+    #[error("snapshot {snapshot} does not match journal {journal}: {reason}")]
+    Mismatched {
+        /// The snapshot file.
+        snapshot: PathBuf,
+        /// The journal file.
+        journal: PathBuf,
+        /// How they disagree.
         reason: String,
     },
     /// A write failed earlier; the state refuses changes until the service restarts.
@@ -107,28 +157,6 @@ struct Inner<S> {
     /// Held while open; dropped by [`DurableState::close`].
     lock: Option<DataDirLock>,
 }
-
-#[derive(Serialize, Deserialize)]
-struct Entry<C> {
-    seq: u64,
-    change: C,
-}
-
-#[derive(Serialize)]
-struct SnapshotRef<'a, S> {
-    format: u32,
-    last_seq: u64,
-    state: &'a S,
-}
-
-#[derive(Deserialize)]
-struct SnapshotOwned<S> {
-    format: u32,
-    last_seq: u64,
-    state: S,
-}
-
-const FORMAT: u32 = 1;
 
 impl<S: StateMachine> DurableState<S> {
     /// Opens (or creates) the state `name` in `dir`, which it locks for this process.
@@ -162,45 +190,24 @@ impl<S: StateMachine> DurableState<S> {
         metrics: JournalMetrics,
     ) -> Result<DurableState<S>, DurableStateError> {
         let lock = DataDirLock::acquire(dir)?;
-        let snapshot_path = dir.join(format!("{name}.json"));
-        let leftover = temporary_path(&snapshot_path);
+        let paths = Paths::new(dir, name);
+        let leftover = temporary_path(&paths.snapshot);
         if leftover.exists() {
             fs::remove_file(&leftover).map_err(|error| snapshot_error(&leftover, error))?;
         }
-        let (mut state, mut last_seq, snapshot_bytes) = match fs::read(&snapshot_path) {
-            Ok(bytes) => {
-                let snapshot: SnapshotOwned<S> = serde_json::from_slice(&bytes)
-                    .map_err(|error| snapshot_error(&snapshot_path, error))?;
-                if snapshot.format != FORMAT {
-                    return Err(snapshot_error(
-                        &snapshot_path,
-                        format!("format {} is not {FORMAT}", snapshot.format),
-                    ));
-                }
-                (snapshot.state, snapshot.last_seq, bytes.len() as u64)
-            }
-            Err(error) if error.kind() == io::ErrorKind::NotFound => (S::default(), 0, 0),
-            Err(error) => return Err(snapshot_error(&snapshot_path, error)),
-        };
-        let journal_path = dir.join(format!("{name}-journal.jsonl"));
-        let (journal, _) = Journal::open(&journal_path, true, |entry: Entry<S::Change>| {
-            // Entries up to the snapshot's are in it already: a crash came between writing the
-            // snapshot and emptying the journal.
-            if entry.seq > last_seq {
-                if entry.seq != last_seq + 1 {
-                    return Err(format!("entry {} follows entry {last_seq}", entry.seq));
-                }
-                state.apply(&entry.change);
-                last_seq = entry.seq;
-            }
-            Ok(())
+        let loaded = files::load(&paths, Access::Open, |state: &mut S, change: S::Change| {
+            state.apply(&change)
         })?;
+        let journal = loaded
+            .journal
+            .expect("a journal loaded for writing is open");
+        let last_seq = loaded.last_seq;
         let syncer = Syncer {
             file: journal.sync_handle().map_err(|source| JournalError::Io {
-                path: journal_path.clone(),
+                path: paths.journal.clone(),
                 source,
             })?,
-            path: journal_path,
+            path: paths.journal,
             written: AtomicU64::new(last_seq),
             durable: AtomicU64::new(last_seq),
             syncing: Mutex::new(()),
@@ -208,11 +215,11 @@ impl<S: StateMachine> DurableState<S> {
         };
         syncer.metrics.sized(journal.len());
         let inner = Inner {
-            state,
+            state: loaded.state,
             journal,
-            snapshot_path,
+            snapshot_path: paths.snapshot,
             last_seq,
-            snapshot_bytes,
+            snapshot_bytes: loaded.snapshot_bytes,
             min_compact_bytes,
             lock: Some(lock),
         };
@@ -273,7 +280,7 @@ impl<S: StateMachine> DurableState<S> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             if compact {
-                this.lock().compact_if_due(&this.syncer);
+                this.lock().compact_if_due(&this.syncer, &this.failed);
             }
             this.sync_through(through)
         })
@@ -307,7 +314,7 @@ impl<S: StateMachine> DurableState<S> {
             let mut inner = self.lock();
             let appended = self.append_locked(&mut inner, decide)?;
             if appended.compact {
-                inner.compact_if_due(&self.syncer);
+                inner.compact_if_due(&self.syncer, &self.failed);
             }
             appended
         };
@@ -318,6 +325,11 @@ impl<S: StateMachine> DurableState<S> {
     /// Makes every change up to `through` durable. Also without a change of its own: a decision
     /// read state that must be durable before anyone acts on the answer.
     fn sync_through(&self, through: u64) -> Result<(), DurableStateError> {
+        if self.failed.load(Ordering::SeqCst) && !self.syncer.is_durable(through) {
+            // An fsync failed since the change was appended: a second one could succeed without
+            // the change being on disk.
+            return Err(DurableStateError::Failed);
+        }
         if let Err(error) = self.syncer.sync_through(through) {
             // The file's content is unknown after a failed fsync; stop rather than guess.
             self.failed.store(true, Ordering::SeqCst);
@@ -348,12 +360,16 @@ impl<S: StateMachine> DurableState<S> {
                 compact: false,
             });
         };
-        let entry = Entry {
-            seq: inner.last_seq + 1,
-            change,
-        };
+        let seq = inner.last_seq + 1;
         let mut line = Vec::with_capacity(256);
-        encode_line(&mut line, &entry).map_err(|error| JournalError::Io {
+        encode_line(
+            &mut line,
+            &NewEntry {
+                seq,
+                change: &change,
+            },
+        )
+        .map_err(|error| JournalError::Io {
             path: inner.journal.path().to_owned(),
             source: io::Error::other(error),
         })?;
@@ -361,13 +377,13 @@ impl<S: StateMachine> DurableState<S> {
             self.failed.store(true, Ordering::SeqCst);
             return Err(error.into());
         }
-        inner.state.apply(&entry.change);
-        inner.last_seq = entry.seq;
-        self.syncer.written.store(entry.seq, Ordering::SeqCst);
+        inner.state.apply(&change);
+        inner.last_seq = seq;
+        self.syncer.written.store(seq, Ordering::SeqCst);
         self.syncer.metrics.sized(inner.journal.len());
         Ok(Appended {
             result,
-            through: entry.seq,
+            through: seq,
             compact: inner.compaction_due(),
         })
     }
@@ -430,9 +446,16 @@ impl<S: StateMachine> Inner<S> {
 
     /// Compacts if the journal is (still) due for it; a failure is logged, and the journal,
     /// which still holds everything, is compacted again later.
-    fn compact_if_due(&mut self, syncer: &Syncer) {
+    fn compact_if_due(&mut self, syncer: &Syncer, failed: &AtomicBool) {
         // Closed: another process may own the files now.
         if self.lock.is_none() || !self.compaction_due() {
+            return;
+        }
+        // The journal must hold every change the snapshot will, so that the entries a crash
+        // leaves behind the snapshot run up to exactly its last_seq, which start-up checks.
+        if let Err(error) = syncer.sync_through(self.last_seq) {
+            failed.store(true, Ordering::SeqCst);
+            tracing::error!(error = %error, "the journal cannot be made durable before compaction");
             return;
         }
         match self.compact() {
@@ -449,14 +472,8 @@ impl<S: StateMachine> Inner<S> {
     /// Writes the snapshot, then empties the journal; replay skips what the snapshot holds, so a
     /// crash between the two loses and repeats nothing.
     fn compact(&mut self) -> io::Result<()> {
-        let snapshot = SnapshotRef {
-            format: FORMAT,
-            last_seq: self.last_seq,
-            state: &self.state,
-        };
         write_atomically(&self.snapshot_path, |out| {
-            serde_json::to_writer(&mut *out, &snapshot)?;
-            out.write_all(b"\n")
+            files::write_snapshot(out, self.last_seq, &self.state)
         })?;
         self.snapshot_bytes = fs::metadata(&self.snapshot_path)?.len();
         self.journal.truncate()
@@ -473,14 +490,18 @@ fn snapshot_error(path: &Path, reason: impl ToString) -> DurableStateError {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::io::Write;
+
+    use serde::Deserialize;
 
     use super::*;
+    use crate::storage::journal::encode_line;
 
-    #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
-    struct Counters(BTreeMap<String, i64>);
+    #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+    pub(super) struct Counters(pub(super) BTreeMap<String, i64>);
 
-    #[derive(Debug, Serialize, Deserialize)]
-    struct Add(String, i64);
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub(super) struct Add(pub(super) String, pub(super) i64);
 
     impl StateMachine for Counters {
         type Change = Add;
@@ -490,11 +511,55 @@ mod tests {
         }
     }
 
-    fn add(state: &DurableState<Counters>, key: &str, n: i64) {
+    pub(super) fn add(state: &DurableState<Counters>, key: &str, n: i64) {
         let change = Add(key.to_owned(), n);
         state
             .transact_blocking(|_| (Some(change), ()))
             .expect("durable");
+    }
+
+    /// Writes `counters.json` by hand: format 2 as compaction writes it, or format 1 as it was
+    /// written before checksums.
+    pub(super) fn write_snapshot(dir: &Path, format: u32, last_seq: u64, state: &Counters) {
+        let mut bytes = Vec::new();
+        if format == 1 {
+            let snapshot = serde_json::json!({"format": 1, "last_seq": last_seq, "state": state});
+            serde_json::to_writer(&mut bytes, &snapshot).expect("encodes");
+            bytes.push(b'\n');
+        } else {
+            files::write_snapshot(&mut bytes, last_seq, state).expect("encodes");
+        }
+        fs::write(dir.join("counters.json"), bytes).expect("a snapshot");
+    }
+
+    /// Writes `counters-journal.jsonl` by hand, one sealed entry a line, and returns where each
+    /// entry starts.
+    pub(super) fn write_journal(dir: &Path, entries: &[(u64, Add)]) -> Vec<usize> {
+        let mut bytes = Vec::new();
+        let mut starts = Vec::new();
+        for (seq, change) in entries {
+            starts.push(bytes.len());
+            encode_line(&mut bytes, &NewEntry { seq: *seq, change }).expect("encodes");
+        }
+        let mut file = fs::File::create(dir.join("counters-journal.jsonl")).expect("a journal");
+        file.write_all(&bytes).expect("written");
+        starts
+    }
+
+    /// `key` incremented by `seq` for each entry: what every hand-written journal holds.
+    pub(super) fn entries(key: &str, seqs: impl IntoIterator<Item = u64>) -> Vec<(u64, Add)> {
+        seqs.into_iter()
+            .map(|seq| (seq, Add(key.to_owned(), seq as i64)))
+            .collect()
+    }
+
+    pub(super) fn counters(pairs: &[(&str, i64)]) -> Counters {
+        Counters(
+            pairs
+                .iter()
+                .map(|(key, n)| ((*key).to_owned(), *n))
+                .collect(),
+        )
     }
 
     #[test]
@@ -519,22 +584,51 @@ mod tests {
     #[test]
     fn a_journal_left_behind_by_a_crash_after_compaction_is_not_applied_twice() {
         let dir = tempfile::tempdir().expect("temp dir");
+        // The crash: the snapshot holds entries 1 to 3, the journal was not emptied yet.
+        write_snapshot(dir.path(), 2, 3, &counters(&[("a", 6)]));
+        write_journal(dir.path(), &entries("a", 1..=3));
         {
-            let state = DurableState::<Counters>::open_with(dir.path(), "counters", 1 << 30)
-                .expect("opens");
-            add(&state, "a", 1);
-            add(&state, "a", 2);
+            let state = DurableState::<Counters>::open(dir.path(), "counters").expect("opens");
+            assert_eq!(state.read(|counters| counters.0["a"]), 6);
+            add(&state, "a", 4);
         }
-        let journal = fs::read(dir.path().join("counters-journal.jsonl")).expect("journal");
+        let state = DurableState::<Counters>::open(dir.path(), "counters").expect("reopens");
+        assert_eq!(state.read(|counters| counters.0["a"]), 10);
+    }
+
+    #[test]
+    fn compaction_writes_a_sealed_snapshot_that_reopens() {
+        let dir = tempfile::tempdir().expect("temp dir");
         {
             let state =
                 DurableState::<Counters>::open_with(dir.path(), "counters", 1).expect("opens");
+            add(&state, "a", 1);
+        }
+        let snapshot = fs::read(dir.path().join("counters.json")).expect("a snapshot");
+        assert!(snapshot.starts_with(br#"{"format":2,"last_seq":1,"#));
+        assert_eq!(
+            crate::storage::checksum::check_object(snapshot.trim_ascii_end()),
+            crate::storage::checksum::Seal::Verified
+        );
+        let state = DurableState::<Counters>::open(dir.path(), "counters").expect("reopens");
+        assert_eq!(state.read(|counters| counters.0["a"]), 1);
+    }
+
+    #[test]
+    fn a_format_1_snapshot_opens_and_the_next_compaction_writes_format_2() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write_snapshot(dir.path(), 1, 2, &counters(&[("a", 3)]));
+        write_journal(dir.path(), &entries("a", [3]));
+        {
+            let state =
+                DurableState::<Counters>::open_with(dir.path(), "counters", 1).expect("opens");
+            assert_eq!(state.read(|counters| counters.0["a"]), 6);
             add(&state, "a", 4);
         }
-        // The crash: the old journal content is back beside the new snapshot.
-        fs::write(dir.path().join("counters-journal.jsonl"), journal).expect("restore");
+        let snapshot = fs::read(dir.path().join("counters.json")).expect("a snapshot");
+        assert!(snapshot.starts_with(br#"{"format":2,"last_seq":4,"#));
         let state = DurableState::<Counters>::open(dir.path(), "counters").expect("reopens");
-        assert_eq!(state.read(|counters| counters.0["a"]), 7);
+        assert_eq!(state.read(|counters| counters.0["a"]), 10);
     }
 
     #[test]

@@ -15,6 +15,15 @@
 //! so nobody was told it was stored. Rare changes to existing records (replays, resolutions)
 //! rewrite the file atomically.
 //!
+//! Every record is sealed with its checksum ([`crate::storage::checksum`]) when it is appended
+//! or rewritten. Records without one (files from before checksums) are accepted only before the
+//! first checksummed record. Any other damage, a whole record that does not match its checksum
+//! above all (the last one included), is [`FailureLogError::Corrupt`] with its offset, and
+//! nothing is changed: only an unfinished last append is repaired (`failure_log::array` says
+//! exactly what that can look like). An empty file is damage too: the file is only ever
+//! replaced whole. [`FailureLog::check`] and [`FailureLog::repair`] are the operator's
+//! `data check` and `data repair`.
+//!
 //! The failure drain appends while an operator's `failures replay` may update from another
 //! process, so every operation holds an exclusive lock on `failure.json.lock` and first checks
 //! that the file is still the one it knows (same inode, same length); if not, it reads it again.
@@ -33,6 +42,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::storage::atomic_file::write_atomically;
+use crate::storage::checksum::seal_object;
+
+mod array;
+mod check;
 
 /// A shared handle on one `failure.json`; clones share the file and its lock.
 #[derive(Clone)]
@@ -106,8 +119,9 @@ pub enum FailureLogError {
         /// The underlying error.
         source: io::Error,
     },
-    /// The file is damaged other than by a torn append (not an array, or whole records follow
-    /// the damage): nothing is changed, an operator has to look.
+    /// The file is damaged other than by an append that never finished (empty, not an array,
+    /// a record that does not match its checksum, or more after the damage): nothing is
+    /// changed, an operator has to look (`data check`, `data repair`).
     #[error("failure log {path} is damaged at byte {offset}: {reason}")]
     Corrupt {
         /// The file.
@@ -148,8 +162,8 @@ const EMPTY: &[u8] = b"[\n]\n";
 const CLOSE: &[u8] = b"\n]\n";
 
 impl FailureLog {
-    /// Opens `path`, creating `[\n]\n` durably if absent, and repairs a torn append (keeping
-    /// every whole record) with a warning.
+    /// Opens `path`, creating `[\n]\n` durably if absent, and repairs an append that never
+    /// finished (keeping every whole record) with a warning. Any other damage is refused.
     pub fn open(path: &Path) -> Result<FailureLog, FailureLogError> {
         FailureLog::open_inner(path, None)
     }
@@ -227,19 +241,7 @@ impl FailureLog {
                 .filter(|changed| *changed)
                 .count();
             if changed > 0 {
-                let mut lines = Vec::with_capacity(records.len());
-                for record in &records {
-                    lines.push(serde_json::to_vec(record)?);
-                }
-                write_atomically(path, |writer| {
-                    writer.write_all(b"[")?;
-                    for (n, line) in lines.iter().enumerate() {
-                        writer.write_all(if n == 0 { b"\n" } else { b",\n" })?;
-                        writer.write_all(line)?;
-                    }
-                    writer.write_all(CLOSE)
-                })
-                .map_err(io_error(path))?;
+                rewrite(path, &records)?;
                 *state = State::load(path)?;
             }
             Ok(changed)
@@ -338,7 +340,7 @@ impl FailureRecord {
 }
 
 impl State {
-    /// Reads `path` (creating it if absent), repairing a torn tail.
+    /// Reads `path` (creating it if absent), repairing an append that never finished.
     fn load(path: &Path) -> Result<State, FailureLogError> {
         let io_error = io_error(path);
         if !path.exists() {
@@ -350,33 +352,15 @@ impl State {
             .open(path)
             .map_err(io_error)?;
         let content = fs::read(path).map_err(io_error)?;
-        let scan = scan(&content);
-        if scan.blank {
-            // Created but never written: the creation itself was torn.
-            write_atomically(path, |writer| writer.write_all(EMPTY)).map_err(io_error)?;
-            return State::load(path);
-        }
-        if let Some(reason) = scan.not_an_array {
-            return Err(FailureLogError::Corrupt {
-                path: path.to_owned(),
-                offset: 0,
-                reason: reason.to_owned(),
-            });
-        }
+        let scan = array::scan(&content, false).map_err(|damage| corrupt(path, damage))?;
         let mut len = content.len() as u64;
-        if let Some(damage) = scan.damage {
-            if let Some(offset) = whole_record_after(&content, damage) {
-                return Err(FailureLogError::Corrupt {
-                    path: path.to_owned(),
-                    offset: damage as u64,
-                    reason: format!("whole records follow the damage (from byte {offset})"),
-                });
-            }
+        if scan.torn {
             tracing::warn!(
                 log = %path.display(),
                 offset = scan.records_end,
                 bytes = content.len() - scan.records_end,
-                "repairing a torn append at the end of the failure log (it was never acknowledged)"
+                "repairing an append that never finished at the end of the failure log (it was \
+                 never acknowledged)"
             );
             file.set_len(scan.records_end as u64).map_err(io_error)?;
             file.write_all_at(CLOSE, scan.records_end as u64)
@@ -408,7 +392,7 @@ impl State {
 
     fn append(&mut self, path: &Path, record: &FailureRecord) -> Result<(), FailureLogError> {
         let io_error = io_error(path);
-        let line = serde_json::to_vec(record)?;
+        let line = encode(record)?;
         let mut bytes = Vec::with_capacity(line.len() + 6);
         bytes.extend_from_slice(if self.ids.is_empty() { b"\n" } else { b",\n" });
         bytes.extend_from_slice(&line);
@@ -429,110 +413,41 @@ impl State {
     }
 }
 
-/// What [`scan`] found.
-struct Scan {
-    /// Empty or only whitespace.
-    blank: bool,
-    /// Why the content is not even the start of an array.
-    not_an_array: Option<&'static str>,
-    /// Where the content stops being a well-formed array of records, if it does.
-    damage: Option<usize>,
-    /// Just after the last whole record (or after `[`).
-    records_end: usize,
-    /// The ids of the whole records.
-    ids: HashSet<String>,
+/// One record as one sealed JSON object.
+fn encode(record: &FailureRecord) -> Result<Vec<u8>, FailureLogError> {
+    let mut line = serde_json::to_vec(record)?;
+    seal_object(&mut line, 0);
+    Ok(line)
 }
 
-/// Walks `[ record , record ... ]`, record by record, up to the first thing that does not fit.
-fn scan(content: &[u8]) -> Scan {
-    let mut scan = Scan {
-        blank: false,
-        not_an_array: None,
-        damage: None,
-        records_end: 0,
-        ids: HashSet::new(),
-    };
-    let mut position = skip_whitespace(content, 0);
-    match content.get(position) {
-        None => {
-            scan.blank = true;
-            return scan;
+/// Replaces `path` atomically with `records`, one sealed record a line.
+fn rewrite(path: &Path, records: &[FailureRecord]) -> Result<(), FailureLogError> {
+    let lines = records.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+    write_atomically(path, |writer| {
+        writer.write_all(b"[")?;
+        for (n, line) in lines.iter().enumerate() {
+            writer.write_all(if n == 0 { b"\n" } else { b",\n" })?;
+            writer.write_all(line)?;
         }
-        Some(b'[') => {}
-        Some(_) => {
-            scan.not_an_array = Some("not a JSON array");
-            return scan;
-        }
-    }
-    position += 1;
-    scan.records_end = position;
-    let mut expect_record = false;
-    loop {
-        position = skip_whitespace(content, position);
-        match content.get(position) {
-            Some(b']') if !expect_record => {
-                if skip_whitespace(content, position + 1) < content.len() {
-                    scan.damage = Some(position);
-                }
-                return scan;
-            }
-            Some(b',') if !expect_record && !scan.ids.is_empty() => {
-                position += 1;
-                expect_record = true;
-            }
-            Some(b'{') => {
-                let mut records = serde_json::Deserializer::from_slice(&content[position..])
-                    .into_iter::<FailureRecord>();
-                match records.next() {
-                    Some(Ok(record)) if expect_record || scan.ids.is_empty() => {
-                        position += records.byte_offset();
-                        scan.records_end = position;
-                        scan.ids.insert(record.id);
-                        expect_record = false;
-                    }
-                    _ => {
-                        scan.damage = Some(position);
-                        return scan;
-                    }
-                }
-            }
-            _ => {
-                scan.damage = Some(position);
-                return scan;
-            }
-        }
-    }
+        writer.write_all(CLOSE)
+    })
+    .map_err(io_error(path))
 }
 
-/// The offset of a whole record line after `from`, which would make the damage more than a torn
-/// tail.
-fn whole_record_after(content: &[u8], from: usize) -> Option<usize> {
-    let mut offset = from;
-    for line in content[from..].split(|byte| *byte == b'\n') {
-        let trimmed = line.trim_ascii();
-        let trimmed = trimmed.strip_suffix(b",").unwrap_or(trimmed);
-        if trimmed.starts_with(b"{") && serde_json::from_slice::<FailureRecord>(trimmed).is_ok() {
-            return Some(offset);
-        }
-        offset += line.len() + 1;
-    }
-    None
-}
-
-fn skip_whitespace(content: &[u8], mut position: usize) -> usize {
-    while content.get(position).is_some_and(u8::is_ascii_whitespace) {
-        position += 1;
-    }
-    position
-}
-
+/// Every whole record, verified as an open verifies them.
 fn read_records(path: &Path) -> Result<Vec<FailureRecord>, FailureLogError> {
     let content = fs::read(path).map_err(io_error(path))?;
-    serde_json::from_slice(&content).map_err(|error| FailureLogError::Corrupt {
+    array::scan(&content, true)
+        .map(|scan| scan.records)
+        .map_err(|damage| corrupt(path, damage))
+}
+
+fn corrupt(path: &Path, damage: array::Damage) -> FailureLogError {
+    FailureLogError::Corrupt {
         path: path.to_owned(),
-        offset: 0,
-        reason: error.to_string(),
-    })
+        offset: damage.offset as u64,
+        reason: damage.reason,
+    }
 }
 
 fn lock_path(path: &Path) -> PathBuf {
