@@ -42,7 +42,9 @@ impl Command {
             Command::Create { traceparent, .. }
             | Command::Update { traceparent, .. }
             | Command::Delete { traceparent, .. } => traceparent.as_deref(),
-            Command::MarkPublished { .. } | Command::Shutdown { .. } => None,
+            Command::MarkPublished { .. }
+            | Command::Shutdown { .. }
+            | Command::FinishCompaction { .. } => None,
         }
     }
 }

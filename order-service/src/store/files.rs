@@ -30,11 +30,12 @@ impl StoreFiles {
     }
 
     pub(crate) fn segment(&self, number: u64) -> PathBuf {
-        self.dir
-            .join(format!("{SEGMENT_PREFIX}{number:06}{SEGMENT_SUFFIX}"))
+        self.dir.join(segment_name(number))
     }
 
     /// The numbers of the journal segments present, ascending.
+    ///
+    /// Only names this store writes count: a number written with other digits is not a segment.
     pub(crate) fn segments(&self) -> io::Result<Vec<u64>> {
         let mut numbers = Vec::new();
         for entry in fs::read_dir(&self.dir)? {
@@ -43,10 +44,17 @@ impl StoreFiles {
                 .to_str()
                 .and_then(|name| name.strip_prefix(SEGMENT_PREFIX))
                 .and_then(|rest| rest.strip_suffix(SEGMENT_SUFFIX))
-                .and_then(|digits| digits.parse::<u64>().ok());
+                .and_then(|digits| digits.parse::<u64>().ok())
+                .filter(|number| name.to_str() == Some(segment_name(*number).as_str()));
             numbers.extend(number);
         }
         numbers.sort_unstable();
         Ok(numbers)
     }
+}
+
+/// The file name of segment `number`: what a seal mark names as the file that continues a
+/// segment.
+pub(crate) fn segment_name(number: u64) -> String {
+    format!("{SEGMENT_PREFIX}{number:06}{SEGMENT_SUFFIX}")
 }

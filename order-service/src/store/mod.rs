@@ -19,19 +19,27 @@
 //! - `event_log`: the store as the embedded transport's log of events.
 //! - `files`, `snapshot`, `compactor`: the files on disk, `orders.json`, and folding the
 //!   journal into it.
+//! - `recovery`: reading the files back strictly at open: no record skipped, none repeated, no
+//!   segment missing; refused with the file and byte offset otherwise.
+//! - `data_check`: what `data check` and `data repair` do for the store ([`check`], [`repair`]).
+//! - `fixtures` (tests only): stores with a history on disk, and what they hold.
 
 mod commit_span;
 mod compactor;
+mod data_check;
 mod event_log;
 mod files;
 mod list_query;
 mod record;
+mod recovery;
 mod snapshot;
 mod state;
 mod writer;
 
+#[cfg(test)]
+mod fixtures;
+
 use std::collections::VecDeque;
-use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -39,19 +47,19 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use shared_events::Order;
-use shared_events::storage::atomic_file::temporary_path;
+use shared_events::storage::data_check::Problem;
 use shared_events::storage::data_dir::{DataDirError, DataDirLock};
-use shared_events::storage::journal::{Journal, JournalError};
+use shared_events::storage::journal::JournalError;
 use shared_events::storage::journal_metrics::JournalMetrics;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+pub use self::data_check::{check, repair};
 pub use self::list_query::{ListQuery, Page};
 pub use self::record::{IdempotencyStamp, PendingEvent};
 
 use self::files::StoreFiles;
 pub(crate) use self::list_query::ListText;
-use self::record::JournalRecord;
 use self::state::StoreState;
 use self::writer::{Command, Writer};
 use crate::domain::{NewOrder, OrderPatch, PatchRejected};
@@ -141,12 +149,13 @@ pub enum StoreError {
     /// The data directory is locked or unusable.
     #[error(transparent)]
     DataDir(#[from] DataDirError),
-    /// A journal segment is damaged or unreadable.
+    /// A file is damaged, missing, or disagrees with another: nothing was changed, and
+    /// `data check` lists every such problem.
+    #[error("the order store's files are damaged or do not add up: {0}")]
+    Damaged(Problem),
+    /// A journal segment cannot be opened or written to finish what a crash interrupted.
     #[error(transparent)]
     Journal(#[from] JournalError),
-    /// The snapshot is damaged or unreadable.
-    #[error("{0}")]
-    Snapshot(String),
     /// Listing or cleaning the data directory failed.
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),
@@ -157,61 +166,24 @@ pub(crate) struct Shared {
     state: ArcSwap<StoreState>,
     failure: AtomicBool,
     snapshot_bytes: AtomicU64,
+    failed_compactions: AtomicU64,
     outbox_changed: tokio::sync::Notify,
     journal_metrics: JournalMetrics,
 }
 
 impl OrderStore {
-    /// Opens the store in `dir`: locks it, loads the snapshot, replays the journal (cutting a
-    /// torn tail), and starts the writer thread.
+    /// Opens the store in `dir`: locks it, loads the snapshot, replays the journal, and starts
+    /// the writer thread. Files that do not add up are refused, unchanged (see `recovery`);
+    /// only an unfinished last record is cut.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<OrderStore, StoreError> {
         let lock = DataDirLock::acquire(dir)?;
         let files = StoreFiles::new(dir);
-        let leftover = temporary_path(&files.snapshot());
-        if leftover.exists() {
-            fs::remove_file(&leftover)?;
-        }
-        let loaded = snapshot::read_snapshot(&files.snapshot()).map_err(StoreError::Snapshot)?;
-        let (mut state, first_segment, snapshot_bytes) = match loaded {
-            Some(loaded) => (loaded.state, loaded.next_segment, loaded.bytes),
-            None => (StoreState::default(), 1, 0),
-        };
-        let mut segments = Vec::new();
-        for number in files.segments()? {
-            if number < first_segment {
-                // Already in the snapshot; a crash came between the rename and this removal.
-                fs::remove_file(files.segment(number))?;
-            } else {
-                segments.push(number);
-            }
-        }
-        let last_segment = segments.last().copied().unwrap_or(first_segment);
-        let mut journal = None;
-        for number in segments
-            .iter()
-            .copied()
-            .chain((segments.is_empty()).then_some(first_segment))
-        {
-            let newest = number == last_segment;
-            let (opened, recovered) =
-                Journal::open(&files.segment(number), newest, |record: JournalRecord| {
-                    if record.seq <= state.last_seq {
-                        return Ok(());
-                    }
-                    state.apply(&record)
-                })?;
-            tracing::debug!(
-                segment = number,
-                records = recovered.records,
-                "replayed journal segment"
-            );
-            journal = Some(opened);
-        }
-        let Some(journal) = journal else {
-            return Err(StoreError::Snapshot(
-                "no journal segment could be opened".to_owned(),
-            ));
-        };
+        let recovery::Opened {
+            state,
+            journal,
+            segment,
+            snapshot_bytes,
+        } = recovery::open_files(&files)?;
         tracing::info!(
             orders = state.orders.len(),
             last_seq = state.last_seq,
@@ -228,6 +200,7 @@ impl OrderStore {
             state: ArcSwap::from_pointee(state.clone()),
             failure: AtomicBool::new(false),
             snapshot_bytes: AtomicU64::new(snapshot_bytes),
+            failed_compactions: AtomicU64::new(0),
             outbox_changed: tokio::sync::Notify::new(),
             journal_metrics: JournalMetrics::of("order", "orders"),
         });
@@ -238,7 +211,7 @@ impl OrderStore {
             shared: Arc::clone(&shared),
             committed: state,
             journal,
-            segment: last_segment,
+            segment,
             files,
             options,
             compaction: Default::default(),
@@ -380,6 +353,26 @@ impl OrderStore {
     pub async fn mark_published(&self, through: u64) -> Result<(), WriteError> {
         self.request(|reply| Command::MarkPublished { through, reply })
             .await
+    }
+
+    /// How many compactions failed since the store opened. Nothing is lost by one: the journal
+    /// keeps every record until a later compaction succeeds.
+    pub fn failed_compactions(&self) -> u64 {
+        self.shared.failed_compactions.load(Ordering::Relaxed)
+    }
+
+    /// Resolves once the writes already sent are done and the compaction they may have started
+    /// has finished: how tests let the background work run out instead of sleeping.
+    pub async fn finish_compaction(&self) {
+        let (done, finished) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::FinishCompaction { done })
+            .await
+            .is_ok()
+        {
+            let _ = finished.await;
+        }
     }
 
     /// Finishes the writes already sent, waits for a running compaction, and releases the data

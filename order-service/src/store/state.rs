@@ -29,8 +29,9 @@ impl StoreState {
     pub(crate) fn apply(&mut self, record: &JournalRecord) -> Result<(), String> {
         if record.seq != self.last_seq + 1 {
             return Err(format!(
-                "record {} follows record {}: a gap or a repeat",
-                record.seq, self.last_seq
+                "record {} comes where record {} is due: records are missing or repeated",
+                record.seq,
+                self.last_seq + 1
             ));
         }
         if let Some(through) = record.published_through {

@@ -5,6 +5,7 @@
 //! keys); what a change does to the order, and so its event, is the domain's ([`ChangeStamp`]).
 
 use std::collections::VecDeque;
+use std::fs;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
@@ -20,8 +21,9 @@ use uuid::Uuid;
 use crate::domain::{ChangeStamp, NewOrder, OrderPatch};
 use crate::store::commit_span::commit_span;
 use crate::store::compactor::{self, Compaction};
-use crate::store::files::StoreFiles;
+use crate::store::files::{StoreFiles, segment_name};
 use crate::store::record::{IdempotencyStamp, JournalRecord};
+use crate::store::recovery;
 use crate::store::state::StoreState;
 use crate::store::{Created, IfMatch, Shared, StoreOptions, WriteError};
 
@@ -56,6 +58,10 @@ pub(crate) enum Command {
         reply: Reply<()>,
     },
     Shutdown {
+        done: oneshot::Sender<()>,
+    },
+    /// Answered once the compaction running after this batch (if any) has finished.
+    FinishCompaction {
         done: oneshot::Sender<()>,
     },
 }
@@ -112,6 +118,7 @@ impl Writer {
         let mut lines = Vec::with_capacity(batch.len() * 1024);
         let mut pending = Vec::with_capacity(batch.len());
         let mut shutdown = None;
+        let mut compaction_waiters = Vec::new();
         for command in batch.drain(..) {
             match command {
                 Command::Create {
@@ -158,6 +165,7 @@ impl Writer {
                     pending.push(Pending::Marked(reply, result));
                 }
                 Command::Shutdown { done } => shutdown = Some(done),
+                Command::FinishCompaction { done } => compaction_waiters.push(done),
             }
         }
         let _committing = span.enter();
@@ -193,6 +201,12 @@ impl Writer {
                 tracing::error!(error = %error, "journal write failed; the store no longer accepts changes");
                 self.shared.failure.store(true, Ordering::SeqCst);
                 answer(pending, Some(error.to_string()));
+            }
+        }
+        if !compaction_waiters.is_empty() {
+            self.compaction.wait();
+            for done in compaction_waiters {
+                let _ = done.send(());
             }
         }
         shutdown
@@ -327,21 +341,51 @@ impl Writer {
             return;
         }
         let next = self.segment + 1;
-        match Journal::open::<JournalRecord, String>(&self.files.segment(next), true, |_| Ok(())) {
-            Ok((journal, _)) => {
-                self.journal = journal;
-                self.segment = next;
-                self.compaction = compactor::start(
-                    self.files.clone(),
-                    self.committed.clone(),
-                    next,
-                    Arc::clone(&self.shared),
-                );
-            }
-            Err(error) => {
-                tracing::error!(error = %error, "cannot start a new journal segment; compaction postponed")
-            }
+        if let Some(journal) = self.roll_to(next) {
+            self.journal = journal;
+            self.segment = next;
+            self.compaction = compactor::start(
+                self.files.clone(),
+                self.committed.clone(),
+                next,
+                Arc::clone(&self.shared),
+            );
         }
+    }
+
+    /// Creates segment `next` durably, then seals the current segment naming it: in this order,
+    /// a crash leaves either no new segment, or an empty one after an unsealed predecessor
+    /// (which opening seals), or a sealed predecessor. None if the writer stays where it is.
+    fn roll_to(&mut self, next: u64) -> Option<Journal> {
+        let path = self.files.segment(next);
+        let journal = match Journal::open(&path, true, recovery::ignore) {
+            Ok((journal, _)) => journal,
+            Err(error) => {
+                tracing::error!(error = %error, "cannot start a new journal segment; compaction postponed");
+                return None;
+            }
+        };
+        let len_before = self.journal.len();
+        let Err(error) = self.journal.seal(&segment_name(next)) else {
+            return Some(journal);
+        };
+        if self.journal.len() == len_before {
+            // The mark never reached the file (the append was cut back): the current segment
+            // goes on, and the new one, still empty, goes away.
+            tracing::error!(error = %error, "cannot seal the journal segment; compaction postponed");
+            drop(journal);
+            if let Err(removal) = fs::remove_file(&path) {
+                // Harmless: opening accepts an empty newest segment after an unsealed one.
+                tracing::warn!(error = %removal, segment = next, "cannot remove an unused journal segment");
+            }
+        } else {
+            // The mark is in the file but may not be durable: a record after it would make the
+            // segment unreadable, and a record in the new segment could follow an unsealed one.
+            // Like any failed fsync, the store stops writing; a restart reads what is on disk.
+            tracing::error!(error = %error, "sealing the journal segment failed; the store no longer accepts changes");
+            self.shared.failure.store(true, Ordering::SeqCst);
+        }
+        None
     }
 }
 

@@ -20,6 +20,7 @@ mod outbox;
 mod python_client;
 mod restart;
 mod standby;
+mod storage_damage;
 mod torn_tail;
 mod trace;
 mod update;

@@ -1,5 +1,6 @@
 //! A journal cut anywhere inside its last record: the service starts, keeps every whole record,
-//! and accepts writes.
+//! and accepts writes. A record that is whole but damaged is not a torn tail: the service
+//! refuses to start, names the file and the byte offset, and changes nothing.
 
 use std::fs;
 
@@ -45,7 +46,9 @@ async fn a_torn_last_record_is_cut_back_at_every_offset() {
         .expect("torn copy");
         let app = spawn_app_in(case, |_| {}).await;
 
-        // Assert: the two whole records are there, the torn one is not, and writes go on.
+        // Assert: the two whole records are there, the torn one is not (unless only its
+        // newline was cut: the record is whole and its checksum matches), and writes go on.
+        let last_is_whole = cut == bytes.len() - 1;
         for id in &ids[..2] {
             assert_eq!(
                 app.get_order(id).await.status().as_u16(),
@@ -55,8 +58,8 @@ async fn a_torn_last_record_is_cut_back_at_every_offset() {
         }
         assert_eq!(
             app.get_order(&ids[2]).await.status().as_u16(),
-            404,
-            "cut at {cut}: torn record applied"
+            if last_is_whole { 200 } else { 404 },
+            "cut at {cut}: torn record applied, or whole record lost"
         );
         let later: Value = app.create_order(&order_body("Later")).await;
         let app = app.restart().await;
@@ -66,9 +69,46 @@ async fn a_torn_last_record_is_cut_back_at_every_offset() {
             200,
             "cut at {cut}: write after repair lost"
         );
-        assert_eq!(app.list_all_orders(10).await.len(), 3, "cut at {cut}");
+        let stored = if last_is_whole { 4 } else { 3 };
+        assert_eq!(app.list_all_orders(10).await.len(), stored, "cut at {cut}");
         app.stop().await;
     }
+}
+
+#[tokio::test]
+async fn a_damaged_whole_record_stops_the_service_and_changes_nothing() {
+    // Arrange: one byte of the last record changed; the record still ends with its newline.
+    let app = spawn_app().await;
+    for name in ["First", "Second"] {
+        app.create_order(&order_body(name)).await;
+    }
+    let dir = app.stop().await;
+    let journal = newest_journal(dir.path());
+    let mut bytes = fs::read(&journal).expect("journal");
+    let last_start = bytes[..bytes.len() - 1]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .expect("two lines")
+        + 1;
+    bytes[last_start + 20] ^= 0x01;
+    fs::write(&journal, &bytes).expect("damage");
+
+    // Act
+    let settings = order_service::settings::Settings::for_tests(dir.path());
+    let result = order_service::startup::Application::build(settings).await;
+
+    // Assert
+    let error = format!("{:#}", result.err().expect("a damaged record is refused"));
+    let name = journal.file_name().expect("name").to_string_lossy();
+    assert!(
+        error.contains(&format!("{name} at byte {last_start}:")),
+        "{error}"
+    );
+    assert_eq!(
+        fs::read(&journal).expect("journal"),
+        bytes,
+        "nothing was cut"
+    );
 }
 
 #[tokio::test]
@@ -90,8 +130,13 @@ async fn damage_before_whole_records_stops_the_service_and_changes_nothing() {
     let result = order_service::startup::Application::build(settings).await;
 
     // Assert
-    let error = result.err().expect("a damaged journal is refused");
-    assert!(format!("{error:#}").contains("damaged"), "{error:#}");
+    let error = format!("{:#}", result.err().expect("a damaged journal is refused"));
+    let name = journal.file_name().expect("name").to_string_lossy();
+    assert!(error.contains("damaged"), "{error}");
+    assert!(
+        error.contains(&format!("{name} at byte {}:", first_end + 1)),
+        "names the file and the damaged record's offset: {error}"
+    );
     assert_eq!(
         fs::read(&journal).expect("journal"),
         bytes,
