@@ -16,9 +16,11 @@
 //!   [`http`] do not import each other, and [`startup`] mounts both.
 //! - [`startup`]: [`startup::Application`], which binds, then serves, publishes and listens until
 //!   its shutdown token is cancelled.
+//! - [`data_files`]: the files `order-service data check | repair` looks at.
 //! - [`standby`]: a second service on a data directory that another process holds: it answers
 //!   as a standby until that process is gone, then becomes the service.
 
+pub mod data_files;
 pub mod deliveries;
 pub mod domain;
 pub mod http;

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use order_service::data_files::order_service_files;
 use order_service::settings::Settings;
 use order_service::standby;
 use order_service::startup::Application;
@@ -36,6 +37,15 @@ async fn run(cli: ServiceCli) -> anyhow::Result<()> {
             };
             let path = settings.data_dir.join("failure.json");
             failures::run(&command, replayer, &path, "order-service").await
+        }
+        Some(ServiceCommand::Data { command }) => {
+            cli::init_command_logging();
+            let (store, deliveries, failures) = order_service_files(&settings.data_dir);
+            cli::run_data_command(
+                &command,
+                &settings.data_dir,
+                &[&store, &deliveries, &failures],
+            )
         }
         None => {
             let telemetry = telemetry::start(&settings.log, ServiceNames::One("order-service"))?;

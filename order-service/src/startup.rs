@@ -68,7 +68,7 @@ impl Application {
                     settings.data_dir.display()
                 )
             })?;
-        let deliveries_dir = settings.data_dir.join("deliveries");
+        let deliveries_dir = settings.data_dir.join(crate::deliveries::DIR);
         let consumers: Vec<String> = settings
             .outbox
             .consumers

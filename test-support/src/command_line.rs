@@ -1,12 +1,13 @@
 //! What every service binary's command line must do: `--version`, `--help`, exit code 2 for a
-//! usage error, refuse an unknown configuration key by name, and stop at once on a malformed
-//! broker URL without printing its password. [`command_line_tests!`](crate::command_line_tests)
+//! usage error, refuse an unknown configuration key by name, stop at once on a malformed
+//! broker URL without printing its password, and check and repair its data files. [`command_line_tests!`](crate::command_line_tests)
 //! writes these tests for a binary.
 
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
+use shared_events::storage::failure_log::{FailureLog, FailureRecord};
 use tokio::process::Command;
 
 /// How long a binary may take to refuse a bad configuration.
@@ -49,6 +50,11 @@ macro_rules! command_line_tests {
         #[tokio::test]
         async fn a_malformed_broker_url_stops_it_without_printing_the_password() {
             $crate::command_line::malformed_broker_urls_are_refused(BINARY).await;
+        }
+
+        #[tokio::test]
+        async fn data_check_finds_a_damaged_record_and_data_repair_drops_only_it() {
+            $crate::command_line::data_check_and_repair(BINARY).await;
         }
     };
 }
@@ -149,6 +155,80 @@ pub async fn malformed_broker_urls_are_refused(binary: &str) {
             !all.contains(PASSWORD),
             "{url}: the password printed: {all}"
         );
+    }
+}
+
+/// `data check` passes on an empty data directory; after one record of the service's
+/// `failure.json` is damaged it exits 1 naming the file and offset; `data repair` makes a
+/// backup copy, drops that record alone and says so; then `data check` passes again.
+pub async fn data_check_and_repair(binary: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = run(binary, dir.path(), &["data", "check"], &[]).await;
+    assert_eq!(exit_code(&output), 0, "an empty directory: {}", text(&output));
+
+    // The order service's own folder in `order-platform`; the data directory elsewhere.
+    let service_dir = if binary.ends_with("order-platform") {
+        dir.path().join("order")
+    } else {
+        dir.path().to_owned()
+    };
+    std::fs::create_dir_all(&service_dir).expect("the service's folder");
+    let path = service_dir.join("failure.json");
+    let log = FailureLog::open(&path).expect("a failure log");
+    let kept = failure_record("kept");
+    log.append(&kept).expect("appends");
+    log.append(&failure_record("damaged")).expect("appends");
+    drop(log);
+    let mut bytes = std::fs::read(&path).expect("read");
+    let damaged_at = bytes
+        .windows(7)
+        .position(|window| window == b"damaged")
+        .expect("the second record");
+    bytes[damaged_at] = b'D';
+    std::fs::write(&path, &bytes).expect("damage");
+
+    let output = run(binary, dir.path(), &["data", "check"], &[]).await;
+    assert_eq!(exit_code(&output), 1, "a damaged record: {}", text(&output));
+    let report = stdout(&output);
+    assert!(
+        report.contains("failure.json") && report.contains("byte "),
+        "the check names the file and offset: {report}"
+    );
+    assert_eq!(std::fs::read(&path).expect("read"), bytes, "a check changes nothing");
+
+    let output = run(binary, dir.path(), &["data", "repair"], &[]).await;
+    assert_eq!(exit_code(&output), 0, "the repair: {}", text(&output));
+    let report = stdout(&output);
+    assert!(
+        report.contains("backup copy: ") && report.contains("dropped"),
+        "the repair says where the copy is and what it dropped: {report}"
+    );
+    let output = run(binary, dir.path(), &["data", "check"], &[]).await;
+    assert_eq!(exit_code(&output), 0, "after the repair: {}", text(&output));
+    let records = FailureLog::open(&path)
+        .expect("opens after the repair")
+        .records()
+        .expect("records");
+    assert_eq!(records, vec![kept], "only the damaged record was dropped");
+}
+
+fn failure_record(reason: &str) -> FailureRecord {
+    let now = chrono::Utc::now();
+    FailureRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        service: "test".to_owned(),
+        queue: "orders.test".to_owned(),
+        event_id: None,
+        order_id: None,
+        reason: reason.to_owned(),
+        attempts: 1,
+        x_death: serde_json::Value::Null,
+        first_failure_at: now,
+        last_failure_at: now,
+        recorded_at: now,
+        payload: "{}".to_owned(),
+        replays: Vec::new(),
+        resolved_at: None,
     }
 }
 

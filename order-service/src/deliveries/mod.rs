@@ -38,6 +38,12 @@ pub struct Deliveries {
     services: Arc<[String]>,
 }
 
+/// The timelines' folder inside the order service's data directory.
+pub const DIR: &str = "deliveries";
+
+/// The timelines' files there: `deliveries.json` and `deliveries-journal.jsonl`.
+pub const NAME: &str = "deliveries";
+
 struct Write {
     entries: Vec<DeliveryEntry>,
     done: Option<oneshot::Sender<Result<(), String>>>,
@@ -49,7 +55,7 @@ impl Deliveries {
     pub fn open(dir: &Path, services: &[String]) -> Result<Deliveries, DurableStateError> {
         let state = DurableState::open_reporting(
             dir,
-            "deliveries",
+            NAME,
             JournalMetrics::of("order", "deliveries"),
         )?;
         let (writes, queue) = mpsc::unbounded_channel();

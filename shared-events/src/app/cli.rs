@@ -1,5 +1,6 @@
 //! Every service binary's command line, on clap: `[--config FILE]`, `--help`, `--version`, and
-//! the `failures list | replay` command, which runs instead of the service. A usage error exits
+//! the `failures list | replay` and `data check | repair` commands, which run instead of the
+//! service. A usage error exits
 //! with 2, a failure with 1 and one clear message.
 
 use std::future::Future;
@@ -13,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use crate::app::consumer::{Consumer, ConsumerApplication, ServiceSettings};
+use crate::app::data_command::{self, DataCommand, FailureLogFile, ShardLedgerFiles};
 use crate::app::settings::load;
 use crate::app::signals::shutdown_on_signals;
 use crate::app::telemetry::{self, ServiceNames};
@@ -44,6 +46,13 @@ pub enum ServiceCommand {
         /// `list` or `replay`.
         #[command(subcommand)]
         command: FailuresCommand,
+    },
+    /// Check the data files for damage (`check`), or keep what is intact after a backup copy
+    /// (`repair`).
+    Data {
+        /// `check` or `repair`.
+        #[command(subcommand)]
+        command: DataCommand,
     },
 }
 
@@ -130,6 +139,15 @@ async fn run_consumer<C: Consumer>(name: &'static str, cli: ServiceCli) -> anyho
             };
             failures::run(&command, replayer, &settings.failure_log_path(), C::name()).await
         }
+        Some(ServiceCommand::Data { command }) => {
+            init_command_logging();
+            let ledgers = ShardLedgerFiles {
+                dir: settings.data_dir().to_owned(),
+                name: C::LEDGER,
+            };
+            let failures = FailureLogFile(settings.failure_log_path());
+            run_data_command(&command, settings.data_dir(), &[&ledgers, &failures])
+        }
         None => {
             let telemetry = telemetry::start(settings.log(), ServiceNames::One(name))?;
             let served = serve_until_signalled(
@@ -143,6 +161,22 @@ async fn run_consumer<C: Consumer>(name: &'static str, cli: ServiceCli) -> anyho
             served
         }
     }
+}
+
+/// Runs `data check | repair` over `files`, printing the report to standard output.
+pub fn run_data_command(
+    command: &DataCommand,
+    data_dir: &std::path::Path,
+    files: &[&dyn data_command::DataFiles],
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = Vec::new();
+    let result = data_command::run(command, data_dir, files, &mut out);
+    std::io::stdout()
+        .write_all(&out)
+        .and_then(|()| std::io::stdout().flush())
+        .context("failed to write to standard output")?;
+    result
 }
 
 /// Logs for a command rather than the service: its standard output is for people and scripts

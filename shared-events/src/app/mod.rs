@@ -5,8 +5,9 @@
 //!
 //! - [`settings`]: layered configuration that refuses unknown keys; the HTTP, log and broker
 //!   settings every service has; a consumer's settings.
-//! - [`cli`]: the command line on clap (`--config`, `--help`, `--version`, `failures`), the exit
-//!   code, and a consumer service's whole `main`.
+//! - [`cli`]: the command line on clap (`--config`, `--help`, `--version`, `failures`, `data`),
+//!   the exit code, and a consumer service's whole `main`.
+//! - [`data_command`]: `data check` and `data repair` over the files a service keeps.
 //! - [`secret_url`]: URLs whose passwords never print.
 //! - [`signals`]: what `main` does with SIGTERM and SIGINT (only `main` listens for them).
 //! - [`telemetry`]: logs through `tracing`, text or JSON; traces over OTLP (`OTEL_*`).
@@ -27,6 +28,7 @@
 pub mod api_error;
 pub mod cli;
 pub mod consumer;
+pub mod data_command;
 pub mod error_envelope;
 pub mod metrics;
 pub mod openapi;
