@@ -53,11 +53,8 @@ impl Deliveries {
     /// Opens the timelines kept in `dir` (a directory of their own, which they lock), expecting
     /// outcomes from `services`. Must be called within a tokio runtime: it starts the writer.
     pub fn open(dir: &Path, services: &[String]) -> Result<Deliveries, DurableStateError> {
-        let state = DurableState::open_reporting(
-            dir,
-            NAME,
-            JournalMetrics::of("order", "deliveries"),
-        )?;
+        let state =
+            DurableState::open_reporting(dir, NAME, JournalMetrics::of("order", "deliveries"))?;
         let (writes, queue) = mpsc::unbounded_channel();
         let (changed, _) = broadcast::channel(1024);
         tokio::spawn(write_batches(state.clone(), queue, changed.clone()));
