@@ -291,7 +291,7 @@ where
         reason,
     };
     let mut recovered = Recovered::default();
-    let mut checksummed = false;
+    let mut lines = LineCheck::default();
     let mut start = 0;
     while start < content.len() {
         let rest = &content[start..];
@@ -311,12 +311,10 @@ where
                 "a record after the mark that sealed the journal".to_owned(),
             ));
         }
-        let seal = check_object(line);
-        if !complete && seal != Seal::Verified {
-            // An append that never finished is a prefix of whole lines: a whole record followed
-            // by something other than its newline is damage. (A record cut short cannot match
-            // its checksum; one that is whole and only lost its newline is kept.)
-            if line.len() > 1 && check_object(&line[..line.len() - 1]) == Seal::Verified {
+        if !complete && check_object(line) != Seal::Verified {
+            // An append that never finished. (A record cut short cannot match its checksum; one
+            // that is whole and only lost its newline is kept.)
+            if newline_is_damaged(line) {
                 return Err(corrupt(
                     start + line.len() - 1,
                     "the newline after the last record is damaged".to_owned(),
@@ -324,34 +322,16 @@ where
             }
             break;
         }
-        let record = match seal {
-            Seal::Verified => {
-                checksummed = true;
-                line
-            }
-            Seal::Mismatch => {
-                return Err(corrupt(
-                    start,
-                    "the record does not match its checksum".to_owned(),
-                ));
-            }
-            Seal::Missing if checksummed => {
-                return Err(corrupt(
-                    start,
-                    "a record without a checksum after checksummed ones".to_owned(),
-                ));
-            }
-            Seal::Missing => {
-                recovered.unchecked_records += 1;
-                line
-            }
-        };
-        if record.starts_with(b"{\"sealed\":") {
-            let mark: SealMark = serde_json::from_slice(record)
+        let kind = lines.check(line).map_err(|reason| corrupt(start, reason))?;
+        if let LineKind::Record { unchecked: true } = kind {
+            recovered.unchecked_records += 1;
+        }
+        if kind == LineKind::SealMark {
+            let mark: SealMark = serde_json::from_slice(line)
                 .map_err(|error| corrupt(start, format!("a damaged seal mark: {error}")))?;
             recovered.sealed = Some(mark.sealed.continues_in);
         } else {
-            let value = serde_json::from_slice::<T>(record)
+            let value = serde_json::from_slice::<T>(line)
                 .map_err(|error| corrupt(start, format!("not a record: {error}")))?;
             apply(value).map_err(|reason| JournalError::Rejected {
                 path: path.to_owned(),
@@ -400,9 +380,62 @@ fn repair_or_refuse(
     }
 }
 
-/// Whitespace and the zeros a file system may leave after a crash.
-fn is_padding(bytes: &[u8]) -> bool {
-    bytes.iter().all(|b| *b == 0 || b.is_ascii_whitespace())
+/// The checks each whole line of a journal passes, in file order: what [`Journal::open`]
+/// applies, and what a reader that follows a journal another process appends to applies to
+/// each new line. A line must match its checksum; a line without one (written before checksums)
+/// is accepted only before the first checksummed line.
+#[derive(Debug, Default, Clone)]
+pub struct LineCheck {
+    /// A checksummed line was read: every later one must carry its checksum too.
+    checksummed: bool,
+}
+
+/// What a line that passed [`LineCheck::check`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    /// A record; `unchecked` when it was written before checksums.
+    Record {
+        /// The line carries no checksum.
+        unchecked: bool,
+    },
+    /// The mark that seals the journal ([`Journal::seal`]).
+    SealMark,
+}
+
+impl LineCheck {
+    /// Checks the next whole line (without its newline); the error says what is wrong with it.
+    pub fn check(&mut self, line: &[u8]) -> Result<LineKind, String> {
+        let unchecked = match check_object(line) {
+            Seal::Verified => {
+                self.checksummed = true;
+                false
+            }
+            Seal::Mismatch => return Err("the record does not match its checksum".to_owned()),
+            Seal::Missing if self.checksummed => {
+                return Err("a record without a checksum after checksummed ones".to_owned());
+            }
+            Seal::Missing => true,
+        };
+        if line.starts_with(b"{\"sealed\":") {
+            Ok(LineKind::SealMark)
+        } else {
+            Ok(LineKind::Record { unchecked })
+        }
+    }
+}
+
+/// True when `tail`, the bytes after a journal's last newline, cannot be an append still under
+/// way: an append leaves a prefix of whole lines, so a whole record followed by anything but
+/// its newline is damage.
+pub fn newline_is_damaged(tail: &[u8]) -> bool {
+    tail.len() > 1 && check_object(&tail[..tail.len() - 1]) == Seal::Verified
+}
+
+/// JSON whitespace and the zeros a file system may leave at the end of a file after a crash.
+pub fn is_padding(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|byte| matches!(byte, 0 | b' ' | b'\t' | b'\n' | b'\r'))
 }
 
 #[cfg(test)]

@@ -20,8 +20,9 @@ use std::sync::Mutex;
 
 use crate::storage::durable_state::StateMachine;
 use crate::storage::durable_state::files::{
-    self, Entry, LineSeals, Paths, Place, Sequence, parse_snapshot,
+    Entry, LineSeals, Paths, Place, Sequence, parse_snapshot,
 };
+use crate::storage::journal;
 
 /// How many times a follower reads everything again before it gives up on a state that keeps
 /// changing under it.
@@ -199,8 +200,8 @@ impl<S: StateMachine> StateFollower<S> {
         while let Some(end) = bytes[consumed..].iter().position(|byte| *byte == b'\n') {
             let line = &bytes[consumed..consumed + end];
             let at = Some(view.journal_offset + consumed as u64);
-            if files::is_padding(line) {
-                if files::is_padding(&bytes[consumed..]) {
+            if journal::is_padding(line) {
+                if journal::is_padding(&bytes[consumed..]) {
                     // Zeros a crash left at the end: the owner cuts them when it starts.
                     break;
                 }
@@ -221,7 +222,7 @@ impl<S: StateMachine> StateFollower<S> {
             consumed += end + 1;
         }
         let unfinished = &bytes[consumed..];
-        if files::newline_is_damaged(unfinished) {
+        if journal::newline_is_damaged(unfinished) {
             let at = view.journal_offset + bytes.len() as u64 - 1;
             return Ok(broken(
                 Some(at),

@@ -14,7 +14,7 @@ use super::files::{self, Access, Entry, LineSeals, Paths, Sequence};
 use crate::storage::atomic_file::{sync_parent, write_atomically};
 use crate::storage::data_check::{Dropped, Problem};
 use crate::storage::data_dir::DataDirLock;
-use crate::storage::journal::{Journal, JournalError};
+use crate::storage::journal::{self, Journal, JournalError};
 
 /// Every problem that keeps the state `name` in `dir` from opening, changing nothing.
 ///
@@ -261,7 +261,7 @@ fn journal_lines(content: &[u8], base: usize) -> Vec<Line> {
     let mut lines = Vec::new();
     let mut offset = 0;
     for line in content.split(|byte| *byte == b'\n') {
-        if !files::is_padding(line) {
+        if !journal::is_padding(line) {
             let sealed = seals.check(line).is_ok();
             let entry = serde_json::from_slice::<Entry<IgnoredAny>>(line).ok();
             lines.push(Line {

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::DurableStateError;
 use crate::storage::checksum::{Seal, SealingWriter, check_object};
-use crate::storage::journal::{Journal, JournalError, Recovered};
+use crate::storage::journal::{Journal, JournalError, LineCheck, LineKind, Recovered};
 
 /// The snapshot format this version writes.
 pub(crate) const FORMAT: u32 = 2;
@@ -94,10 +94,9 @@ pub(crate) enum Place {
 
 /// The journal's checksum rules, one whole line at a time, for a reader that follows the file
 /// as it grows. ([`Journal`] applies the same rules to a file it reads whole.)
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct LineSeals {
-    /// A checksummed line was read: every later one must carry its checksum too.
-    checksummed: bool,
+    lines: LineCheck,
 }
 
 /// How [`load`] treats the journal.
@@ -384,32 +383,14 @@ impl Sequence {
 }
 
 impl LineSeals {
-    /// Checks one whole journal line (without its newline).
+    /// Checks one whole journal line (without its newline) by the journal's rules; a seal mark
+    /// is damage here.
     pub(crate) fn check(&mut self, line: &[u8]) -> Result<(), String> {
-        match check_object(line) {
-            Seal::Verified => self.checksummed = true,
-            Seal::Mismatch => return Err("the entry does not match its checksum".to_owned()),
-            Seal::Missing if self.checksummed => {
-                return Err("an entry without a checksum after checksummed ones".to_owned());
-            }
-            Seal::Missing => {}
+        match self.lines.check(line)? {
+            LineKind::Record { .. } => Ok(()),
+            LineKind::SealMark => Err(SEAL_MARK.to_owned()),
         }
-        if is_seal_mark(line) {
-            return Err(SEAL_MARK.to_owned());
-        }
-        Ok(())
     }
-}
-
-/// True when `tail`, the bytes after a journal's last newline, cannot be an append still under
-/// way: a whole entry followed by something other than its newline.
-pub(crate) fn newline_is_damaged(tail: &[u8]) -> bool {
-    tail.len() > 1 && check_object(&tail[..tail.len() - 1]) == Seal::Verified
-}
-
-/// Whitespace and the zeros a file system may leave after a crash.
-pub(crate) fn is_padding(bytes: &[u8]) -> bool {
-    bytes.iter().all(|b| *b == 0 || b.is_ascii_whitespace())
 }
 
 /// `entry 5`, or `entries 5 to 7`.
@@ -432,10 +413,6 @@ pub(crate) fn error_offset(bytes: &[u8], error: &serde_json::Error) -> u64 {
 }
 
 const SEAL_MARK: &str = "a seal mark, which the journal of a state never has";
-
-fn is_seal_mark(line: &[u8]) -> bool {
-    line.starts_with(b"{\"sealed\":")
-}
 
 /// The error for a journal that a seal mark ends, pointing at the mark (its last line).
 fn seal_mark_error(path: &Path) -> DurableStateError {

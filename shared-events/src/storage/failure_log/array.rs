@@ -9,6 +9,7 @@ use std::collections::HashSet;
 
 use super::FailureRecord;
 use crate::storage::checksum::{Seal, check_object};
+use crate::storage::journal::is_padding;
 
 /// What [`scan`] found: whole records, then the closing bracket or an unfinished append.
 pub(super) struct Scan {
@@ -377,11 +378,4 @@ fn skip_whitespace(content: &[u8], mut position: usize) -> usize {
 
 fn is_json_whitespace(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
-}
-
-/// JSON whitespace and the zeros a file system may leave after a crash.
-fn is_padding(bytes: &[u8]) -> bool {
-    bytes
-        .iter()
-        .all(|byte| *byte == 0 || is_json_whitespace(*byte))
 }
