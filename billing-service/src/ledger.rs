@@ -426,6 +426,54 @@ mod tests {
         Money::from_cents(cents)
     }
 
+    /// The ledger as its files hold it: a snapshot of the first orders and a journal of the rest.
+    fn ledger_on_disk(dir: &std::path::Path) -> InvoiceLedger {
+        use shared_events::storage::durable_state::DurableState;
+        let state = DurableState::<InvoiceLedger>::open_with(dir, "invoices", 2048).expect("opens");
+        for n in 0..6u32 {
+            let id = Uuid::now_v7();
+            let lines = [("widget", n + 1, 250), ("gadget", 1, 999)];
+            for event in [
+                created(id, &lines),
+                updated(id, 2, OrderStatus::Confirmed, &lines),
+            ] {
+                let target = InvoiceTarget::from_event(&event);
+                state
+                    .transact_blocking(move |ledger| ledger.decide(target))
+                    .expect("durable");
+            }
+        }
+        state.read(Clone::clone)
+    }
+
+    #[test]
+    fn every_flipped_byte_of_the_invoice_files_opens_the_same_ledger_or_is_refused_with_its_offset()
+    {
+        use shared_events::storage::durable_state::DurableState;
+        use test_support::damage::{flip_each, offsets};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let expected = ledger_on_disk(dir.path());
+        let open = |copy: &std::path::Path| {
+            DurableState::<InvoiceLedger>::open(copy, "invoices")
+                .map(|state| state.read(Clone::clone))
+                .map_err(|error| error.to_string())
+        };
+        for file in ["invoices.json", "invoices-journal.jsonl"] {
+            let len = std::fs::metadata(dir.path().join(file))
+                .expect("the file")
+                .len();
+            assert!(len > 0, "{file} holds data");
+            let report = flip_each(
+                dir.path(),
+                file,
+                &offsets(len as usize, 150),
+                open,
+                &expected,
+            );
+            assert!(report.refused > 0, "{file}: {report:?}");
+        }
+    }
+
     #[test]
     fn create_opens_an_invoice_for_the_order_total() {
         let mut ledger = InvoiceLedger::default();

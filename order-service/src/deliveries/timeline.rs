@@ -280,6 +280,52 @@ mod tests {
     }
 
     #[test]
+    fn every_flipped_byte_of_the_timeline_files_opens_the_same_timelines_or_is_refused() {
+        use shared_events::storage::durable_state::DurableState;
+        use test_support::damage::{flip_each, offsets};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state =
+            DurableState::<Timelines>::open_with(dir.path(), "deliveries", 1024).expect("opens");
+        for n in 0..8u128 {
+            let published = DeliveryEntry::Published {
+                event_id: Uuid::from_u128(100 + n),
+                event_type: EventType::Created,
+                order_id: Uuid::from_u128(n),
+                sequence: 1,
+                event_time: DateTime::from_timestamp(0, 0).unwrap_or_default(),
+                at: DateTime::from_timestamp(1, 0).unwrap_or_default(),
+            };
+            let applied = outcome("billing", OutcomeStatus::Applied, 2);
+            state
+                .transact_blocking(|_| (Some(vec![published, applied]), ()))
+                .expect("durable");
+        }
+        // Compared as JSON: the maps inside have no order of their own.
+        let as_json = |timelines: &Timelines| serde_json::to_value(timelines).expect("JSON");
+        let expected = state.read(as_json);
+        drop(state);
+        let open = |copy: &std::path::Path| {
+            DurableState::<Timelines>::open(copy, "deliveries")
+                .map(|state| state.read(as_json))
+                .map_err(|error| error.to_string())
+        };
+        for file in ["deliveries.json", "deliveries-journal.jsonl"] {
+            let len = std::fs::metadata(dir.path().join(file))
+                .expect("the file")
+                .len();
+            assert!(len > 0, "{file} holds data");
+            let report = flip_each(
+                dir.path(),
+                file,
+                &offsets(len as usize, 150),
+                open,
+                &expected,
+            );
+            assert!(report.refused > 0, "{file}: {report:?}");
+        }
+    }
+
+    #[test]
     fn the_current_status_is_the_last_that_says_something_new() {
         let cases = [
             (
