@@ -164,7 +164,12 @@ pub async fn malformed_broker_urls_are_refused(binary: &str) {
 pub async fn data_check_and_repair(binary: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     let output = run(binary, dir.path(), &["data", "check"], &[]).await;
-    assert_eq!(exit_code(&output), 0, "an empty directory: {}", text(&output));
+    assert_eq!(
+        exit_code(&output),
+        0,
+        "an empty directory: {}",
+        text(&output)
+    );
 
     // The order service's own folder in `order-platform`; the data directory elsewhere.
     let service_dir = if binary.ends_with("order-platform") {
@@ -194,7 +199,11 @@ pub async fn data_check_and_repair(binary: &str) {
         report.contains("failure.json") && report.contains("byte "),
         "the check names the file and offset: {report}"
     );
-    assert_eq!(std::fs::read(&path).expect("read"), bytes, "a check changes nothing");
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        bytes,
+        "a check changes nothing"
+    );
 
     let output = run(binary, dir.path(), &["data", "repair"], &[]).await;
     assert_eq!(exit_code(&output), 0, "the repair: {}", text(&output));

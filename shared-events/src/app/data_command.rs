@@ -190,7 +190,11 @@ pub fn run(
                     backup.display()
                 );
             }
-            writeln!(out, "repaired: no problem is left in {}", data_dir.display())?;
+            writeln!(
+                out,
+                "repaired: no problem is left in {}",
+                data_dir.display()
+            )?;
             Ok(())
         }
     }
