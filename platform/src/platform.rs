@@ -111,6 +111,9 @@ impl Platform {
     /// Runs every service until `shutdown` is cancelled or one of them stops on its own; then
     /// stops the rest in order: the consumers first, each finishing the events in hand, so that
     /// their last outcomes still reach the order service's timeline; the order service last.
+    /// A consumer whose disk fails (full, say) does not stop: it stops consuming, says so in
+    /// its readiness, and resumes once its writes succeed again, its events waiting in the
+    /// order journal meanwhile ([`shared_events::runtime::DiskHealth`]).
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Platform {
             order,

@@ -26,6 +26,7 @@
 //! - [`http`]: request helpers several suites use: readiness and paginated lists.
 //! - [`logging`]: the services' logs in the test output, on demand.
 //! - [`fsync_fault`]: fsyncs that fail on demand in a real service binary.
+//! - [`tmpfs`]: a small file system of a test's own, filled up and freed on demand.
 //! - [`damage`]: data files damaged one flipped byte at a time, each trial on a copy.
 //! - [`schemathesis`]: fuzzing a running service against the OpenAPI document it serves.
 
@@ -48,4 +49,5 @@ pub mod schemathesis;
 pub mod service;
 pub mod smtp;
 pub mod tls;
+pub mod tmpfs;
 pub mod wait;

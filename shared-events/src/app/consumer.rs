@@ -22,6 +22,7 @@ use crate::app::{metrics, request_trace, routes};
 use crate::contract::shard::{Shard, ShardCount};
 use crate::runtime::amqp::BrokerLink;
 use crate::runtime::consumer_service::{ConsumerParts, Transport, spawn_consumer};
+use crate::runtime::disk_health::{DiskHealth, is_disk_failure};
 use crate::runtime::embedded::EmbeddedLink;
 use crate::runtime::handler::EventHandler;
 use crate::runtime::shards::layout::settle_shard_count;
@@ -127,8 +128,37 @@ crate::service_settings!(ConsumerSettings);
 pub struct ConsumerApplication<C: Consumer> {
     server: BoundServer,
     shards: Arc<ConsumerShards<C>>,
-    parts: ConsumerParts,
+    workers: Workers,
     health: ReplicaHealth,
+}
+
+/// What the service's workers are made of, beside its shards.
+struct Workers {
+    transport: Transport,
+    data_dir: DataDir,
+    /// The data directory's parts, once in place: at build, unless the disk failed then.
+    prepared: Option<Prepared>,
+    owned: OwnedShards,
+    broker: BrokerLink,
+    disk: DiskHealth,
+}
+
+/// A consumer's data directory, and what must be in place there before anything is consumed.
+#[derive(Clone)]
+struct DataDir {
+    path: PathBuf,
+    ledger: &'static str,
+    service: &'static str,
+    shards: ShardCount,
+    replica: ReplicaId,
+    failure_log: PathBuf,
+}
+
+/// The data directory's parts in place: its shard count settled, this replica among the
+/// members, the failure log open.
+struct Prepared {
+    membership: Membership,
+    failure_log: FailureLog,
 }
 
 /// Opens a consumer service's shards: each one's ledger, and a handler over it.
@@ -179,27 +209,29 @@ impl<C: Consumer> ConsumerApplication<C> {
         // Before the failure log and the ledgers report: what is recorded before the recorder
         // is installed is lost.
         metrics::install();
-        let data_dir = settings.data_dir().to_owned();
-        let failure_log_path = settings.failure_log_path();
         let shards = settings.shards();
         let replica = settings
             .replica_id()
             .map_or_else(ReplicaId::of_this_process, ReplicaId::new);
-        let joining = replica.clone();
-        let (membership, failure_log) = tokio::task::spawn_blocking(move || {
-            settle_shard_count(&data_dir, C::LEDGER, shards)?;
-            let membership = Membership::join(&data_dir, joining)?;
-            let failure_log = FailureLog::open_reporting(&failure_log_path, C::name())
-                .with_context(|| {
-                    format!(
-                        "failed to open the failure log {}",
-                        failure_log_path.display()
-                    )
-                })?;
-            anyhow::Ok((membership, failure_log))
-        })
-        .await
-        .context("opening the data directory panicked")??;
+        let data_dir = DataDir {
+            path: settings.data_dir().to_owned(),
+            ledger: C::LEDGER,
+            service: C::name(),
+            shards,
+            replica: replica.clone(),
+            failure_log: settings.failure_log_path(),
+        };
+        let disk = DiskHealth::of(C::name());
+        // A configuration the data directory refuses stops the service here; a disk that
+        // fails does not: the service starts, not ready, and tries again (see `Workers`).
+        let prepared = match data_dir.prepare().await {
+            Ok(prepared) => Some(prepared),
+            Err(error) if is_disk_failure(&error) => {
+                disk.failed(&error);
+                None
+            }
+            Err(error) => return Err(error),
+        };
         let ledgers = Arc::new(ShardLedgers::new(
             settings.data_dir(),
             C::name(),
@@ -209,7 +241,7 @@ impl<C: Consumer> ConsumerApplication<C> {
         let shared = Arc::new(C::shared(&settings)?);
         let owned = OwnedShards::of(<C::Handler as EventHandler>::SERVICE);
         let broker = BrokerLink::of(<C::Handler as EventHandler>::SERVICE);
-        let health = ReplicaHealth::new(broker.clone(), owned.clone());
+        let health = ReplicaHealth::new(broker.clone(), owned.clone(), disk.clone());
         let replica = ReplicaShards {
             replica,
             shards,
@@ -254,19 +286,18 @@ impl<C: Consumer> ConsumerApplication<C> {
                 .configure(C::routes)
                 .default_service(web::to(routes::not_found))
         })?;
-        let parts = ConsumerParts {
+        let workers = Workers {
             transport: Transport::Amqp(settings.amqp().clone()),
-            data_dir: settings.data_dir().to_owned(),
-            failure_log: Arc::new(failure_log),
-            shards,
-            membership,
+            data_dir,
+            prepared,
             owned,
             broker,
+            disk,
         };
         Ok(ConsumerApplication {
             server,
             shards: Arc::new(ConsumerShards { ledgers, shared }),
-            parts,
+            workers,
             health,
         })
     }
@@ -274,7 +305,7 @@ impl<C: Consumer> ConsumerApplication<C> {
     /// Takes order events from the embedded transport (the all-in-one platform) instead of
     /// RabbitMQ.
     pub fn use_embedded(&mut self, link: EmbeddedLink) {
-        self.parts.transport = Transport::Embedded(link);
+        self.workers.transport = Transport::Embedded(link);
         self.health.use_embedded();
     }
 
@@ -296,23 +327,116 @@ impl<C: Consumer> ConsumerApplication<C> {
     /// Serves HTTP, takes its share of the shards and consumes their events, and records what
     /// it gives up on in `failure.json`, until `shutdown` is cancelled or one of them stops on
     /// its own (an error). Then stops the others gracefully: the events in hand are finished
-    /// and acknowledged, the shards handed over, in-flight requests answered.
+    /// and acknowledged, the shards handed over, in-flight requests answered. A data directory
+    /// that did not take writes at build is tried again until it does, the service serving
+    /// HTTP (not ready) meanwhile.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let ConsumerApplication {
             server,
             shards,
-            parts,
+            workers,
             health: _,
         } = self;
         let mut tasks = Tasks::default();
         let server_handle = server.serve_in(&mut tasks);
-        spawn_consumer(&mut tasks, Arc::clone(&shards), parts, &shutdown);
+        workers.spawn(&mut tasks, Arc::clone(&shards), &shutdown);
         let result = tasks
             .run_until_stopped(shutdown, || server_handle.stop(true))
             .await;
         // Releases every shard even if a clone of a ledger outlives the service.
         shards.ledgers.close_all();
         result
+    }
+}
+
+impl Workers {
+    /// Starts the workers in `tasks`, or, while the data directory's parts are not in place,
+    /// a task that puts them in place once the disk takes writes and then runs the workers.
+    fn spawn<O: ShardOpener>(
+        mut self,
+        tasks: &mut Tasks,
+        opener: Arc<O>,
+        shutdown: &CancellationToken,
+    ) {
+        match self.prepared.take() {
+            Some(prepared) => spawn_consumer(tasks, opener, self.into_parts(prepared), shutdown),
+            None => {
+                let shutdown = shutdown.clone();
+                tasks.spawn("consumer", async move {
+                    let Some(prepared) = self
+                        .data_dir
+                        .prepare_when_writable(&self.disk, &shutdown)
+                        .await?
+                    else {
+                        return Ok(());
+                    };
+                    let mut workers = Tasks::default();
+                    spawn_consumer(&mut workers, opener, self.into_parts(prepared), &shutdown);
+                    workers.run_until_stopped(shutdown, || async {}).await
+                });
+            }
+        }
+    }
+
+    fn into_parts(self, prepared: Prepared) -> ConsumerParts {
+        ConsumerParts {
+            transport: self.transport,
+            data_dir: self.data_dir.path,
+            failure_log: Arc::new(prepared.failure_log),
+            shards: self.data_dir.shards,
+            membership: prepared.membership,
+            owned: self.owned,
+            broker: self.broker,
+            disk: self.disk,
+        }
+    }
+}
+
+impl DataDir {
+    /// Settles the shard count, joins the service's replicas and opens the failure log, on a
+    /// blocking thread.
+    async fn prepare(&self) -> anyhow::Result<Prepared> {
+        let dir = self.clone();
+        tokio::task::spawn_blocking(move || dir.prepare_blocking())
+            .await
+            .context("opening the data directory panicked")?
+    }
+
+    /// [`DataDir::prepare`] on the caller's thread. Blocks on file I/O.
+    fn prepare_blocking(self) -> anyhow::Result<Prepared> {
+        settle_shard_count(&self.path, self.ledger, self.shards)?;
+        let membership = Membership::join(&self.path, self.replica)?;
+        let failure_log = FailureLog::open_reporting(&self.failure_log, self.service)
+            .with_context(|| {
+                format!(
+                    "failed to open the failure log {}",
+                    self.failure_log.display()
+                )
+            })?;
+        Ok(Prepared {
+            membership,
+            failure_log,
+        })
+    }
+
+    /// [`DataDir::prepare`] after each pause of `disk`, until it succeeds (`disk` is then
+    /// recovered), fails other than for the disk's sake (`Err`), or `shutdown` (`None`).
+    async fn prepare_when_writable(
+        &self,
+        disk: &DiskHealth,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Option<Prepared>> {
+        while disk.pause(shutdown).await {
+            match self.prepare().await {
+                Ok(prepared) => {
+                    disk.recovered();
+                    return Ok(Some(prepared));
+                }
+                Err(error) if is_disk_failure(&error) => disk.failed(&error),
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -12,6 +12,8 @@
 //! - [`consumer_service`]: [`TransportKind`], the one value that chooses the transport, and a
 //!   consumer's workers on its [`Transport`].
 //! - [`shards`]: a service's shards, the replicas that share them, and their ledgers.
+//! - [`disk_health`]: [`DiskHealth`], whether a consumer's data directory takes writes, and
+//!   the pause before it tries again when it does not.
 //! - [`outcome_sink`]: [`OutcomeSink`], where outcomes go in process.
 //! - [`replay_log`]: which failures a replay takes and how its outcome is noted.
 //! - [`failures`]: the `failures list | replay` command on either transport.
@@ -20,6 +22,7 @@
 
 pub mod amqp;
 pub mod consumer_service;
+pub mod disk_health;
 pub mod embedded;
 pub mod failures;
 pub mod handler;
@@ -31,6 +34,7 @@ pub mod shards;
 pub mod tasks;
 
 pub use consumer_service::{ConsumerParts, Transport, TransportKind, spawn_consumer};
+pub use disk_health::DiskHealth;
 pub use handler::{EventHandler, Handled, HandlerError};
 pub use outcome_sink::{DiscardOutcomes, OutcomeSink};
 pub use retry::RetryPolicy;

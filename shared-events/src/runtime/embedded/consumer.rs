@@ -4,8 +4,18 @@
 //! Events are handled in log order. A failed event waits for its retry in a timer set while
 //! the events after it go on, as with the broker's delay queues; the saved offset stops just
 //! before the oldest event still waiting, so a crash hands it (and what followed) over again.
+//!
+//! A write that fails in the consumer's own storage (a ledger, the offset, `failure.json`, the
+//! inbox) ends a run with an I/O error ([`is_disk_failure`]): the events it concerned are
+//! neither retried in place (a ledger that failed a write refuses changes until it is opened
+//! again from its files) nor given up on (the disk, not the event, is at fault). The caller
+//! opens the storage again once the disk takes writes and starts a new run, which reads the log
+//! from the saved offset.
+//!
+//! [`is_disk_failure`]: crate::runtime::disk_health::is_disk_failure
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +29,7 @@ use tracing::Instrument;
 use crate::app::telemetry::messaging::{self, Processing};
 use crate::app::telemetry::{self, TraceContext};
 use crate::contract::event::OrderEvent;
+use crate::runtime::disk_health::DiskHealth;
 use crate::runtime::embedded::EmbeddedLink;
 use crate::runtime::embedded::inbox::Inbox;
 use crate::runtime::embedded::offset::OffsetFile;
@@ -36,13 +47,18 @@ const INBOX_INTERVAL: Duration = Duration::from_secs(1);
 const SAVE_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Consumes the log with `handler` from the offset saved in `data_dir` until `shutdown`.
-/// Returns `Err` only when something that must not be lost cannot be written (the offset, a
-/// failure record): stopping is then the safe thing, since a restart repeats the work.
+/// Returns `Err` when the consumer's storage fails: something that must not be lost cannot be
+/// written (the offset, a failure record), or a handler failed while `ledgers_writable` says a
+/// ledger has failed a write. The events concerned are not passed: the offset saved on the way
+/// out stops before them, so the next run hands them over again. Once a run has handled a
+/// batch and saved its offset, `disk` is marked recovered.
 pub async fn run_embedded_consumer<H: EventHandler>(
     handler: Arc<H>,
     link: EmbeddedLink,
     data_dir: &Path,
     failure_log: Arc<FailureLog>,
+    ledgers_writable: &(dyn Fn() -> bool + Sync),
+    disk: &DiskHealth,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let service = H::SERVICE;
@@ -59,6 +75,8 @@ pub async fn run_embedded_consumer<H: EventHandler>(
         handler,
         link,
         failure_log,
+        ledgers_writable,
+        disk,
         offset,
         inbox: Inbox::in_dir(data_dir),
         read: saved,
@@ -76,10 +94,13 @@ pub async fn run_embedded_consumer<H: EventHandler>(
     result.and(saved)
 }
 
-struct Runner<H> {
+struct Runner<'a, H> {
     handler: Arc<H>,
     link: EmbeddedLink,
     failure_log: Arc<FailureLog>,
+    /// False once a ledger of the handler's has failed a write.
+    ledgers_writable: &'a (dyn Fn() -> bool + Sync),
+    disk: &'a DiskHealth,
     offset: OffsetFile,
     inbox: Inbox,
     /// The last log position handed to the handler.
@@ -110,7 +131,7 @@ enum Origin {
     Inbox(PathBuf),
 }
 
-impl<H: EventHandler> Runner<H> {
+impl<H: EventHandler> Runner<'_, H> {
     async fn run(&mut self, shutdown: &CancellationToken) -> anyhow::Result<()> {
         let mut next_inbox_look = Instant::now();
         loop {
@@ -138,6 +159,7 @@ impl<H: EventHandler> Runner<H> {
                 .collect();
             self.attempt_all(deliveries).await?;
             self.save(false).await?;
+            self.disk.recovered();
             if full {
                 continue;
             }
@@ -177,10 +199,50 @@ impl<H: EventHandler> Runner<H> {
             },
         )
         .await;
+        // A handler that failed while a ledger refuses writes failed for the ledger's sake:
+        // its event waits for the ledger to be opened again, whatever the error said.
+        let ledger_failed =
+            handled.iter().any(|(result, _)| result.is_err()) && !(self.ledgers_writable)();
+        let mut held = None;
         for (delivery, (result, span)) in deliveries.into_iter().zip(handled) {
-            self.settle(delivery, result).instrument(span).await?;
+            match result {
+                Err(error) if ledger_failed => {
+                    self.hold(delivery, &error, &span);
+                    held.get_or_insert(error);
+                }
+                result => self.settle(delivery, result).instrument(span).await?,
+            }
         }
-        Ok(())
+        match held {
+            // The ledger's own error, an I/O error, reached here as the handler's text.
+            Some(error) => Err(anyhow::Error::new(io::Error::other(format!(
+                "a {} ledger failed a write: {error}",
+                H::SERVICE
+            )))),
+            None => Ok(()),
+        }
+    }
+
+    /// Keeps `delivery`, which failed with `error` because its ledger cannot write, for the
+    /// next run: reported as retrying with the error (what the order page shows), its attempt
+    /// not counted, and waiting, so that the offset saved on the way out stops before it.
+    fn hold(&mut self, delivery: Delivery, error: &HandlerError, span: &tracing::Span) {
+        telemetry::failed(span, error);
+        let attempts = delivery.attempts.saturating_add(1);
+        let disposition = Disposition::Retry {
+            attempts,
+            delay_ms: 0,
+            error: error.to_string(),
+        };
+        let outcome = retry::outcome(
+            H::SERVICE,
+            &delivery.event,
+            Err(error.clone()),
+            Some(&disposition),
+            attempts,
+        );
+        self.link.outcomes.report(outcome);
+        self.wait(delivery, Duration::ZERO);
     }
 
     /// Deals with the handler's result for `delivery`: reports it, then finishes the delivery,
@@ -214,7 +276,11 @@ impl<H: EventHandler> Runner<H> {
             }
             Some(Disposition::DeadLetter { attempts, reason }) => {
                 tracing::error!(attempts, %reason, "giving up on the event; recording it in failure.json");
-                self.dead_letter(&delivery, attempts, &reason).await?;
+                if let Err(error) = self.dead_letter(&delivery, attempts, &reason).await {
+                    // Not recorded, so not passed: the next run hands it over again.
+                    self.wait(delivery, Duration::ZERO);
+                    return Err(error);
+                }
             }
         }
         self.link.outcomes.report(outcome);

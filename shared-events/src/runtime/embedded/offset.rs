@@ -44,6 +44,13 @@ impl OffsetFile {
         }
     }
 
+    /// Writes the saved offset again, unchanged: a write into the consumer's data directory
+    /// that costs little, to learn whether the directory takes writes again before its ledgers
+    /// are opened.
+    pub fn rewrite(&self) -> io::Result<()> {
+        self.save(self.load()?)
+    }
+
     /// Saves `through` durably (temporary file, fsync, rename, fsync of the directory).
     pub fn save(&self, through: u64) -> io::Result<()> {
         write_atomically(&self.path, |file| {
