@@ -13,11 +13,20 @@ pub struct OrderStoreFiles(pub PathBuf);
 
 impl DataFiles for OrderStoreFiles {
     fn check(&self) -> Vec<Problem> {
-        store::check(&self.0)
+        // No directory yet: nothing was ever stored.
+        if self.0.exists() {
+            store::check(&self.0)
+        } else {
+            Vec::new()
+        }
     }
 
     fn repair(&self) -> anyhow::Result<Vec<Dropped>> {
-        store::repair(&self.0)
+        if self.0.exists() {
+            store::repair(&self.0)
+        } else {
+            Ok(Vec::new())
+        }
     }
 }
 

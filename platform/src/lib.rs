@@ -12,7 +12,9 @@
 //! - [`embedded`]: the consumers' links to the log, and the log's retention.
 //! - [`platform`]: [`Platform`], which builds, runs and stops the four services together.
 //! - [`failures`]: `failures <service> list | replay` for either transport.
+//! - [`data_files`]: `data check | repair` over every service's files.
 
+pub mod data_files;
 pub mod embedded;
 pub mod failures;
 pub mod platform;

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use order_platform::{Platform, PlatformSettings, TransportKind, failures};
+use order_platform::{Platform, PlatformSettings, TransportKind, data_files, failures};
+use shared_events::app::data_command::DataCommand;
 use shared_events::app::{cli, telemetry};
 use shared_events::runtime::failures::FailuresCommand;
 
@@ -35,6 +36,13 @@ enum PlatformCommand {
         #[command(subcommand)]
         command: FailuresCommand,
     },
+    /// Check every service's data files for damage (`check`), or keep what is intact after a
+    /// backup copy (`repair`).
+    Data {
+        /// `check` or `repair`.
+        #[command(subcommand)]
+        command: DataCommand,
+    },
 }
 
 #[tokio::main]
@@ -49,6 +57,10 @@ async fn run(cli: PlatformCli) -> anyhow::Result<()> {
     match cli.command {
         Some(PlatformCommand::Failures { service, command }) => {
             failures::run_command(&service, &command, &settings).await
+        }
+        Some(PlatformCommand::Data { command }) => {
+            cli::init_command_logging();
+            data_files::run(&command, &settings)
         }
         None => {
             let telemetry = telemetry::start(&settings.order.log, Platform::SERVICE_NAMES)?;
