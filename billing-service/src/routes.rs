@@ -123,7 +123,7 @@ pub(crate) async fn get(
     tag = "health",
     responses(
         (status = 200, description = "The replica consumes: `{\"status\": \"ready\", \"invoices\": N}` (`null` while another replica's shard cannot be read).", body = Object),
-        (status = 503, description = "The broker is unreachable, the replica owns no shard, or its ledgers cannot write.", body = ErrorEnvelope),
+        (status = 503, description = "The broker is unreachable, the replica owns no shard, or its ledgers or data directory cannot write (a full disk).", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn ready(

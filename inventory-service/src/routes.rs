@@ -190,7 +190,7 @@ pub(crate) async fn count(
     tag = "health",
     responses(
         (status = 200, description = "The replica consumes: `{\"status\": \"ready\", \"counted_products\": N}`.", body = Object),
-        (status = 503, description = "The broker is unreachable, the replica owns no shard, or its ledgers cannot write.", body = ErrorEnvelope),
+        (status = 503, description = "The broker is unreachable, the replica owns no shard, or its ledgers or data directory cannot write (a full disk).", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn ready(
