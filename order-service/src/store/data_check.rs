@@ -3,17 +3,19 @@
 //! Both read the files as opening does ([`recovery::survey`]), so "no problem" means "opens".
 
 use std::fs::{self, OpenOptions};
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use serde_json::Value;
-use shared_events::storage::atomic_file::sync_dir;
+use shared_events::storage::atomic_file::{sync_dir, write_atomically};
 use shared_events::storage::checksum::{Seal, check_object};
 use shared_events::storage::data_check::{Dropped, Problem};
 use shared_events::storage::data_dir::DataDirLock;
-use shared_events::storage::journal::Journal;
+use shared_events::storage::journal::{Journal, encode_line};
 
 use crate::store::files::{StoreFiles, segment_name};
+use crate::store::record::JournalRecord;
 use crate::store::recovery::{self, Fault, Finding, Survey, last_line_offset};
 
 /// Every problem that keeps the store in `dir` from opening, across all its files, found
@@ -166,6 +168,14 @@ fn settle(
             let path = files.segment(segment);
             let content = fs::read(&path)?;
             let offset = usize::try_from(offset)?.min(content.len());
+            if let Some(kept) = keep_records_after_damage(survey, segment, &content, offset) {
+                write_atomically(&path, |out| out.write_all(&kept.content))?;
+                dropped.push(Dropped {
+                    file: path,
+                    what: kept.report,
+                });
+                return Ok(());
+            }
             let file = OpenOptions::new().write(true).open(&path)?;
             file.set_len(offset as u64)?;
             file.sync_all()?;
@@ -231,6 +241,94 @@ fn settle(
         }
     }
     Ok(())
+}
+
+/// A segment with its damaged records replaced by empty ones, and what that dropped.
+struct KeptAfterDamage {
+    content: Vec<u8>,
+    report: String,
+}
+
+/// Most records one damaged stretch may stand for: beyond that, the numbers around it are not
+/// to be trusted either, and the segment is cut instead.
+const MOST_LOST_RECORDS: u64 = 1000;
+
+/// When the lines from `offset` on are damaged (not merely out of order) and an intact record
+/// follows them in the same segment, keeps every record after them: the damaged lines become
+/// empty records (`{"seq":N}`, which change nothing) that keep the numbering, so the records
+/// after them, each holding its order's whole new state, still apply, and the embedded
+/// consumers' positions still point at the same records. None when that does not apply.
+fn keep_records_after_damage(
+    survey: &Survey,
+    segment: u64,
+    content: &[u8],
+    offset: usize,
+) -> Option<KeptAfterDamage> {
+    let first_line = content[offset..].split(|byte| *byte == b'\n').next()?;
+    if intact_record(first_line).is_some() {
+        return None;
+    }
+    let expected = readable_records(&content[..offset])
+        .iter()
+        .filter_map(|record| record.seq)
+        .next_back()
+        .or_else(|| {
+            survey
+                .live
+                .iter()
+                .rev()
+                .find(|live| live.number < segment)
+                .and_then(|live| live.last_seq)
+                .or(survey.snapshot_last_seq)
+        })
+        .unwrap_or(0)
+        + 1;
+    // The first intact record after the damage, and where it starts.
+    let mut resume = offset;
+    let next_seq = loop {
+        let newline = content[resume..].iter().position(|byte| *byte == b'\n')?;
+        resume += newline + 1;
+        let line = content[resume..].split(|byte| *byte == b'\n').next()?;
+        if let Some(seq) = intact_record(line) {
+            break seq;
+        }
+    };
+    if next_seq <= expected || next_seq - expected > MOST_LOST_RECORDS {
+        return None;
+    }
+    let mut kept = content[..offset].to_vec();
+    for seq in expected..next_seq {
+        let empty = JournalRecord {
+            seq,
+            ..JournalRecord::default()
+        };
+        encode_line(&mut kept, &empty).ok()?;
+    }
+    kept.extend_from_slice(&content[resume..]);
+    let lost = if next_seq - expected == 1 {
+        format!("record {expected}")
+    } else {
+        format!("records {expected} to {}", next_seq - 1)
+    };
+    Some(KeptAfterDamage {
+        content: kept,
+        report: format!(
+            "{} bytes from byte {offset}: {} — the change {lost} held is lost; empty records \
+             take their numbers, and every record after them is kept",
+            resume - offset,
+            describe(&content[offset..resume])
+        ),
+    })
+}
+
+/// The seq of `line` when it matches its checksum and reads as a record.
+fn intact_record(line: &[u8]) -> Option<u64> {
+    if check_object(line) != Seal::Verified {
+        return None;
+    }
+    serde_json::from_slice::<JournalRecord>(line)
+        .ok()
+        .map(|record| record.seq)
 }
 
 /// Removes every live segment after `number`: the series is cut before them.
