@@ -450,7 +450,7 @@ mod tests {
     fn every_flipped_byte_of_the_invoice_files_opens_the_same_ledger_or_is_refused_with_its_offset()
     {
         use shared_events::storage::durable_state::DurableState;
-        use test_support::damage::{flip_each, offsets};
+        use test_support::damage::flip_files;
         let dir = tempfile::tempdir().expect("temp dir");
         let expected = ledger_on_disk(dir.path());
         let open = |copy: &std::path::Path| {
@@ -458,20 +458,8 @@ mod tests {
                 .map(|state| state.read(Clone::clone))
                 .map_err(|error| error.to_string())
         };
-        for file in ["invoices.json", "invoices-journal.jsonl"] {
-            let len = std::fs::metadata(dir.path().join(file))
-                .expect("the file")
-                .len();
-            assert!(len > 0, "{file} holds data");
-            let report = flip_each(
-                dir.path(),
-                file,
-                &offsets(len as usize, 150),
-                open,
-                &expected,
-            );
-            assert!(report.refused > 0, "{file}: {report:?}");
-        }
+        let files = ["invoices.json", "invoices-journal.jsonl"];
+        flip_files(dir.path(), &files, 150, open, &expected);
     }
 
     #[test]

@@ -74,6 +74,26 @@ pub fn flip_each<T: PartialEq + Debug>(
     report
 }
 
+/// [`flip_each`] over each of `files` in `data_dir`, at up to `trials` offsets spread over each.
+/// Every file must hold data, and at least one flip in each must be refused: a file whose every
+/// byte could change without notice would be protected by nothing.
+pub fn flip_files<T: PartialEq + Debug>(
+    data_dir: &Path,
+    files: &[&str],
+    trials: usize,
+    open: impl Fn(&Path) -> Result<T, String>,
+    expected: &T,
+) {
+    for file in files {
+        let len = fs::metadata(data_dir.join(file))
+            .expect("the file to damage exists")
+            .len() as usize;
+        assert!(len > 0, "{file} holds data");
+        let report = flip_each(data_dir, file, &offsets(len, trials), &open, expected);
+        assert!(report.refused > 0, "{file}: {report:?}");
+    }
+}
+
 /// Copies the files of `from` into `to`, folders included, leaving lock files out.
 pub fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).expect("the copy's folder");

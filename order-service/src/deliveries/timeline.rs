@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn every_flipped_byte_of_the_timeline_files_opens_the_same_timelines_or_is_refused() {
         use shared_events::storage::durable_state::DurableState;
-        use test_support::damage::{flip_each, offsets};
+        use test_support::damage::flip_files;
         let dir = tempfile::tempdir().expect("temp dir");
         let state =
             DurableState::<Timelines>::open_with(dir.path(), "deliveries", 1024).expect("opens");
@@ -309,20 +309,8 @@ mod tests {
                 .map(|state| state.read(as_json))
                 .map_err(|error| error.to_string())
         };
-        for file in ["deliveries.json", "deliveries-journal.jsonl"] {
-            let len = std::fs::metadata(dir.path().join(file))
-                .expect("the file")
-                .len();
-            assert!(len > 0, "{file} holds data");
-            let report = flip_each(
-                dir.path(),
-                file,
-                &offsets(len as usize, 150),
-                open,
-                &expected,
-            );
-            assert!(report.refused > 0, "{file}: {report:?}");
-        }
+        let files = ["deliveries.json", "deliveries-journal.jsonl"];
+        flip_files(dir.path(), &files, 150, open, &expected);
     }
 
     #[test]

@@ -272,15 +272,7 @@ fn keep_records_after_damage(
         .iter()
         .filter_map(|record| record.seq)
         .next_back()
-        .or_else(|| {
-            survey
-                .live
-                .iter()
-                .rev()
-                .find(|live| live.number < segment)
-                .and_then(|live| live.last_seq)
-                .or(survey.snapshot_last_seq)
-        })
+        .or_else(|| seq_before(survey, segment))
         .unwrap_or(0)
         + 1;
     // The first intact record after the damage, and where it starts.
@@ -377,6 +369,11 @@ fn journal_holds_everything(files: &StoreFiles, survey: &Survey) -> bool {
 
 /// The last record known before segment `number`, as far as the survey could count.
 fn last_seq_before(survey: &Survey, number: u64) -> String {
+    seq_before(survey, number).map_or_else(|| "unknown".to_owned(), |seq| seq.to_string())
+}
+
+/// The last record before segment `number`, when the survey could count that far.
+fn seq_before(survey: &Survey, number: u64) -> Option<u64> {
     survey
         .live
         .iter()
@@ -384,7 +381,6 @@ fn last_seq_before(survey: &Survey, number: u64) -> String {
         .find(|segment| segment.number < number)
         .and_then(|segment| segment.last_seq)
         .or(survey.snapshot_last_seq)
-        .map_or_else(|| "unknown".to_owned(), |seq| seq.to_string())
 }
 
 /// Whether `bytes` end with a whole seal mark naming `next`.

@@ -90,6 +90,8 @@ pub(crate) struct LiveSegment {
     pub(crate) len: u64,
     /// The series' last record after this segment, when the count was not broken before it.
     pub(crate) last_seq: Option<u64>,
+    /// What reading it found, when it could be read whole: enough to reopen it to append.
+    pub(crate) read: Option<Recovered>,
 }
 
 /// The store's files read back and ready to be written.
@@ -198,7 +200,7 @@ fn read_live_series(
         let read = Journal::check(&path, repair_tail, |record: JournalRecord| {
             replay.apply(&record)
         });
-        match read {
+        let read = match read {
             Ok(recovered) => {
                 let end = SegmentEnd {
                     number,
@@ -207,16 +209,19 @@ fn read_live_series(
                     len: lens[index],
                 };
                 findings.extend(end.check_seal(files, &recovered));
+                Some(recovered)
             }
             Err(error) => {
                 findings.push(journal_finding(&path, number, error));
                 replay.anchored = false;
+                None
             }
-        }
+        };
         live.push(LiveSegment {
             number,
             len: lens[index],
             last_seq: replay.anchored.then_some(replay.state.last_seq),
+            read,
         });
     }
     live
@@ -253,7 +258,11 @@ pub(crate) fn open_files(files: &StoreFiles) -> Result<Opened, StoreError> {
     {
         seal_before_empty_newest(files, before.number, newest)?;
     }
-    let (journal, _) = Journal::open(&files.segment(newest), true, ignore)?;
+    // The survey read the newest segment whole: it is reopened without reading it again.
+    let journal = match survey.live.last().and_then(|segment| segment.read.as_ref()) {
+        Some(read) => Journal::reopen_checked(&files.segment(newest), read)?,
+        None => Journal::open(&files.segment(newest), true, ignore)?.0,
+    };
     Ok(Opened {
         state: survey.state,
         journal,

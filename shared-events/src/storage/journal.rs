@@ -35,8 +35,12 @@ pub struct Recovered {
     pub records: u64,
     /// Of those, records written before checksums existed.
     pub unchecked_records: u64,
+    /// The file's size as it was read.
+    pub bytes: u64,
     /// Bytes of an unfinished last record that were (or, for a check, would be) cut away.
     pub torn_bytes: u64,
+    /// The last record is whole but lost its newline, which was (or would be) written again.
+    pub newline_lost: bool,
     /// The file the series continues in, when a seal mark ends this journal.
     pub sealed: Option<String>,
 }
@@ -96,7 +100,7 @@ impl Journal {
             source,
         };
         let existed = path.exists();
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
@@ -107,21 +111,60 @@ impl Journal {
             sync_parent(path).map_err(io_error)?;
         }
         let content = fs::read(path).map_err(io_error)?;
-        let (tail, recovered) = scan(path, &content, repair_tail, apply)?;
-        let mut len = content.len() as u64;
+        let recovered = scan(path, &content, repair_tail, apply)?;
+        let journal = Journal::finish_end(file, path, &recovered)?;
+        Ok((journal, recovered))
+    }
+
+    /// Opens for appending a journal that [`Journal::check`] has just read whole (`recovered` is
+    /// what it found), doing to its end what [`Journal::open`] would, without reading its records
+    /// again: for a caller that checked a whole series first. The caller keeps other writers out
+    /// (the data directory's lock); a file that changed since the check is refused.
+    pub fn reopen_checked(path: &Path, recovered: &Recovered) -> Result<Journal, JournalError> {
+        let io_error = |source| JournalError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(io_error)?;
+        let len = file.metadata().map_err(io_error)?.len();
+        if len != recovered.bytes {
+            return Err(io_error(io::Error::other(format!(
+                "the journal changed since it was checked ({} bytes then, {len} now)",
+                recovered.bytes
+            ))));
+        }
+        Journal::finish_end(file, path, recovered)
+    }
+
+    /// Cuts what a read found unfinished at the end of `file`, or ends a whole last record with
+    /// its lost newline, durably; the journal then appends after it.
+    fn finish_end(
+        mut file: File,
+        path: &Path,
+        recovered: &Recovered,
+    ) -> Result<Journal, JournalError> {
+        let io_error = |source| JournalError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut len = recovered.bytes;
         if recovered.torn_bytes > 0 {
+            len -= recovered.torn_bytes;
             tracing::warn!(
                 journal = %path.display(),
-                offset = tail.keep,
+                offset = len,
                 bytes = recovered.torn_bytes,
                 "cutting an unfinished record from the end of the journal (no write was \
                  acknowledged before its record ended with a newline)"
             );
-            file.set_len(tail.keep as u64).map_err(io_error)?;
+            file.set_len(len).map_err(io_error)?;
             file.sync_data().map_err(io_error)?;
-            len = tail.keep as u64;
         }
-        if tail.add_newline {
+        if recovered.newline_lost {
             // The last record is whole and its checksum matches; only its newline is gone.
             tracing::warn!(journal = %path.display(), "ending the last record with its newline");
             file.write_all(b"\n").map_err(io_error)?;
@@ -129,15 +172,12 @@ impl Journal {
             len += 1;
         }
         file.flush().map_err(io_error)?;
-        Ok((
-            Journal {
-                file,
-                path: path.to_owned(),
-                len,
-                sealed: recovered.sealed.is_some(),
-            },
-            recovered,
-        ))
+        Ok(Journal {
+            file,
+            path: path.to_owned(),
+            len,
+            sealed: recovered.sealed.is_some(),
+        })
     }
 
     /// Reads `path` as [`Journal::open`] would, passing every whole record to `apply`, without
@@ -155,7 +195,7 @@ impl Journal {
             path: path.to_owned(),
             source,
         })?;
-        scan(path, &content, repair_tail, apply).map(|(_, recovered)| recovered)
+        scan(path, &content, repair_tail, apply)
     }
 
     /// Appends whole encoded lines (see [`encode_line`]). They are durable only after
@@ -260,14 +300,6 @@ struct SealNext {
     continues_in: String,
 }
 
-/// What [`Journal::open`] must do to the end of the file.
-struct Tail {
-    /// The bytes to keep.
-    keep: usize,
-    /// The last record is whole but lost its newline.
-    add_newline: bool,
-}
-
 /// Walks the records of `content`, applying each; decides what a torn tail costs.
 ///
 /// The rules (docs/storage.md): a record is one line; a checksummed line must match its
@@ -280,7 +312,7 @@ fn scan<T, E>(
     content: &[u8],
     repair_tail: bool,
     mut apply: impl FnMut(T) -> Result<(), E>,
-) -> Result<(Tail, Recovered), JournalError>
+) -> Result<Recovered, JournalError>
 where
     T: DeserializeOwned,
     E: Display,
@@ -290,7 +322,10 @@ where
         offset: offset as u64,
         reason,
     };
-    let mut recovered = Recovered::default();
+    let mut recovered = Recovered {
+        bytes: content.len() as u64,
+        ..Recovered::default()
+    };
     let mut lines = LineCheck::default();
     let mut start = 0;
     while start < content.len() {
@@ -341,13 +376,8 @@ where
             recovered.records += 1;
         }
         if !complete {
-            return Ok((
-                Tail {
-                    keep: content.len(),
-                    add_newline: repair_or_refuse(repair_tail, start, &corrupt)?,
-                },
-                recovered,
-            ));
+            recovered.newline_lost = repair_or_refuse(repair_tail, start, &corrupt)?;
+            return Ok(recovered);
         }
         start += line.len() + 1;
     }
@@ -355,13 +385,7 @@ where
         repair_or_refuse(repair_tail, start, &corrupt)?;
         recovered.torn_bytes = (content.len() - start) as u64;
     }
-    Ok((
-        Tail {
-            keep: start,
-            add_newline: false,
-        },
-        recovered,
-    ))
+    Ok(recovered)
 }
 
 /// True when the end of a journal that is not the newest may be repaired: never.
@@ -591,6 +615,31 @@ mod tests {
             Journal::check::<Entry, String>(&path, false, |_| Ok(())),
             Err(JournalError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn a_checked_journal_reopens_without_a_second_read_and_a_changed_one_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("j.jsonl");
+        let bytes = write_entries(&path, &[1, 2]);
+        fs::write(&path, &bytes[..bytes.len() - 3]).expect("an unfinished last record");
+        let recovered = Journal::check::<Entry, String>(&path, true, |_| Ok(())).expect("checks");
+        let journal = Journal::reopen_checked(&path, &recovered).expect("reopens");
+        assert_eq!(
+            journal.len(),
+            bytes.len() as u64 / 2,
+            "the unfinished record is cut"
+        );
+        drop(journal);
+        write_entries(&path, &[3]);
+        assert_eq!(read_all(&path).0, vec![1, 3]);
+
+        let recovered = Journal::check::<Entry, String>(&path, true, |_| Ok(())).expect("checks");
+        write_entries(&path, &[4]);
+        assert!(
+            Journal::reopen_checked(&path, &recovered).is_err(),
+            "a journal that changed since its check"
+        );
     }
 
     #[test]

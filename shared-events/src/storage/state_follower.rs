@@ -278,7 +278,7 @@ mod tests {
     use std::io::Write;
 
     use serde::{Deserialize, Serialize};
-    use test_support::damage::{flip_each, offsets};
+    use test_support::damage::flip_files;
 
     use super::*;
     use crate::storage::durable_state::DurableState;
@@ -376,11 +376,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let expected = compacted(dir.path()).await;
         assert_eq!(follow(dir.path()), Ok(expected.clone()));
-        for file in ["total.json", "total-journal.jsonl"] {
-            let len = fs::metadata(dir.path().join(file)).expect("file").len() as usize;
-            let report = flip_each(dir.path(), file, &offsets(len, 200), follow, &expected);
-            assert!(report.refused > 0, "{file}: {report:?}");
-        }
+        flip_files(
+            dir.path(),
+            &["total.json", "total-journal.jsonl"],
+            200,
+            follow,
+            &expected,
+        );
     }
 
     #[tokio::test]
