@@ -8,6 +8,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use anyhow::Context;
+use shared_events::app::request_guard::RequestGuard;
 use shared_events::app::routes::Liveness;
 use shared_events::app::server::{self, BoundServer};
 use shared_events::app::settings::AmqpSettings;
@@ -118,8 +119,14 @@ impl Application {
                 "the order store failed a write; a restart recovers it from its files".to_owned()
             })
         }));
+        let guard = RequestGuard::new(&settings.http);
         let app = move || {
+            let guard = guard.clone();
             App::new()
+                // Innermost: what it refuses is still counted, traced and given a request id.
+                .wrap(from_fn(move |request, next| {
+                    guard.clone().check(request, next)
+                }))
                 .wrap(from_fn(http::request_id))
                 .wrap(from_fn(|request, next| {
                     request_trace::trace_requests(SERVICE, request, next)

@@ -45,10 +45,7 @@ pub(crate) async fn read_body(
     }
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit.0));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|error| ApiError::BadRequest {
-            code: "unreadable_body",
-            message: format!("the request body could not be read: {error}"),
-        })?;
+        let chunk = chunk.map_err(|error| ApiError::from_payload(&error))?;
         if body.len() + chunk.len() > limit.0 {
             return Err(ApiError::PayloadTooLarge { limit: limit.0 });
         }

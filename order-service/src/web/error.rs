@@ -14,6 +14,9 @@ pub(crate) enum WebError {
     /// 400: the form cannot be read (wrong content type, not urlencoded).
     #[error("{0}")]
     BadRequest(String),
+    /// 408: the form did not arrive in time.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// 404: no such order or page.
     #[error("{0}")]
     NotFound(String),
@@ -44,6 +47,7 @@ impl WebError {
     fn title(&self) -> &'static str {
         match self {
             WebError::BadRequest(_) => "The form could not be read",
+            WebError::RequestTimeout(_) => "The form took too long to arrive",
             WebError::NotFound(_) => "Not found",
             WebError::MethodNotAllowed(_) => "Not allowed",
             WebError::Conflict(_) => "That change is not allowed",
@@ -67,6 +71,7 @@ impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
         match self {
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
             WebError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             WebError::Conflict(_) => StatusCode::CONFLICT,

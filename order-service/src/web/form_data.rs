@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, dev::UrlEncoded, web};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use shared_events::Order;
+use shared_events::app::request_guard;
 
 use crate::domain::{
     BodyLimit, CreateOrderBody, FieldError, NewOrder, OrderPatch, PatchOrderBody, Quantity,
@@ -53,6 +54,9 @@ pub(crate) async fn read_form<T: DeserializeOwned + 'static>(
         .await
         .map_err(|error| match error {
             UrlencodedError::Overflow { limit, .. } => WebError::PayloadTooLarge(limit),
+            UrlencodedError::Payload(error) if request_guard::is_timeout(&error) => {
+                WebError::RequestTimeout(error.to_string())
+            }
             other => WebError::BadRequest(format!("The form could not be read: {other}")),
         })
 }

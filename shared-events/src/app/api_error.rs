@@ -1,11 +1,12 @@
 //! The errors every service's API answers, in the one error envelope.
 
-use actix_web::error::JsonPayloadError;
+use actix_web::error::{JsonPayloadError, PayloadError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::error::Category;
 
 use crate::app::error_envelope::{ErrorDetail, INTERNAL_MESSAGE};
+use crate::app::request_guard;
 
 /// An error answer. Each variant's doc names its HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,9 @@ pub enum ApiError {
     /// 405: the route exists, the method does not.
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// 408: the request body did not arrive in time.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// 409: the resource's state does not allow the change.
     #[error("{0}")]
     Conflict(String),
@@ -70,6 +74,7 @@ impl ApiError {
             ApiError::BadRequest { code, .. } | ApiError::Unprocessable { code, .. } => code,
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -120,10 +125,23 @@ impl ApiError {
             JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
                 ApiError::PayloadTooLarge { limit }
             }
+            JsonPayloadError::Payload(error) => ApiError::from_payload(error),
             other => ApiError::BadRequest {
                 code: "unreadable_body",
                 message: format!("the request body could not be read: {other}"),
             },
+        }
+    }
+
+    /// The answer to a body that could not be read: 408 if it took too long, else 400.
+    pub fn from_payload(error: &PayloadError) -> ApiError {
+        if request_guard::is_timeout(error) {
+            ApiError::RequestTimeout(error.to_string())
+        } else {
+            ApiError::BadRequest {
+                code: "unreadable_body",
+                message: format!("the request body could not be read: {error}"),
+            }
         }
     }
 }
@@ -134,6 +152,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::replica_health::ReplicaHealth;
+use crate::app::request_guard::RequestGuard;
 use crate::app::routes::Liveness;
 use crate::app::server::{self, BoundServer};
 use crate::app::settings::{AmqpSettings, ConsumerSettings, HttpSettings, LogSettings};
@@ -266,8 +267,14 @@ impl<C: Consumer> ConsumerApplication<C> {
         let service = <C::Handler as EventHandler>::SERVICE;
         ::metrics::gauge!("consumer_shards_configured", "service" => service)
             .set(f64::from(shards.get()));
+        let guard = RequestGuard::new(settings.http());
         let server = server::bind(settings.http(), move || {
+            let guard = guard.clone();
             App::new()
+                // Innermost: what it refuses is still counted and traced.
+                .wrap(from_fn(move |request, next| {
+                    guard.clone().check(request, next)
+                }))
                 .wrap(from_fn(move |request, next| {
                     request_trace::trace_requests(service, request, next)
                 }))

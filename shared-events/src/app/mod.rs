@@ -15,6 +15,8 @@
 //! - [`request_trace`]: each request's trace context, and its server span when traces are
 //!   exported.
 //! - [`tls`]: the rustls server configuration for HTTPS.
+//! - [`request_guard`]: what every request is checked for (Host, cross-site changes, a body
+//!   that arrives in time) and the headers every answer carries.
 //! - [`error_envelope`]: the one JSON shape of every error answer.
 //! - [`api_error`]: [`api_error::ApiError`], the consumer APIs' errors.
 //! - [`openapi`]: the service's OpenAPI document at `/openapi.json` and the page at `/api-docs`.
@@ -34,6 +36,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod paging;
 pub mod replica_health;
+pub mod request_guard;
 pub mod request_trace;
 pub mod routes;
 pub mod secret_url;

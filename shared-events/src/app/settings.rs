@@ -49,6 +49,7 @@ fn with_sources(
             .list_separator(",")
             .with_list_parse_key("amqp.retry_delays_ms")
             .with_list_parse_key("outbox.consumers")
+            .with_list_parse_key("http.allowed_hosts")
             .source(Some(environment_with_secret_files(std::env::vars_os())?)),
     ))
 }
@@ -357,6 +358,22 @@ pub struct HttpSettings {
     /// HTTPS: with both files set, the server speaks only HTTPS.
     #[serde(default)]
     pub tls: TlsSettings,
+    /// The host names the server answers (`ORDERS__HTTP__ALLOWED_HOSTS`, comma-separated;
+    /// `.example.com` covers its subdomains, `*` any name). Unset: loopback names when bound to
+    /// a loopback address, any name otherwise. Health and metrics answer any name.
+    #[serde(default)]
+    pub allowed_hosts: Option<Vec<String>>,
+    /// How long a request body may take to arrive, in milliseconds
+    /// (`ORDERS__HTTP__BODY_TIMEOUT_MS`); a slower one is answered 408.
+    #[serde(default = "default_body_timeout_ms")]
+    pub body_timeout_ms: u64,
+}
+
+/// The body timeout unless configured: 10 seconds, ample for 64 KiB on any link.
+pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 10_000;
+
+fn default_body_timeout_ms() -> u64 {
+    DEFAULT_BODY_TIMEOUT_MS
 }
 
 /// Certificate and key for HTTPS (`ORDERS__HTTP__TLS__CERT_FILE`, `..._KEY_FILE`), PEM files.
@@ -376,6 +393,8 @@ impl HttpSettings {
             workers: Some(2),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             tls: TlsSettings::default(),
+            allowed_hosts: None,
+            body_timeout_ms: DEFAULT_BODY_TIMEOUT_MS,
         }
     }
 }
