@@ -72,3 +72,56 @@ pub fn strings<'a>(value: &'a Value, list: &str, field: &str) -> Vec<&'a str> {
         })
         .collect()
 }
+
+/// Sends the head of a `method` request to `url` (`http://host:port/path`) announcing a
+/// `declared`-byte body of `content_type`, then only `sent` of it, and waits up to `patience` for
+/// an answer; its status (such as 408), or `None` if none came.
+pub async fn trickle_body(
+    method: &str,
+    url: &str,
+    content_type: &str,
+    declared: usize,
+    sent: &[u8],
+    patience: std::time::Duration,
+) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let parsed = url::Url::parse(url).expect("a URL");
+    let authority = format!(
+        "{}:{}",
+        parsed.host_str().expect("a host"),
+        parsed.port_or_known_default().expect("a port")
+    );
+    let mut connection = tokio::net::TcpStream::connect(&authority)
+        .await
+        .expect("the server accepts a connection");
+    let head = format!(
+        "{method} {} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {declared}\r\n\r\n",
+        parsed.path()
+    );
+    connection
+        .write_all(head.as_bytes())
+        .await
+        .expect("the head is sent");
+    connection
+        .write_all(sent)
+        .await
+        .expect("part of the body is sent");
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 1024];
+    let read = tokio::time::timeout(patience, async {
+        while !answer.windows(2).any(|window| window == b"\r\n") {
+            match connection.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => answer.extend_from_slice(&buffer[..read]),
+            }
+        }
+    })
+    .await;
+    read.ok()?;
+    String::from_utf8_lossy(&answer)
+        .split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+}

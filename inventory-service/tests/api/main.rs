@@ -9,6 +9,7 @@ mod health;
 mod https;
 mod openapi;
 mod ordering;
+mod request_guard;
 mod restart;
 mod scale_out;
 mod shutdown;

@@ -39,6 +39,11 @@ async fn a_client_trusting_the_certificate_creates_and_reads_over_https() {
 
     // Assert
     assert_eq!(read.status().as_u16(), 200);
+    assert_eq!(
+        read.headers()["strict-transport-security"],
+        "max-age=31536000",
+        "a browser that saw HTTPS never tries plain HTTP again"
+    );
     assert_eq!(read.json::<Value>().await.expect("json"), created);
     let plain = app.address.replace("https://", "http://");
     let refused = reqwest::Client::new()

@@ -18,6 +18,7 @@ mod list;
 mod openapi;
 mod outbox;
 mod python_client;
+mod request_guard;
 mod restart;
 mod standby;
 mod storage_damage;

@@ -10,9 +10,11 @@
 //! - `helpers`: the platform under test, started and stopped.
 //! - `browser`: `chromedriver` and the WebDriver session, with the few actions the tests use.
 //! - `order_flow`: one order from the new-order form to its deletion.
+//! - `cross_site`: another origin's page posting the forms changes nothing.
 //! - `phone`: the list, the forms and an order on a phone-sized window.
 
 mod browser;
+mod cross_site;
 mod helpers;
 mod order_flow;
 mod phone;
