@@ -53,6 +53,39 @@ impl SelfSigned {
     }
 }
 
+impl SelfSigned {
+    /// Asserts that `url` (`https://HOST:PORT`) answers `GET path` over HTTPS to a client that
+    /// trusts this certificate, and that neither plain HTTP to the same port nor a client that
+    /// does not trust the certificate gets an answer. Returns the HTTPS answer.
+    pub async fn assert_speaks_only_https(&self, url: &str, path: &str) -> reqwest::Response {
+        assert!(url.starts_with("https://"), "{url}");
+        let answer = self
+            .client()
+            .get(format!("{url}{path}"))
+            .send()
+            .await
+            .expect("an answer over HTTPS");
+        let plain = reqwest::Client::new()
+            .get(format!("{}{path}", url.replacen("https://", "http://", 1)))
+            .send()
+            .await;
+        assert!(
+            plain.is_err(),
+            "plain HTTP to the TLS port must fail, got {plain:?}"
+        );
+        let untrusting = reqwest::Client::builder()
+            .use_rustls_tls()
+            .build()
+            .expect("a client");
+        let unverified = untrusting.get(format!("{url}{path}")).send().await;
+        assert!(
+            unverified.is_err(),
+            "a client that does not trust the certificate must be refused, got {unverified:?}"
+        );
+        answer
+    }
+}
+
 impl Default for SelfSigned {
     fn default() -> SelfSigned {
         SelfSigned::new()

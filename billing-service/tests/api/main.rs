@@ -7,6 +7,7 @@ mod events;
 mod failures;
 mod fsync_failure;
 mod health;
+mod https;
 mod invoices;
 mod openapi;
 mod ordering;
