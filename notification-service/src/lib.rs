@@ -7,6 +7,8 @@
 //! - [`message`]: the subject, body and RFC 5322 message about an event (pure functions).
 //! - [`ledger`]: every notification and its status, and each order's last applied version.
 //! - [`mailer`]: sending over SMTP (lettre) or writing into the outbox folder.
+//! - `smtp_transport`: the SMTP URL and TLS settings made into a transport; a password only
+//!   over TLS.
 //! - [`handler`]: [`handler::Notifier`], the [`shared_events::runtime::EventHandler`]: decide, send,
 //!   record.
 //! - [`routes`]: `GET /notifications`, health probes, errors as JSON.
@@ -21,6 +23,7 @@ pub mod mailer;
 pub mod message;
 pub mod routes;
 pub mod settings;
+mod smtp_transport;
 
 use std::sync::Arc;
 

@@ -13,6 +13,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::settings::SmtpSettings;
+use crate::smtp_transport;
 
 /// Where emails go.
 #[derive(Clone)]
@@ -50,17 +51,11 @@ impl Mailer {
     /// The mailer the settings describe; without an SMTP URL, the outbox in `data_dir`.
     pub fn from_settings(settings: &SmtpSettings, data_dir: &Path) -> anyhow::Result<Mailer> {
         match &settings.url {
-            Some(url) => {
-                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
-                    .with_context(|| format!("ORDERS__SMTP__URL `{url}` is not usable"))?
-                    .timeout(Some(settings.timeout()))
-                    .build();
-                Ok(Mailer::Smtp {
-                    transport,
-                    url: url.to_string(),
-                    timeout: settings.timeout(),
-                })
-            }
+            Some(url) => Ok(Mailer::Smtp {
+                transport: smtp_transport::transport(url, settings)?,
+                url: url.to_string(),
+                timeout: settings.timeout(),
+            }),
             None => {
                 let outbox = data_dir.join("outbox");
                 std::fs::create_dir_all(&outbox)

@@ -55,6 +55,17 @@ pub struct SmtpSettings {
     pub from: Mailbox,
     /// How long one SMTP conversation may take, in milliseconds.
     pub timeout_ms: u64,
+    /// What the TLS of `smtps://` and `?tls=required` trusts.
+    #[serde(default)]
+    pub tls: SmtpTlsSettings,
+}
+
+/// The mail server's TLS (`ORDERS__SMTP__TLS__...`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SmtpTlsSettings {
+    /// A PEM file of the certificate authorities to trust instead of the built-in public ones
+    /// (`ORDERS__SMTP__TLS__CA_FILE`): for a mail server with a private CA.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// An SMTP URL that hides its password when printed.
@@ -101,6 +112,7 @@ impl Settings {
                     .parse()
                     .expect("the default From is a valid mailbox"),
                 timeout_ms: 5_000,
+                tls: SmtpTlsSettings::default(),
             },
             shards: ShardCount::for_tests(),
             replica_id: None,

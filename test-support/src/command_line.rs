@@ -26,6 +26,21 @@ pub const MALFORMED_BROKER_URLS: [&str; 6] = [
     "amqp://user:s3cretPW@localhost/one/two",
 ];
 
+/// Mail server URLs that must stop a service at startup, each with a password in it: not
+/// URLs, a scheme or TLS mode that is not SMTP's, no host, and a password over a connection
+/// that is not encrypted.
+pub const REFUSED_SMTP_URLS: [&str; 9] = [
+    "smtp:mailer:s3cretPW@localhost",
+    "smtp//mailer:s3cretPW@localhost",
+    "http://mailer:s3cretPW@localhost",
+    "smtps://mailer:s3cretPW@",
+    "smtps://mailer:s3cretPW@localhost:99999",
+    "smtp://mailer:s3cretPW@localhost?tls=sometimes",
+    "smtp://mailer:s3cretPW@localhost:25",
+    "smtp://mailer:s3cretPW@localhost:587?tls=opportunistic",
+    "smtp://mailer:s3cret%50W@localhost:25",
+];
+
 /// Writes the command-line tests for the binary `$name` of the calling crate.
 #[macro_export]
 macro_rules! command_line_tests {
@@ -155,6 +170,24 @@ pub async fn malformed_broker_urls_are_refused(binary: &str) {
             !all.contains(PASSWORD),
             "{url}: the password printed: {all}"
         );
+    }
+}
+
+/// Every URL of [`REFUSED_SMTP_URLS`] stops `binary` (one that sends email) with a message
+/// about the mail server URL, and the password appears nowhere in its output.
+pub async fn refused_smtp_urls_do_not_print_the_password(binary: &str) {
+    for url in REFUSED_SMTP_URLS {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let output = run(binary, dir.path(), &[], &[("ORDERS__SMTP__URL", url)]).await;
+        let all = text(&output);
+        assert_ne!(exit_code(&output), 0, "{url}: {all}");
+        assert!(
+            all.contains("mail server URL"),
+            "{url}: the message says what is wrong: {all}"
+        );
+        for secret in [PASSWORD, "s3cret%50W"] {
+            assert!(!all.contains(secret), "{url}: the password printed: {all}");
+        }
     }
 }
 

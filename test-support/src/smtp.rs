@@ -1,12 +1,18 @@
 //! A small SMTP server for the tests: it speaks enough of RFC 5321 for lettre, records every
-//! message it accepts, and can be told to refuse.
+//! message it accepts, and can be told to refuse. It can speak TLS with a test certificate,
+//! from the first byte (`smtps://`) or after STARTTLS, and takes `AUTH PLAIN`, recording the
+//! credentials and whether they came over TLS.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use base64::Engine;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::tls::SelfSigned;
 
 /// How the server treats the next conversations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,10 +72,33 @@ impl ReceivedMail {
     }
 }
 
+/// Credentials a client gave with `AUTH PLAIN`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login {
+    /// The user name.
+    pub user: String,
+    /// The password.
+    pub password: String,
+    /// Whether the conversation was encrypted when they were sent.
+    pub over_tls: bool,
+}
+
+/// How the server protects its conversations.
+#[derive(Clone)]
+enum Security {
+    /// No TLS: `smtp://`.
+    Plain,
+    /// STARTTLS offered: `smtp://...?tls=required`.
+    StartTls(TlsAcceptor),
+    /// TLS from the first byte: `smtps://`.
+    Wrapper(TlsAcceptor),
+}
+
 #[derive(Debug)]
 struct State {
     mode: Mode,
     received: Vec<ReceivedMail>,
+    logins: Vec<Login>,
     /// When each `MAIL FROM` came, accepted or refused: one per delivery attempt.
     attempts: Vec<Instant>,
     connections: usize,
@@ -78,18 +107,35 @@ struct State {
 /// A running test SMTP server on a free loopback port; stops when dropped.
 pub struct SmtpServer {
     port: u16,
+    wrapper: bool,
     state: Arc<Mutex<State>>,
     task: JoinHandle<()>,
 }
 
 impl SmtpServer {
-    /// Starts a server that accepts every message.
+    /// Starts a server without TLS that accepts every message.
     pub async fn start() -> SmtpServer {
+        SmtpServer::start_with(Security::Plain).await
+    }
+
+    /// Starts a server that offers STARTTLS with `certificate`.
+    pub async fn start_tls(certificate: &SelfSigned) -> SmtpServer {
+        SmtpServer::start_with(Security::StartTls(acceptor(certificate))).await
+    }
+
+    /// Starts a server that speaks TLS with `certificate` from the first byte.
+    pub async fn start_implicit_tls(certificate: &SelfSigned) -> SmtpServer {
+        SmtpServer::start_with(Security::Wrapper(acceptor(certificate))).await
+    }
+
+    async fn start_with(security: Security) -> SmtpServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("address").port();
+        let wrapper = matches!(security, Security::Wrapper(_));
         let state = Arc::new(Mutex::new(State {
             mode: Mode::Accept,
             received: Vec::new(),
+            logins: Vec::new(),
             attempts: Vec::new(),
             connections: 0,
         }));
@@ -98,19 +144,41 @@ impl SmtpServer {
             async move {
                 while let Ok((stream, _)) = listener.accept().await {
                     let state = Arc::clone(&state);
+                    let security = security.clone();
                     tokio::spawn(async move {
-                        // A client that goes away mid-conversation ends only its own task.
-                        let _ = converse(stream, state).await;
+                        // A client that goes away mid-conversation, or fails the handshake,
+                        // ends only its own task.
+                        let _ = greet(stream, security, state).await;
                     });
                 }
             }
         });
-        SmtpServer { port, state, task }
+        SmtpServer {
+            port,
+            wrapper,
+            state,
+            task,
+        }
     }
 
-    /// `smtp://127.0.0.1:PORT`: plain SMTP, no TLS, no authentication.
+    /// The URL of the server with no credentials: `smtp://127.0.0.1:PORT`, with `?tls=required`
+    /// when it offers STARTTLS, or `smtps://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}", self.port)
+        if self.wrapper {
+            format!("smtps://127.0.0.1:{}", self.port)
+        } else {
+            format!("smtp://127.0.0.1:{}", self.port)
+        }
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The credentials clients gave, in order.
+    pub fn logins(&self) -> Vec<Login> {
+        self.lock().logins.clone()
     }
 
     /// Changes how the next commands are answered.
@@ -144,7 +212,23 @@ impl Drop for SmtpServer {
     }
 }
 
-async fn converse(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+fn acceptor(certificate: &SelfSigned) -> TlsAcceptor {
+    let config =
+        shared_events::app::tls::server_config(&certificate.cert_file(), &certificate.key_file())
+            .expect("a TLS server configuration");
+    TlsAcceptor::from(Arc::new(config))
+}
+
+/// A byte stream a conversation runs over: TCP, or TLS over TCP.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream for S {}
+
+async fn greet(
+    stream: tokio::net::TcpStream,
+    security: Security,
+    state: Arc<Mutex<State>>,
+) -> std::io::Result<()> {
     {
         let mut state = state.lock().expect("lock");
         state.connections += 1;
@@ -158,15 +242,74 @@ async fn converse(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resul
         while tokio::io::AsyncReadExt::read(&mut stream, &mut sink).await? > 0 {}
         return Ok(());
     }
-    let (reader, mut writer) = stream.into_split();
-    let mut lines = BufReader::new(reader).lines();
-    writer.write_all(b"220 test-smtp ESMTP ready\r\n").await?;
+    let (stream, starttls, over_tls): (Box<dyn Stream>, _, _) = match security {
+        Security::Plain => (Box::new(stream), None, false),
+        Security::StartTls(acceptor) => (Box::new(stream), Some(acceptor), false),
+        Security::Wrapper(acceptor) => (Box::new(acceptor.accept(stream).await?), None, true),
+    };
+    let mut stream = BufReader::new(stream);
+    stream
+        .get_mut()
+        .write_all(b"220 test-smtp ESMTP ready\r\n")
+        .await?;
+    let next = converse(&mut stream, starttls.is_some(), over_tls, &state).await?;
+    let (Next::StartTls, Some(acceptor)) = (next, starttls) else {
+        return Ok(());
+    };
+    // STARTTLS: the conversation starts again over TLS, without a greeting (RFC 3207).
+    let stream = acceptor.accept(stream.into_inner()).await?;
+    let mut stream = BufReader::new(Box::new(stream) as Box<dyn Stream>);
+    converse(&mut stream, false, true, &state).await?;
+    Ok(())
+}
+
+/// How a conversation ended.
+enum Next {
+    /// QUIT, or the client went away.
+    Done,
+    /// STARTTLS: the TLS handshake comes next.
+    StartTls,
+}
+
+/// Answers commands until QUIT or the end of the stream, or until STARTTLS when
+/// `offer_starttls`.
+async fn converse(
+    stream: &mut BufReader<Box<dyn Stream>>,
+    offer_starttls: bool,
+    over_tls: bool,
+    state: &Mutex<State>,
+) -> std::io::Result<Next> {
     let mut from = String::new();
     let mut to = Vec::new();
-    while let Some(line) = lines.next_line().await? {
+    loop {
+        let Some(line) = read_line(stream).await? else {
+            return Ok(Next::Done);
+        };
         let command = line.to_ascii_uppercase();
         let reply: &[u8] = if command.starts_with("EHLO") {
-            b"250-test-smtp greets you\r\n250-SIZE 10485760\r\n250 HELP\r\n"
+            if offer_starttls {
+                b"250-test-smtp greets you\r\n250-SIZE 10485760\r\n250-STARTTLS\r\n250-AUTH PLAIN\r\n250 HELP\r\n"
+            } else {
+                b"250-test-smtp greets you\r\n250-SIZE 10485760\r\n250-AUTH PLAIN\r\n250 HELP\r\n"
+            }
+        } else if command == "STARTTLS" && offer_starttls {
+            stream
+                .get_mut()
+                .write_all(b"220 2.0.0 go ahead\r\n")
+                .await?;
+            return Ok(Next::StartTls);
+        } else if command.starts_with("AUTH PLAIN ") {
+            match plain_credentials(&line["AUTH PLAIN ".len()..]) {
+                Some((user, password)) => {
+                    state.lock().expect("lock").logins.push(Login {
+                        user,
+                        password,
+                        over_tls,
+                    });
+                    b"235 2.7.0 authenticated\r\n"
+                }
+                None => b"501 5.5.2 malformed credentials\r\n",
+            }
         } else if command.starts_with("HELO") {
             b"250 test-smtp\r\n"
         } else if command.starts_with("MAIL FROM:") {
@@ -187,11 +330,12 @@ async fn converse(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resul
                 b"250 2.1.5 OK\r\n"
             }
         } else if command == "DATA" {
-            writer
+            stream
+                .get_mut()
                 .write_all(b"354 end data with <CR><LF>.<CR><LF>\r\n")
                 .await?;
             let mut data = String::new();
-            while let Some(line) = lines.next_line().await? {
+            while let Some(line) = read_line(stream).await? {
                 if line == "." {
                     break;
                 }
@@ -209,14 +353,34 @@ async fn converse(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resul
         } else if command == "RSET" || command == "NOOP" {
             b"250 2.0.0 OK\r\n"
         } else if command == "QUIT" {
-            writer.write_all(b"221 2.0.0 bye\r\n").await?;
-            return Ok(());
+            stream.get_mut().write_all(b"221 2.0.0 bye\r\n").await?;
+            return Ok(Next::Done);
         } else {
             b"502 5.5.2 command not recognised\r\n"
         };
-        writer.write_all(reply).await?;
+        stream.get_mut().write_all(reply).await?;
     }
-    Ok(())
+}
+
+/// The next line without its line ending; `None` at the end of the stream.
+async fn read_line(stream: &mut BufReader<Box<dyn Stream>>) -> std::io::Result<Option<String>> {
+    let mut line = String::new();
+    if stream.read_line(&mut line).await? == 0 {
+        return Ok(None);
+    }
+    let end = line.trim_end_matches(['\r', '\n']).len();
+    line.truncate(end);
+    Ok(Some(line))
+}
+
+/// The user and password of an `AUTH PLAIN` argument: base64 of `authzid NUL user NUL password`.
+fn plain_credentials(argument: &str) -> Option<(String, String)> {
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(argument.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let mut parts = decoded.split('\0').skip(1);
+    Some((parts.next()?.to_owned(), parts.next()?.to_owned()))
 }
 
 /// `<ada@example.com> BODY=8BITMIME` -> `ada@example.com`.

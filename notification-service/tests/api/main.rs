@@ -4,6 +4,7 @@ mod helpers;
 
 mod failures;
 mod health;
+mod https;
 mod notifications;
 mod openapi;
 mod outbox;
@@ -11,3 +12,4 @@ mod restart;
 mod scale_out;
 mod sigterm;
 mod smtp;
+mod smtp_tls;
