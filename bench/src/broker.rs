@@ -15,7 +15,7 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Confirmation};
-use shared_events::app::settings::{AmqpSettings, AmqpUrl};
+use shared_events::app::settings::{AmqpSettings, AmqpTlsSettings, AmqpUrl};
 use shared_events::contract::shard::ShardCount;
 use shared_events::runtime::amqp::teardown::delete_namespace;
 use shared_events::runtime::amqp::{Topology, connect};
@@ -63,6 +63,7 @@ pub fn bench_settings(retry_delays_ms: Vec<u64>) -> AmqpSettings {
         max_attempts: 5,
         retry_delays_ms,
         publish_timeout_ms: 10_000,
+        tls: AmqpTlsSettings::default(),
     }
 }
 

@@ -23,6 +23,8 @@
 //! - [`otlp`]: an OTLP/HTTP receiver that records the spans exported to it.
 //! - [`binaries`]: the workspace's service binaries, built for the tests that start them all.
 //! - [`tls`]: a self-signed certificate per test, and a client that trusts only it.
+//! - [`tls_broker`]: a RabbitMQ node of the test's own that speaks only AMQP over TLS, with a
+//!   test CA and a client certificate for EXTERNAL.
 //! - [`http`]: request helpers several suites use: readiness and paginated lists.
 //! - [`logging`]: the services' logs in the test output, on demand.
 //! - [`fsync_fault`]: fsyncs that fail on demand in a real service binary.
@@ -49,5 +51,6 @@ pub mod schemathesis;
 pub mod service;
 pub mod smtp;
 pub mod tls;
+pub mod tls_broker;
 pub mod tmpfs;
 pub mod wait;

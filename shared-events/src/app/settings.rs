@@ -236,6 +236,23 @@ pub struct AmqpSettings {
     pub retry_delays_ms: Vec<u64>,
     /// How long a publish may wait for the broker's confirm.
     pub publish_timeout_ms: u64,
+    /// What `amqps://` trusts and which client certificate it presents.
+    #[serde(default)]
+    pub tls: AmqpTlsSettings,
+}
+
+/// TLS to the broker (`ORDERS__AMQP__TLS__...`), PEM files, read at each connection so that a
+/// renewed certificate is used from the next reconnection on.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AmqpTlsSettings {
+    /// Certificate authorities to trust besides the system's (`..._CA_FILE`): for a broker
+    /// with a private CA.
+    pub ca_file: Option<PathBuf>,
+    /// The client certificate, leaf first (`..._CERT_FILE`): for the broker's EXTERNAL
+    /// mechanism (`?auth_mechanism=external` in the URL), or a broker that requires one.
+    pub cert_file: Option<PathBuf>,
+    /// The client certificate's private key (`..._KEY_FILE`).
+    pub key_file: Option<PathBuf>,
 }
 
 impl AmqpSettings {
@@ -341,6 +358,7 @@ impl AmqpSettings {
             max_attempts: 4,
             retry_delays_ms: vec![100, 200, 400],
             publish_timeout_ms: 5_000,
+            tls: AmqpTlsSettings::default(),
         }
     }
 }

@@ -14,4 +14,5 @@ mod replay;
 mod retries;
 mod scripted_handler;
 mod shutdown;
+mod tls;
 mod topology;

@@ -16,6 +16,7 @@ use lapin::{Channel, Connection, ConnectionProperties};
 use crate::app::secret_url::SecretUrl;
 use crate::app::settings::AmqpSettings;
 use crate::runtime::amqp::error::AmqpError;
+use crate::runtime::amqp::tls::tls_config;
 
 /// How long connecting (TCP, TLS, AMQP handshake) may take; lapin's own bound is minutes.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -36,12 +37,12 @@ pub async fn connect(
     let mut failure = None;
     for offset in 0..addresses.len() {
         let index = (first + offset) % addresses.len();
-        match connect_to(&addresses[index], connection_name).await {
+        match connect_to(&addresses[index], settings, connection_name).await {
             Ok(connection) => {
                 LAST_ANSWERED.store(index, Ordering::Relaxed);
                 return Ok(connection);
             }
-            Err(error @ AmqpError::InvalidUrl(_)) => return Err(error),
+            Err(error) if !error.is_transient() => return Err(error),
             Err(error) => {
                 if addresses.len() > 1 {
                     tracing::warn!(broker = %addresses[index], %error, "a broker node did not answer; trying the next");
@@ -57,7 +58,11 @@ pub async fn connect(
 /// process: they all move together to a node that works.
 static LAST_ANSWERED: AtomicUsize = AtomicUsize::new(0);
 
-async fn connect_to(address: &SecretUrl, connection_name: &str) -> Result<Connection, AmqpError> {
+async fn connect_to(
+    address: &SecretUrl,
+    settings: &AmqpSettings,
+    connection_name: &str,
+) -> Result<Connection, AmqpError> {
     let uri: AMQPUri = address
         .expose()
         .parse()
@@ -66,7 +71,10 @@ async fn connect_to(address: &SecretUrl, connection_name: &str) -> Result<Connec
             AmqpError::InvalidUrl(message.replace(address.expose(), &address.to_string()))
         })?;
     let properties = ConnectionProperties::default().with_connection_name(connection_name.into());
-    match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect_uri(uri, properties)).await {
+    let tls = tls_config(&settings.tls)?;
+    let runtime = lapin::runtime::default_runtime().map_err(AmqpError::Connect)?;
+    let connecting = Connection::connect_uri_with_config(uri, properties, tls, runtime);
+    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(connection)) => Ok(connection),
         Ok(Err(error)) => Err(AmqpError::Connect(error)),
         Err(_) => Err(AmqpError::ConnectTimeout(CONNECT_TIMEOUT)),

@@ -10,6 +10,9 @@ pub enum AmqpError {
     /// The broker URL does not parse; the message never contains the password.
     #[error("invalid broker URL: {0}")]
     InvalidUrl(String),
+    /// A TLS file of the broker settings is missing or holds no usable certificate or key.
+    #[error("unusable broker TLS settings: {0}")]
+    InvalidTls(String),
     /// A queue, exchange, routing key or header name is longer than AMQP's 255 bytes.
     #[error("AMQP name is longer than 255 bytes: {0:.60}...")]
     InvalidName(String),
@@ -66,7 +69,10 @@ impl AmqpError {
     pub fn is_transient(&self) -> bool {
         !matches!(
             self,
-            AmqpError::InvalidUrl(_) | AmqpError::InvalidName(_) | AmqpError::ShardCount(_)
+            AmqpError::InvalidUrl(_)
+                | AmqpError::InvalidTls(_)
+                | AmqpError::InvalidName(_)
+                | AmqpError::ShardCount(_)
         )
     }
 

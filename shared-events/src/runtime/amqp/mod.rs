@@ -5,6 +5,7 @@
 //! - [`topology`]: the exchange and queue names under a namespace, and their declaration.
 //! - [`broker_link`]: whether a service's sessions hold a connection, for its readiness.
 //! - [`connection`]: connecting in bounded time, without lapin's automatic recovery.
+//! - `tls`: what `amqps://` trusts and the client certificate it presents.
 //! - [`publisher`]: [`ConfirmedPublisher`], which counts a message as sent only on an ack
 //!   with no return.
 //! - [`consumer`]: [`run_consumer`], which feeds a work queue to a handler and owns acks,
@@ -37,6 +38,7 @@ pub mod replay;
 pub mod subscription;
 pub mod supervisor;
 pub mod teardown;
+mod tls;
 pub mod topology;
 
 pub use broker_link::BrokerLink;
