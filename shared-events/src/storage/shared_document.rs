@@ -137,7 +137,7 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SharedDocument<T> {
     fn parse(&self, bytes: &[u8]) -> Result<T, DocumentError> {
         serde_json::from_slice(bytes).map_err(|error| DocumentError::Damaged {
             path: self.path.clone(),
-            reason: error.to_string(),
+            reason: describe(&error),
         })
     }
 
@@ -147,6 +147,22 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SharedDocument<T> {
             source,
         }
     }
+}
+
+/// What is wrong with a document, by kind and place only: serde's own message can quote the
+/// file (`invalid type: string "..."`), and a document such as the tokens file must not have
+/// what someone wrote into it printed in a log.
+fn describe(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match error.classify() {
+        Category::Io => "it cannot be read",
+        Category::Syntax => "it is not valid JSON",
+        Category::Eof => "it ends in the middle of the JSON",
+        Category::Data => {
+            "it holds a value that is not what belongs there, or a name it should not"
+        }
+    };
+    format!("{what} (line {}, column {})", error.line(), error.column())
 }
 
 #[cfg(test)]
