@@ -9,7 +9,7 @@ use lettre::message::Mailbox;
 use serde::{Deserialize, Deserializer};
 use shared_events::app::secret_url::SecretUrl;
 use shared_events::app::settings::{
-    AmqpSettings, ConsumerSettings, HttpSettings, LogSettings, load,
+    AmqpSettings, AuthSettings, ConsumerSettings, HttpSettings, LogSettings, load,
 };
 use shared_events::contract::shard::ShardCount;
 use shared_events::runtime::EventHandler;
@@ -35,6 +35,8 @@ pub struct Settings {
     pub amqp: AmqpSettings,
     /// Where emails go.
     pub smtp: SmtpSettings,
+    /// Who may call it.
+    pub auth: AuthSettings,
     /// How many shards the service's work is split into (`ORDERS__SHARDS`).
     pub shards: ShardCount,
     /// This replica's name (`ORDERS__REPLICA_ID`; unset: host name and process id).
@@ -114,6 +116,7 @@ impl Settings {
                 timeout_ms: 5_000,
                 tls: SmtpTlsSettings::default(),
             },
+            auth: AuthSettings::for_tests(data_dir),
             shards: ShardCount::for_tests(),
             replica_id: None,
         }

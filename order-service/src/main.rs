@@ -47,6 +47,9 @@ async fn run(cli: ServiceCli) -> anyhow::Result<()> {
                 &[&store, &deliveries, &failures],
             )
         }
+        Some(ServiceCommand::Tokens { command }) => {
+            cli::run_tokens_command(&command, &settings.auth.tokens_file)
+        }
         None => {
             let telemetry = telemetry::start(&settings.log, ServiceNames::One("order-service"))?;
             let served = cli::serve_until_signalled(

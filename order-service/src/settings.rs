@@ -7,7 +7,7 @@ use config::builder::DefaultState;
 use config::{ConfigBuilder, ConfigError};
 use serde::Deserialize;
 
-use shared_events::app::settings::{AmqpSettings, LogSettings, http_defaults, load};
+use shared_events::app::settings::{AmqpSettings, AuthSettings, LogSettings, http_defaults, load};
 pub use shared_events::app::settings::{HttpSettings, TlsSettings};
 use shared_events::contract::shard::{ConsumerEntry, ServiceShards, ShardCount};
 pub use shared_events::runtime::TransportKind;
@@ -34,6 +34,8 @@ pub struct Settings {
     pub amqp: AmqpSettings,
     /// The outbox relay.
     pub outbox: OutboxSettings,
+    /// Who may call it.
+    pub auth: AuthSettings,
     /// The shard count of every consumer in `outbox.consumers` listed without one
     /// (`ORDERS__SHARDS`, default 8): the same setting the consumers read.
     pub shards: ShardCount,
@@ -100,6 +102,7 @@ impl Settings {
                     })
                     .to_vec(),
             },
+            auth: AuthSettings::for_tests(data_dir),
             shards: ShardCount::for_tests(),
         }
     }

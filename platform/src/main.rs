@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use order_platform::{Platform, PlatformSettings, TransportKind, data_files, failures};
+use shared_events::app::auth::tokens_command::TokensCommand;
 use shared_events::app::data_command::DataCommand;
 use shared_events::app::{cli, telemetry};
 use shared_events::runtime::failures::FailuresCommand;
@@ -43,6 +44,12 @@ enum PlatformCommand {
         #[command(subcommand)]
         command: DataCommand,
     },
+    /// Make, list or revoke the API tokens the services accept (ORDERS__AUTH__TOKENS_FILE).
+    Tokens {
+        /// `create`, `list` or `revoke`.
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
 }
 
 #[tokio::main]
@@ -61,6 +68,9 @@ async fn run(cli: PlatformCli) -> anyhow::Result<()> {
         Some(PlatformCommand::Data { command }) => {
             cli::init_command_logging();
             data_files::run(&command, &settings)
+        }
+        Some(PlatformCommand::Tokens { command }) => {
+            cli::run_tokens_command(&command, &settings.order.auth.tokens_file)
         }
         None => {
             let telemetry = telemetry::start(&settings.order.log, Platform::SERVICE_NAMES)?;

@@ -68,6 +68,16 @@ macro_rules! command_line_tests {
         }
 
         #[tokio::test]
+        async fn tokens_are_made_once_listed_without_secrets_and_revoked() {
+            $crate::command_line::tokens_create_list_revoke(BINARY).await;
+        }
+
+        #[tokio::test]
+        async fn a_bad_tokens_file_is_refused_without_printing_what_it_holds() {
+            $crate::command_line::bad_token_files_are_refused(BINARY).await;
+        }
+
+        #[tokio::test]
         async fn data_check_finds_a_damaged_record_and_data_repair_drops_only_it() {
             $crate::command_line::data_check_and_repair(BINARY).await;
         }
@@ -191,6 +201,154 @@ pub async fn refused_smtp_urls_do_not_print_the_password(binary: &str) {
     }
 }
 
+/// What the bad tokens files carry, twice, after `orders_` as a token would: it must appear in
+/// no output, not even once.
+const TOKEN_SECRET: &str = "s3cretTOKEN";
+
+/// Tokens files that every binary must refuse, each with [`TOKEN_SECRET`] where it does not
+/// belong (as a role, a name, a hash, a key, a bare string) or cut short or not JSON at all.
+pub const BAD_TOKEN_FILES: [&str; 10] = [
+    r#"{"tokens":[{"name":"ci","role":"orders_s3cretTOKENs3cretTOKEN","sha256":"00000000000000000000000000000000000000000000000000000000000000ff","created_at":"2026-01-01T00:00:00Z"}]}"#,
+    r#"{"tokens":[{"name":"orders_s3cretTOKENs3cretTOKEN!","role":"admin","sha256":"00000000000000000000000000000000000000000000000000000000000000ff","created_at":"2026-01-01T00:00:00Z"}]}"#,
+    r#"{"tokens":[{"name":"ci","role":"admin","sha256":"orders_s3cretTOKENs3cretTOKEN","created_at":"2026-01-01T00:00:00Z"}]}"#,
+    r#"{"tokens":[{"name":"ci","role":"admin","sha256":"00000000000000000000000000000000000000000000000000000000000000ff","created_at":"orders_s3cretTOKENs3cretTOKEN"}]}"#,
+    r#"{"tokens":[{"name":"ci","role":"admin","token":"orders_s3cretTOKENs3cretTOKEN"}]}"#,
+    r#"{"tokens":["orders_s3cretTOKENs3cretTOKEN"]}"#,
+    r#"{"orders_s3cretTOKENs3cretTOKEN":[]}"#,
+    r#"{"tokens":[{"name":"ci","role":"admin","sha256":"orders_s3cretTOKENs3cretTOKEN"#,
+    "orders_s3cretTOKENs3cretTOKEN\n",
+    "",
+];
+
+/// `tokens create` prints a new token alone on standard output, and the tokens file (by
+/// default `./data/tokens.json`, or `ORDERS__AUTH__TOKENS_FILE`) holds only its hash; `tokens
+/// list` shows names and roles and never a token; `tokens revoke` removes one, and revoking it
+/// again fails; a taken name, an unknown role and a bad name are refused.
+pub async fn tokens_create_list_revoke(binary: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = run(
+        binary,
+        dir.path(),
+        &["tokens", "create", "--name", "ci", "--role", "clerk"],
+        &[],
+    )
+    .await;
+    assert_eq!(exit_code(&output), 0, "create: {}", text(&output));
+    let token = stdout(&output);
+    let token = token.trim_end();
+    assert!(
+        token.starts_with("orders_") && token.len() > 40 && !token.contains(char::is_whitespace),
+        "standard output holds the token alone: {token:?}"
+    );
+    let report = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        report.contains("`ci` (clerk)") && !report.contains(token),
+        "{report}"
+    );
+    let default_file = dir.path().join("data/tokens.json");
+    let stored = std::fs::read_to_string(&default_file).expect("the default tokens file");
+    assert!(
+        stored.contains("\"ci\"") && !stored.contains(token),
+        "{stored}"
+    );
+
+    let elsewhere = dir.path().join("elsewhere.json");
+    let elsewhere_variable = (
+        "ORDERS__AUTH__TOKENS_FILE",
+        elsewhere.to_str().expect("UTF-8"),
+    );
+    let output = run(
+        binary,
+        dir.path(),
+        &["tokens", "create", "--name", "ops", "--role", "admin"],
+        &[elsewhere_variable],
+    )
+    .await;
+    assert_eq!(exit_code(&output), 0, "create elsewhere: {}", text(&output));
+    let ops_token = stdout(&output);
+    assert!(
+        elsewhere.exists(),
+        "ORDERS__AUTH__TOKENS_FILE is where the token goes"
+    );
+
+    let output = run(binary, dir.path(), &["tokens", "list", "--json"], &[]).await;
+    assert_eq!(exit_code(&output), 0, "list: {}", text(&output));
+    let listed: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("list --json prints JSON");
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(
+        (&listed[0]["name"], &listed[0]["role"]),
+        (&"ci".into(), &"clerk".into())
+    );
+    let output = run(binary, dir.path(), &["tokens", "list"], &[]).await;
+    let table = text(&output);
+    assert!(table.contains("ci") && table.contains("clerk"), "{table}");
+    assert!(
+        !table.contains(token) && !table.contains(ops_token.trim_end()),
+        "{table}"
+    );
+
+    for (args, code) in [
+        (
+            &["tokens", "create", "--name", "ci", "--role", "viewer"][..],
+            1,
+        ),
+        (&["tokens", "create", "--name", "x", "--role", "root"], 2),
+        (
+            &["tokens", "create", "--name", "a b", "--role", "viewer"],
+            2,
+        ),
+        (&["tokens", "revoke", "nobody"], 1),
+    ] {
+        let output = run(binary, dir.path(), args, &[]).await;
+        assert_eq!(exit_code(&output), code, "{args:?}: {}", text(&output));
+    }
+
+    let output = run(binary, dir.path(), &["tokens", "revoke", "ci"], &[]).await;
+    assert_eq!(exit_code(&output), 0, "revoke: {}", text(&output));
+    let output = run(binary, dir.path(), &["tokens", "list"], &[]).await;
+    assert_eq!(stdout(&output), "no tokens\n");
+    let output = run(binary, dir.path(), &["tokens", "revoke", "ci"], &[]).await;
+    assert_eq!(exit_code(&output), 1, "revoked twice: {}", text(&output));
+    assert!(
+        text(&output).contains("no token is named `ci`"),
+        "{}",
+        text(&output)
+    );
+}
+
+/// Each of [`BAD_TOKEN_FILES`] makes `tokens list` and `tokens create` fail with a message
+/// that names the file, and [`TOKEN_SECRET`] appears in no output; the file is left as it was.
+pub async fn bad_token_files_are_refused(binary: &str) {
+    for contents in BAD_TOKEN_FILES {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("tokens.json");
+        std::fs::write(&file, contents).expect("write the tokens file");
+        let variable = ("ORDERS__AUTH__TOKENS_FILE", file.to_str().expect("UTF-8"));
+        for args in [
+            &["tokens", "list"][..],
+            &["tokens", "create", "--name", "ci2", "--role", "admin"],
+        ] {
+            let output = run(binary, dir.path(), args, &[variable]).await;
+            let all = text(&output);
+            assert_eq!(exit_code(&output), 1, "{args:?} over {contents:?}: {all}");
+            assert!(
+                all.contains("tokens.json is damaged"),
+                "{args:?} over {contents:?}: the message names the file: {all}"
+            );
+            assert!(
+                !all.contains(TOKEN_SECRET),
+                "{args:?} over {contents:?}: the secret printed: {all}"
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(&file).expect("read"),
+            contents,
+            "the file is left as it was"
+        );
+    }
+}
+
 /// `data check` passes on an empty data directory; after one record of the service's
 /// `failure.json` is damaged it exits 1 naming the file and offset; `data repair` makes a
 /// backup copy, drops that record alone and says so; then `data check` passes again.
@@ -281,6 +439,7 @@ async fn run(binary: &str, data_dir: &Path, args: &[&str], env: &[(&str, &str)])
     command
         .args(args)
         .env_remove("RUST_LOG")
+        .current_dir(data_dir)
         .env("ORDERS__DATA_DIR", data_dir)
         .env("ORDERS__HTTP__ADDR", "127.0.0.1:0")
         .stdin(Stdio::null())

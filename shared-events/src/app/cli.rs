@@ -1,6 +1,6 @@
 //! Every service binary's command line, on clap: `[--config FILE]`, `--help`, `--version`, and
-//! the `failures list | replay` and `data check | repair` commands, which run instead of the
-//! service. A usage error exits
+//! the `failures list | replay`, `data check | repair` and `tokens create | list | revoke`
+//! commands, which run instead of the service. A usage error exits
 //! with 2, a failure with 1 and one clear message.
 
 use std::future::Future;
@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
+use crate::app::auth::tokens_command::{self, TokensCommand};
 use crate::app::consumer::{Consumer, ConsumerApplication, ServiceSettings};
 use crate::app::data_command::{self, DataCommand, FailureLogFile, ShardLedgerFiles};
 use crate::app::settings::load;
@@ -53,6 +54,12 @@ pub enum ServiceCommand {
         /// `check` or `repair`.
         #[command(subcommand)]
         command: DataCommand,
+    },
+    /// Make, list or revoke the API tokens every service shares (ORDERS__AUTH__TOKENS_FILE).
+    Tokens {
+        /// `create`, `list` or `revoke`.
+        #[command(subcommand)]
+        command: TokensCommand,
     },
 }
 
@@ -148,6 +155,9 @@ async fn run_consumer<C: Consumer>(name: &'static str, cli: ServiceCli) -> anyho
             let failures = FailureLogFile(settings.failure_log_path());
             run_data_command(&command, settings.data_dir(), &[&ledgers, &failures])
         }
+        Some(ServiceCommand::Tokens { command }) => {
+            run_tokens_command(&command, &settings.auth().tokens_file)
+        }
         None => {
             let telemetry = telemetry::start(settings.log(), ServiceNames::One(name))?;
             let served = serve_until_signalled(
@@ -177,6 +187,15 @@ pub fn run_data_command(
         .and_then(|()| std::io::stdout().flush())
         .context("failed to write to standard output")?;
     result
+}
+
+/// Runs `tokens create | list | revoke` over the tokens file `path`: a new token or the list
+/// to standard output, what was done to standard error.
+pub fn run_tokens_command(command: &TokensCommand, path: &std::path::Path) -> anyhow::Result<()> {
+    init_command_logging();
+    let mut out = std::io::stdout().lock();
+    let mut report = std::io::stderr().lock();
+    tokens_command::run(command, path, &mut out, &mut report)
 }
 
 /// Logs for a command rather than the service: its standard output is for people and scripts

@@ -18,7 +18,9 @@ use crate::app::replica_health::ReplicaHealth;
 use crate::app::request_guard::RequestGuard;
 use crate::app::routes::Liveness;
 use crate::app::server::{self, BoundServer};
-use crate::app::settings::{AmqpSettings, ConsumerSettings, HttpSettings, LogSettings};
+use crate::app::settings::{
+    AmqpSettings, AuthSettings, ConsumerSettings, HttpSettings, LogSettings,
+};
 use crate::app::{metrics, request_trace, routes};
 use crate::contract::shard::{Shard, ShardCount};
 use crate::runtime::amqp::BrokerLink;
@@ -84,6 +86,8 @@ pub trait ServiceSettings: DeserializeOwned + Clone + fmt::Debug + Send + Sync +
     fn log(&self) -> &LogSettings;
     /// The broker.
     fn amqp(&self) -> &AmqpSettings;
+    /// Who may call it.
+    fn auth(&self) -> &AuthSettings;
     /// How many shards the service's work is split into (`ORDERS__SHARDS`).
     fn shards(&self) -> ShardCount;
     /// This replica's name (`ORDERS__REPLICA_ID`; unset: host name and process id).
@@ -96,7 +100,7 @@ pub trait ServiceSettings: DeserializeOwned + Clone + fmt::Debug + Send + Sync +
 }
 
 /// Implements [`ServiceSettings`] for a settings struct with the fields `http`, `data_dir`, `log`,
-/// `amqp`, `shards` and `replica_id`.
+/// `amqp`, `auth`, `shards` and `replica_id`.
 #[macro_export]
 macro_rules! service_settings {
     ($settings:ty) => {
@@ -112,6 +116,9 @@ macro_rules! service_settings {
             }
             fn amqp(&self) -> &$crate::app::settings::AmqpSettings {
                 &self.amqp
+            }
+            fn auth(&self) -> &$crate::app::settings::AuthSettings {
+                &self.auth
             }
             fn shards(&self) -> $crate::contract::shard::ShardCount {
                 self.shards

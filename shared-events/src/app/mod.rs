@@ -7,6 +7,7 @@
 //!   settings every service has; a consumer's settings.
 //! - [`cli`]: the command line on clap (`--config`, `--help`, `--version`, `failures`, `data`),
 //!   the exit code, and a consumer service's whole `main`.
+//! - [`auth`]: the roles, the API tokens file and every binary's `tokens` command.
 //! - [`data_command`]: `data check` and `data repair` over the files a service keeps.
 //! - [`secret_url`]: URLs whose passwords never print.
 //! - [`signals`]: what `main` does with SIGTERM and SIGINT (only `main` listens for them).
@@ -28,6 +29,7 @@
 //!   [`consumer::Consumer`]'s handler, ledger, routes and settings.
 
 pub mod api_error;
+pub mod auth;
 pub mod cli;
 pub mod consumer;
 pub mod data_command;

@@ -24,7 +24,9 @@ pub fn layered(
     ) -> Result<ConfigBuilder<DefaultState>, ConfigError>,
     file: Option<&Path>,
 ) -> Result<Config, ConfigError> {
-    let builder = defaults(amqp_defaults(log_defaults(Config::builder())?)?)?;
+    let builder = defaults(auth_defaults(amqp_defaults(log_defaults(
+        Config::builder(),
+    )?)?)?)?;
     with_sources(builder, file)?.build()
 }
 
@@ -420,6 +422,26 @@ impl HttpSettings {
 /// The body limit unless configured: 64 KiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Where the services find the API tokens unless told otherwise: beside their data folders, so
+/// that services started from one folder share it.
+pub const DEFAULT_TOKENS_FILE: &str = "./data/tokens.json";
+
+/// Who may call the service (`ORDERS__AUTH__...`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    /// The tokens file every service shares (`ORDERS__AUTH__TOKENS_FILE`).
+    pub tokens_file: PathBuf,
+}
+
+impl AuthSettings {
+    /// The tokens file `tokens.json` in `dir`: what tests use.
+    pub fn for_tests(dir: &Path) -> AuthSettings {
+        AuthSettings {
+            tokens_file: dir.join("tokens.json"),
+        }
+    }
+}
+
 /// Everything a consumer service (inventory, billing, notification) is configured with.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ConsumerSettings {
@@ -431,6 +453,8 @@ pub struct ConsumerSettings {
     pub log: LogSettings,
     /// The broker.
     pub amqp: AmqpSettings,
+    /// Who may call it.
+    pub auth: AuthSettings,
     /// How many shards the service's work is split into (`ORDERS__SHARDS`, default 8); every
     /// replica of the service and the order service must agree on it.
     pub shards: ShardCount,
@@ -459,6 +483,7 @@ impl ConsumerSettings {
             data_dir: data_dir.to_owned(),
             log: LogSettings::for_tests(),
             amqp: AmqpSettings::for_tests(namespace),
+            auth: AuthSettings::for_tests(data_dir),
             shards: ShardCount::for_tests(),
             replica_id: None,
         }
@@ -481,6 +506,12 @@ fn log_defaults(
     builder
         .set_default("log.format", "text")?
         .set_default("log.level", "info")
+}
+
+fn auth_defaults(
+    builder: ConfigBuilder<DefaultState>,
+) -> Result<ConfigBuilder<DefaultState>, ConfigError> {
+    builder.set_default("auth.tokens_file", DEFAULT_TOKENS_FILE)
 }
 
 fn amqp_defaults(
@@ -631,6 +662,7 @@ mod tests {
                 log_defaults(builder).expect("log"),
             )
             .and_then(amqp_defaults)
+            .and_then(auth_defaults)
             .expect("defaults")
             .build()
             .expect("builds")

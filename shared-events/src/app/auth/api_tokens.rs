@@ -1,0 +1,321 @@
+//! API tokens: random secrets shown once when made, kept only as SHA-256 hashes in a tokens
+//! file that every service reads (`ORDERS__AUTH__TOKENS_FILE`).
+//!
+//! A token is `orders_` and 43 characters of URL-safe base64: 256 random bits, so a plain
+//! SHA-256 of it is as good as a slow password hash and lets a check cost one hash. The file is
+//! a [`SharedDocument`]: every command changes it under its lock, and every service sees a
+//! change (a revocation) at its next request, without a restart.
+
+use std::fmt;
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, SubsecRound, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+
+use crate::app::auth::Caller;
+use crate::app::auth::role::Role;
+use crate::storage::shared_document::{DocumentError, SharedDocument};
+
+/// What every token starts with: it tells a reader (and a secret scanner) what it is.
+pub const TOKEN_PREFIX: &str = "orders_";
+
+/// The tokens file.
+pub struct TokenStore {
+    document: SharedDocument<TokensFile>,
+}
+
+/// What the tokens file holds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensFile {
+    /// Every token that is valid, oldest first.
+    pub tokens: Vec<TokenEntry>,
+}
+
+/// One token, as the file keeps it: never the token itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenEntry {
+    /// Who or what holds it; unique in the file.
+    pub name: TokenName,
+    /// What it may do.
+    pub role: Role,
+    /// The SHA-256 of the token.
+    pub sha256: TokenHash,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A token's name: 1 to 64 letters, digits, `.`, `_`, `@` or `-`, so that it prints safely in
+/// logs and an order's history.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct TokenName(String);
+
+/// A token's SHA-256.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash([u8; 32]);
+
+/// Why a token could not be made, revoked or checked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The tokens file cannot be read or written, or does not hold tokens.
+    #[error(transparent)]
+    File(#[from] DocumentError),
+    /// A token of that name exists already.
+    #[error("a token named `{0}` exists already: revoke it first, or choose another name")]
+    NameTaken(TokenName),
+    /// No token has that name.
+    #[error("no token is named `{0}`")]
+    NoSuchName(TokenName),
+}
+
+/// A name that is not a valid token name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "a token name is 1 to 64 letters, digits, `.`, `_`, `@` or `-` (for example ci-pipeline or ana@shop)"
+)]
+pub struct InvalidTokenName;
+
+impl TokenStore {
+    /// The tokens file at `path`; a file that does not exist holds no token.
+    pub fn open(path: &Path) -> TokenStore {
+        TokenStore {
+            document: SharedDocument::new(path),
+        }
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        self.document.path()
+    }
+
+    /// Whether the file exists.
+    pub fn exists(&self) -> bool {
+        self.path().exists()
+    }
+
+    /// Makes a token named `name` with `role`, and returns it: the only time it is seen. The
+    /// file keeps only its hash. Blocks: call it on a blocking thread.
+    pub fn create(&self, name: TokenName, role: Role) -> Result<SecretString, TokenError> {
+        let token = new_token();
+        let sha256 = TokenHash::of(token.expose_secret());
+        self.document.update(|file| {
+            if file.tokens.iter().any(|entry| entry.name == name) {
+                return Err(TokenError::NameTaken(name));
+            }
+            file.tokens.push(TokenEntry {
+                name,
+                role,
+                sha256,
+                created_at: Utc::now().trunc_subsecs(0),
+            });
+            Ok(())
+        })?;
+        Ok(token)
+    }
+
+    /// Every valid token, oldest first.
+    pub fn list(&self) -> Result<Vec<TokenEntry>, TokenError> {
+        Ok(self.document.read()?.tokens)
+    }
+
+    /// Removes the token named `name`: it stops working at every service's next request.
+    /// Blocks: call it on a blocking thread.
+    pub fn revoke(&self, name: &TokenName) -> Result<TokenEntry, TokenError> {
+        self.document.update(|file| {
+            let position = file
+                .tokens
+                .iter()
+                .position(|entry| &entry.name == name)
+                .ok_or_else(|| TokenError::NoSuchName(name.clone()))?;
+            Ok(file.tokens.remove(position))
+        })
+    }
+
+    /// Who holds `presented`, if it is a valid token.
+    pub fn verify(&self, presented: &str) -> Result<Option<Caller>, TokenError> {
+        if !presented.starts_with(TOKEN_PREFIX) {
+            return Ok(None);
+        }
+        let sha256 = TokenHash::of(presented);
+        Ok(self
+            .document
+            .read()?
+            .tokens
+            .into_iter()
+            .find(|entry| entry.sha256 == sha256)
+            .map(|entry| Caller {
+                name: entry.name.0,
+                role: entry.role,
+            }))
+    }
+}
+
+/// A new random token.
+fn new_token() -> SecretString {
+    let mut bytes = [0_u8; 32];
+    // Without randomness from the system there is no safe token to make: nothing can go on.
+    getrandom::fill(&mut bytes).expect("the system's random number generator failed");
+    SecretString::from(format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+impl TokenName {
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TokenName {
+    type Error = InvalidTokenName;
+
+    fn try_from(name: String) -> Result<TokenName, InvalidTokenName> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "._@-".contains(c);
+        if (1..=64).contains(&name.len()) && name.chars().all(allowed) {
+            Ok(TokenName(name))
+        } else {
+            Err(InvalidTokenName)
+        }
+    }
+}
+
+impl std::str::FromStr for TokenName {
+    type Err = InvalidTokenName;
+
+    fn from_str(name: &str) -> Result<TokenName, InvalidTokenName> {
+        TokenName::try_from(name.to_owned())
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<TokenName, D::Error> {
+        TokenName::try_from(String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for TokenName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TokenHash {
+    /// The hash of `token`.
+    pub fn of(token: &str) -> TokenHash {
+        TokenHash(Sha256::digest(token.as_bytes()).into())
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenHash(..)")
+    }
+}
+
+impl Serialize for TokenHash {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let hex: String = self.0.iter().map(|byte| format!("{byte:02x}")).collect();
+        serializer.serialize_str(&hex)
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenHash {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<TokenHash, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let invalid = || serde::de::Error::custom("a token's sha256 is 64 hexadecimal digits");
+        if text.len() != 64 || !text.is_ascii() {
+            return Err(invalid());
+        }
+        let mut bytes = [0_u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(text.as_bytes().chunks(2)) {
+            let pair = std::str::from_utf8(pair).map_err(|_| invalid())?;
+            *byte = u8::from_str_radix(pair, 16).map_err(|_| invalid())?;
+        }
+        Ok(TokenHash(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(text: &str) -> TokenName {
+        text.parse().expect("a valid name")
+    }
+
+    #[test]
+    fn a_made_token_verifies_until_revoked_and_only_its_hash_is_stored() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = TokenStore::open(&dir.path().join("tokens.json"));
+        let token = store.create(name("ci"), Role::Clerk).expect("create");
+        let token = token.expose_secret();
+        assert!(token.starts_with(TOKEN_PREFIX) && token.len() == TOKEN_PREFIX.len() + 43);
+
+        let caller = store.verify(token).expect("read").expect("valid");
+        assert_eq!((caller.name.as_str(), caller.role), ("ci", Role::Clerk));
+        let file = std::fs::read_to_string(store.path()).expect("read the file");
+        assert!(
+            !file.contains(token),
+            "the file holds only the hash: {file}"
+        );
+        assert!(store.verify(&format!("{token}x")).expect("read").is_none());
+        assert!(store.verify("").expect("read").is_none());
+
+        // Another process's revocation is seen by a store opened before it.
+        TokenStore::open(store.path())
+            .revoke(&name("ci"))
+            .expect("revoke");
+        assert!(store.verify(token).expect("read").is_none());
+    }
+
+    #[test]
+    fn two_tokens_never_match_and_names_are_unique() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = TokenStore::open(&dir.path().join("tokens.json"));
+        let first = store.create(name("a"), Role::Viewer).expect("create");
+        let second = store.create(name("b"), Role::Admin).expect("create");
+        assert_ne!(first.expose_secret(), second.expose_secret());
+        let taken = store
+            .create(name("a"), Role::Admin)
+            .expect_err("name taken");
+        assert!(matches!(taken, TokenError::NameTaken(_)), "{taken}");
+        let missing = store.revoke(&name("c")).expect_err("no such token");
+        assert!(matches!(missing, TokenError::NoSuchName(_)), "{missing}");
+        let names: Vec<_> = store
+            .list()
+            .expect("list")
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, [name("a"), name("b")]);
+        assert_eq!(
+            store
+                .verify(second.expose_secret())
+                .expect("read")
+                .map(|c| c.role),
+            Some(Role::Admin)
+        );
+    }
+
+    #[test]
+    fn names_are_short_and_printable() {
+        for good in [
+            "a",
+            "ci-pipeline",
+            "ana@shop.example",
+            "x_1.2",
+            &"n".repeat(64),
+        ] {
+            assert!(good.parse::<TokenName>().is_ok(), "{good}");
+        }
+        for bad in ["", "two words", "a/b", "é", "line\nbreak", &"n".repeat(65)] {
+            assert_eq!(bad.parse::<TokenName>(), Err(InvalidTokenName), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Who may do what: the roles, and the API tokens that carry them.
+//!
+//! # Layout
+//!
+//! - [`role`]: [`Role`] (`viewer`, `clerk`, `stock`, `admin`) and the [`Permission`]s each has.
+//! - [`api_tokens`]: the tokens file, where tokens are made, listed, revoked and checked.
+//! - [`tokens_command`]: every binary's `tokens create | list | revoke`.
+
+pub mod api_tokens;
+pub mod role;
+pub mod tokens_command;
+
+pub use role::{Permission, Role};
+
+/// Who made a request: the name of the token (or person) and its role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The token's name.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+}
