@@ -138,7 +138,9 @@ pub fn free_addr() -> anyhow::Result<SocketAddr> {
 }
 
 /// A command for one of the platform's binaries with the `ORDERS__...` variables of this shell
-/// removed, then `env` set, and quiet logs.
+/// removed, then `env` set, and quiet logs. Its tokens file is in its data directory, where
+/// none exists: a tokens file in the folder the benchmark runs from does not close the
+/// services it measures.
 pub fn service_command(program: &Path, env: &[(&str, String)]) -> Command {
     let mut command = Command::new(program);
     for (key, _) in std::env::vars_os() {
@@ -148,6 +150,12 @@ pub fn service_command(program: &Path, env: &[(&str, String)]) -> Command {
     }
     command.env_remove("RUST_LOG");
     command.env("ORDERS__LOG__LEVEL", "warn");
+    if let Some((_, data_dir)) = env.iter().find(|(key, _)| *key == "ORDERS__DATA_DIR") {
+        command.env(
+            "ORDERS__AUTH__TOKENS_FILE",
+            Path::new(data_dir).join("tokens.json"),
+        );
+    }
     for (key, value) in env {
         command.env(key, value);
     }

@@ -22,6 +22,7 @@ pub mod routes;
 use std::sync::Arc;
 
 use actix_web::web;
+use shared_events::app::auth::Permission;
 use shared_events::app::consumer::{Consumer, ConsumerApplication, ServiceSettings};
 use shared_events::app::settings::ConsumerSettings;
 use shared_events::storage::durable_state::DurableState;
@@ -44,6 +45,7 @@ impl Consumer for Inventory {
 
     const LEDGER: &'static str = "stock";
     const DEFAULT_ADDR: &'static str = "127.0.0.1:8081";
+    const CHANGES: Permission = Permission::SetStock;
     const ABOUT: &'static str = "The order platform's stock ledger: consumes order events and \
         serves GET /stock, GET and PUT /stock/{product}";
 

@@ -8,6 +8,8 @@ use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use anyhow::Context;
+use shared_events::app::auth::Permission;
+use shared_events::app::auth::authentication::Authentication;
 use shared_events::app::request_guard::RequestGuard;
 use shared_events::app::routes::Liveness;
 use shared_events::app::server::{self, BoundServer};
@@ -55,6 +57,9 @@ impl Application {
         settings: Settings,
         listener: Option<TcpListener>,
     ) -> anyhow::Result<Application> {
+        // First: a damaged tokens file stops the service before it touches anything else.
+        let authentication = Authentication::new(&settings.auth, Permission::ChangeOrders)
+            .context("failed to read the tokens file")?;
         // Before the store and the timelines register their journals' series: a series
         // registered before the recorder is installed records nothing.
         metrics::install();
@@ -122,8 +127,13 @@ impl Application {
         let guard = RequestGuard::new(&settings.http);
         let app = move || {
             let guard = guard.clone();
+            let authentication = authentication.clone();
             App::new()
-                // Innermost: what it refuses is still counted, traced and given a request id.
+                // Innermost: what they refuse is still counted, traced and given a request id;
+                // the request's host and origin are checked before its token.
+                .wrap(from_fn(move |request, next| {
+                    authentication.clone().check(request, next)
+                }))
                 .wrap(from_fn(move |request, next| {
                     guard.clone().check(request, next)
                 }))

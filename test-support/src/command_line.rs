@@ -317,8 +317,8 @@ pub async fn tokens_create_list_revoke(binary: &str) {
     );
 }
 
-/// Each of [`BAD_TOKEN_FILES`] makes `tokens list` and `tokens create` fail with a message
-/// that names the file, and [`TOKEN_SECRET`] appears in no output; the file is left as it was.
+/// Each of [`BAD_TOKEN_FILES`] makes `tokens list`, `tokens create` and the service itself
+/// fail with a message that names the file, and [`TOKEN_SECRET`] appears in no output; the file is left as it was.
 pub async fn bad_token_files_are_refused(binary: &str) {
     for contents in BAD_TOKEN_FILES {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -328,6 +328,8 @@ pub async fn bad_token_files_are_refused(binary: &str) {
         for args in [
             &["tokens", "list"][..],
             &["tokens", "create", "--name", "ci2", "--role", "admin"],
+            // The service itself refuses to start.
+            &[],
         ] {
             let output = run(binary, dir.path(), args, &[variable]).await;
             let all = text(&output);

@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //!
+//! - [`auth`]: tokens of every role, and the check that every route asks for the right one.
 //! - [`wait`]: polling until a condition holds, failing the test after a deadline.
 //! - [`process`]: spawning a service binary, reading the URL it listens on, signalling it.
 //! - [`service`]: an application running on a task of the test, and its graceful stop.
@@ -32,6 +33,7 @@
 //! - [`damage`]: data files damaged one flipped byte at a time, each trial on a copy.
 //! - [`schemathesis`]: fuzzing a running service against the OpenAPI document it serves.
 
+pub mod auth;
 pub mod binaries;
 pub mod broker;
 pub mod command_line;

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod auth;
 mod crash;
 mod events;
 mod failures;

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod auth;
 mod failures;
 mod health;
 mod https;

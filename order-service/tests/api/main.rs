@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod auth;
 mod compaction;
 mod concurrency;
 mod contract;

@@ -14,6 +14,8 @@ use config::{ConfigBuilder, ConfigError};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::auth::Permission;
+use crate::app::auth::authentication::Authentication;
 use crate::app::replica_health::ReplicaHealth;
 use crate::app::request_guard::RequestGuard;
 use crate::app::routes::Liveness;
@@ -53,6 +55,9 @@ pub trait Consumer: Send + Sync + 'static {
     const DEFAULT_ADDR: &'static str;
     /// One line on what the service does, for `--help`.
     const ABOUT: &'static str;
+    /// What a token's role must allow for a change (POST, PUT, PATCH, DELETE) here; a service
+    /// whose routes only read leaves it to administrators.
+    const CHANGES: Permission = Permission::Administer;
 
     /// The service's name (`inventory`): its queue, its outcomes, its data folder.
     fn name() -> &'static str {
@@ -217,6 +222,9 @@ impl<C: Consumer> ConsumerApplication<C> {
         // Before the failure log and the ledgers report: what is recorded before the recorder
         // is installed is lost.
         metrics::install();
+        // First: a damaged tokens file stops the service before it touches anything else.
+        let authentication = Authentication::new(settings.auth(), C::CHANGES)
+            .context("failed to read the tokens file")?;
         let shards = settings.shards();
         let replica = settings
             .replica_id()
@@ -277,8 +285,13 @@ impl<C: Consumer> ConsumerApplication<C> {
         let guard = RequestGuard::new(settings.http());
         let server = server::bind(settings.http(), move || {
             let guard = guard.clone();
+            let authentication = authentication.clone();
             App::new()
-                // Innermost: what it refuses is still counted and traced.
+                // Innermost: what they refuse is still counted and traced; the request's host
+                // and origin are checked before its token.
+                .wrap(from_fn(move |request, next| {
+                    authentication.clone().check(request, next)
+                }))
                 .wrap(from_fn(move |request, next| {
                     guard.clone().check(request, next)
                 }))

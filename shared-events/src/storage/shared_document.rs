@@ -63,6 +63,11 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SharedDocument<T> {
 
     /// The document as the file holds it now.
     pub fn read(&self) -> Result<T, DocumentError> {
+        Ok(self.read_if_exists()?.unwrap_or_default())
+    }
+
+    /// The document as the file holds it now, or `None` if there is no file.
+    pub fn read_if_exists(&self) -> Result<Option<T>, DocumentError> {
         let mut cache = self
             .cache
             .lock()
@@ -70,14 +75,14 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SharedDocument<T> {
         if let Some((file, document)) = cache.as_ref() {
             let metadata = file.metadata().map_err(|source| self.io_error(source))?;
             if metadata.nlink() > 0 {
-                return Ok(document.clone());
+                return Ok(Some(document.clone()));
             }
         }
         let mut file = match File::open(&self.path) {
             Ok(file) => file,
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 *cache = None;
-                return Ok(T::default());
+                return Ok(None);
             }
             Err(source) => return Err(self.io_error(source)),
         };
@@ -86,7 +91,7 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SharedDocument<T> {
             .map_err(|source| self.io_error(source))?;
         let document = self.parse(&bytes)?;
         *cache = Some((file, document.clone()));
-        Ok(document)
+        Ok(Some(document))
     }
 
     /// Changes the document with `change`, which sees it as it is now, under the lock that

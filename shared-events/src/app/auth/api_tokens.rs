@@ -138,22 +138,31 @@ impl TokenStore {
         })
     }
 
+    /// The tokens as the file holds them now, or `None` if there is no tokens file.
+    pub fn tokens(&self) -> Result<Option<TokensFile>, TokenError> {
+        Ok(self.document.read_if_exists()?)
+    }
+
     /// Who holds `presented`, if it is a valid token.
     pub fn verify(&self, presented: &str) -> Result<Option<Caller>, TokenError> {
+        Ok(self.tokens()?.and_then(|tokens| tokens.holder(presented)))
+    }
+}
+
+impl TokensFile {
+    /// Who holds `presented`, if it is one of these tokens.
+    pub fn holder(&self, presented: &str) -> Option<Caller> {
         if !presented.starts_with(TOKEN_PREFIX) {
-            return Ok(None);
+            return None;
         }
         let sha256 = TokenHash::of(presented);
-        Ok(self
-            .document
-            .read()?
-            .tokens
-            .into_iter()
+        self.tokens
+            .iter()
             .find(|entry| entry.sha256 == sha256)
             .map(|entry| Caller {
-                name: entry.name.0,
+                name: entry.name.0.clone(),
                 role: entry.role,
-            }))
+            })
     }
 }
 
