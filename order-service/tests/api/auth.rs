@@ -6,7 +6,7 @@ use serde_json::json;
 use shared_events::app::auth::{Permission, Role};
 use test_support::auth::{RoleTokens, RouteCase, assert_every_route_asks_for_its_role};
 
-use crate::helpers::{order_body, spawn_app};
+use crate::helpers::{header, order_body, spawn_app, spawn_app_in};
 
 #[tokio::test]
 async fn every_route_asks_for_a_token_of_a_role_that_may_use_it() {
@@ -71,4 +71,46 @@ async fn every_route_asks_for_a_token_of_a_role_that_may_use_it() {
     assert_eq!(create().await.expect("send").status(), 201);
     tokens.revoke(Role::Clerk);
     assert_eq!(create().await.expect("send").status(), 401);
+}
+
+#[tokio::test]
+async fn an_address_that_keeps_sending_bad_tokens_is_refused_for_a_while() {
+    // Arrange
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let app = spawn_app_in(data_dir, |settings| settings.auth.failure_limit = 5).await;
+    let tokens = RoleTokens::make(&app.data_dir.path().join("tokens.json"));
+    let list = |client: &reqwest::Client, token: &str| {
+        client
+            .get(format!("{}/orders", app.address))
+            .bearer_auth(token)
+            .send()
+    };
+    let forged = format!("orders_{}", "B".repeat(43));
+
+    // Act: five bad tokens, each answered 401, then the address is refused.
+    for attempt in 1..=5 {
+        let status = list(&app.client, &forged).await.expect("send").status();
+        assert_eq!(status, 401, "bad token {attempt}");
+    }
+    let refused = list(&app.client, tokens.of(Role::Viewer))
+        .await
+        .expect("send");
+
+    // Assert: refused whatever it sends, with a time to wait; other addresses and the health
+    // checks are not.
+    assert_eq!(refused.status(), 429, "even a good token from that address");
+    let retry_after: u64 = header(&refused, "retry-after").parse().expect("seconds");
+    assert!((1..=300).contains(&retry_after), "{retry_after}");
+    let body: serde_json::Value = refused.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "too_many_failures");
+    let elsewhere = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .expect("a client from another loopback address");
+    let status = list(&elsewhere, tokens.of(Role::Viewer))
+        .await
+        .expect("send")
+        .status();
+    assert_eq!(status, 200, "another address");
+    assert_eq!(app.get("/health/live").await.status(), 200);
 }

@@ -431,16 +431,31 @@ pub const DEFAULT_TOKENS_FILE: &str = "./data/tokens.json";
 pub struct AuthSettings {
     /// The tokens file every service shares (`ORDERS__AUTH__TOKENS_FILE`).
     pub tokens_file: PathBuf,
+    /// How many bad credentials one address may send within the lockout before it is refused
+    /// (`ORDERS__AUTH__FAILURE_LIMIT`, default 20).
+    pub failure_limit: u32,
+    /// How long an address that reached the limit is refused, and the window its failures are
+    /// counted in (`ORDERS__AUTH__LOCKOUT_SECS`, default 300).
+    pub lockout_secs: u64,
 }
 
 impl AuthSettings {
-    /// The tokens file `tokens.json` in `dir`: what tests use.
+    /// The tokens file `tokens.json` in `dir`, and room for the many bad tokens tests send on
+    /// purpose: what tests use.
     pub fn for_tests(dir: &Path) -> AuthSettings {
         AuthSettings {
             tokens_file: dir.join("tokens.json"),
+            failure_limit: 1_000,
+            lockout_secs: DEFAULT_LOCKOUT_SECS,
         }
     }
 }
+
+/// The bad credentials one address may send before it is refused, unless configured.
+pub const DEFAULT_FAILURE_LIMIT: u32 = 20;
+
+/// How long an address is refused, unless configured: five minutes.
+pub const DEFAULT_LOCKOUT_SECS: u64 = 300;
 
 /// Everything a consumer service (inventory, billing, notification) is configured with.
 #[derive(Debug, Clone, Deserialize)]
@@ -511,7 +526,10 @@ fn log_defaults(
 fn auth_defaults(
     builder: ConfigBuilder<DefaultState>,
 ) -> Result<ConfigBuilder<DefaultState>, ConfigError> {
-    builder.set_default("auth.tokens_file", DEFAULT_TOKENS_FILE)
+    builder
+        .set_default("auth.tokens_file", DEFAULT_TOKENS_FILE)?
+        .set_default("auth.failure_limit", DEFAULT_FAILURE_LIMIT)?
+        .set_default("auth.lockout_secs", DEFAULT_LOCKOUT_SECS)
 }
 
 fn amqp_defaults(

@@ -5,20 +5,23 @@
 //! restart.
 //!
 //! Missing or unknown credentials are answered 401 with `WWW-Authenticate: Bearer`; a role that
-//! may not do it, 403. Reads (GET, HEAD, OPTIONS) need [`Permission::Read`]; any other method
+//! may not do it, 403. An address that sent too many unknown tokens gets 429 for a while,
+//! whatever it sends. Reads (GET, HEAD, OPTIONS) need [`Permission::Read`]; any other method
 //! needs the permission the service names for its changes. The caller is put in the request's
 //! extensions for the handlers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
+use actix_web::http::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpResponse};
 
 use crate::app::auth::api_tokens::{TokenError, TokenStore, TokensFile};
+use crate::app::auth::failed_attempts::FailedAttempts;
 use crate::app::auth::{Caller, Permission};
 use crate::app::error_envelope::ErrorDetail;
 use crate::app::settings::AuthSettings;
@@ -30,6 +33,7 @@ pub struct Authentication(Arc<Policy>);
 struct Policy {
     tokens: TokenStore,
     changes: Permission,
+    failures: FailedAttempts,
 }
 
 impl Authentication {
@@ -38,7 +42,15 @@ impl Authentication {
     pub fn new(settings: &AuthSettings, changes: Permission) -> Result<Authentication, TokenError> {
         let tokens = TokenStore::open(&settings.tokens_file);
         tokens.tokens()?;
-        Ok(Authentication(Arc::new(Policy { tokens, changes })))
+        let failures = FailedAttempts::new(
+            settings.failure_limit.max(1),
+            Duration::from_secs(settings.lockout_secs),
+        );
+        Ok(Authentication(Arc::new(Policy {
+            tokens,
+            changes,
+            failures,
+        })))
     }
 
     /// The middleware: `.wrap(from_fn(move |request, next| auth.clone().check(request, next)))`.
@@ -72,8 +84,17 @@ impl Authentication {
                 return Err(Refusal::TokensUnreadable);
             }
         };
+        let address = request.peer_addr().map(|peer| peer.ip());
+        if let Some(wait) = address.and_then(|address| self.0.failures.refused_for(address)) {
+            return Err(Refusal::TooManyFailures(wait));
+        }
         let presented = bearer_token(request).ok_or(Refusal::NoToken)?;
-        let caller = tokens.holder(presented).ok_or(Refusal::UnknownToken)?;
+        let caller = tokens.holder(presented).ok_or_else(|| {
+            if let Some(address) = address {
+                self.0.failures.record(address);
+            }
+            Refusal::UnknownToken
+        })?;
         let needed = if is_read(request.method()) {
             Permission::Read
         } else {
@@ -119,10 +140,16 @@ enum Refusal {
     RoleTooWeak(Caller, Permission),
     /// 503: the tokens file cannot be read; nobody can be let in.
     TokensUnreadable,
+    /// 429: the address sent too many bad credentials; it may try again after this long.
+    TooManyFailures(Duration),
 }
 
 impl Refusal {
     fn answer(self) -> HttpResponse {
+        let retry_after = match &self {
+            Refusal::TooManyFailures(wait) => Some(wait.as_secs().max(1)),
+            _ => None,
+        };
         let (status, code, message, challenge) = match self {
             Refusal::NoToken => (
                 StatusCode::UNAUTHORIZED,
@@ -149,6 +176,12 @@ impl Refusal {
                 ),
                 None,
             ),
+            Refusal::TooManyFailures(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_failures",
+                "too many bad credentials came from this address: try again later".to_owned(),
+                None,
+            ),
             Refusal::TokensUnreadable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "tokens_unreadable",
@@ -162,6 +195,11 @@ impl Refusal {
             field: None,
         }
         .respond(status);
+        if let Some(seconds) = retry_after {
+            answer
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if let Some(challenge) = challenge {
             answer
                 .headers_mut()

@@ -5,10 +5,12 @@
 //! - [`role`]: [`Role`] (`viewer`, `clerk`, `stock`, `admin`) and the [`Permission`]s each has.
 //! - [`api_tokens`]: the tokens file, where tokens are made, listed, revoked and checked.
 //! - [`authentication`]: the middleware that asks every request for a token once tokens exist.
+//! - [`failed_attempts`]: addresses that keep sending bad credentials, refused for a while.
 //! - [`tokens_command`]: every binary's `tokens create | list | revoke`.
 
 pub mod api_tokens;
 pub mod authentication;
+pub mod failed_attempts;
 pub mod role;
 pub mod tokens_command;
 
