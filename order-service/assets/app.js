@@ -59,7 +59,20 @@ function followTimeline() {
   });
 }
 
+// A sign-in link carries its token in the fragment (`/ui/sign-in#token=...`), which browsers
+// never send to the server: copy it into the form, take it out of the address bar and history,
+// and sign in.
+function signInFromLink() {
+  const form = document.getElementById('sign-in-form');
+  const token = new URLSearchParams(window.location.hash.slice(1)).get('token');
+  if (!form || !token || document.getElementById('form-error')) return;
+  history.replaceState(null, '', window.location.pathname);
+  form.elements.token.value = token;
+  form.submit();
+}
+
 enhanceItemRows();
 followTimeline();
+signInFromLink();
 // After a refused form, start where the problem is.
 document.querySelector('[aria-invalid="true"]')?.focus();

@@ -9,7 +9,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use anyhow::Context;
 use shared_events::app::auth::Permission;
-use shared_events::app::auth::authentication::Authentication;
+use shared_events::app::auth::authentication::{Authentication, SignInPage};
 use shared_events::app::request_guard::RequestGuard;
 use shared_events::app::routes::Liveness;
 use shared_events::app::server::{self, BoundServer};
@@ -58,8 +58,13 @@ impl Application {
         listener: Option<TcpListener>,
     ) -> anyhow::Result<Application> {
         // First: a damaged tokens file stops the service before it touches anything else.
-        let authentication = Authentication::new(&settings.auth, Permission::ChangeOrders)
-            .context("failed to read the tokens file")?;
+        let sign_in = SignInPage {
+            prefix: page::PREFIX,
+            https: settings.http.tls.cert_file.is_some(),
+        };
+        let authentication =
+            Authentication::with_page(&settings.auth, Permission::ChangeOrders, Some(sign_in))
+                .context("failed to read the tokens file")?;
         // Before the store and the timelines register their journals' series: a series
         // registered before the recorder is installed records nothing.
         metrics::install();
@@ -125,6 +130,7 @@ impl Application {
             })
         }));
         let guard = RequestGuard::new(&settings.http);
+        let authentication_data = web::Data::new(authentication.clone());
         let app = move || {
             let guard = guard.clone();
             let authentication = authentication.clone();
@@ -144,6 +150,7 @@ impl Application {
                 .wrap(from_fn(|request, next| {
                     metrics::record_requests(SERVICE, request, next)
                 }))
+                .app_data(authentication_data.clone())
                 .app_data(store_data.clone())
                 .app_data(deliveries_data.clone())
                 .app_data(stopping_data.clone())

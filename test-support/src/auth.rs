@@ -38,6 +38,9 @@ pub struct RouteCase {
     pub body: Option<Value>,
     /// What the route needs.
     pub needs: Permission,
+    /// Whether it is a route of the web page, whose GETs send a person without credentials to
+    /// the sign-in form instead of answering 401.
+    pub page: bool,
 }
 
 impl RoleTokens {
@@ -91,7 +94,14 @@ impl RouteCase {
             path,
             body: None,
             needs,
+            page: false,
         }
+    }
+
+    /// The same case on the web page.
+    pub fn on_page(mut self) -> RouteCase {
+        self.page = true;
+        self
     }
 
     /// The same case with a JSON body.
@@ -111,7 +121,10 @@ pub async fn assert_every_route_asks_for_its_role(
     tokens: &RoleTokens,
     cases: &[RouteCase],
 ) {
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
     for open in OPEN {
         let status = client
             .get(format!("{address}{open}"))
@@ -151,23 +164,31 @@ pub async fn assert_every_route_asks_for_its_role(
     for case in cases {
         let what = format!("{} {}", case.method, case.path);
         let answer = call(&client, address, case, None).await;
-        assert_eq!(
-            answer.status(),
-            StatusCode::UNAUTHORIZED,
-            "{what} without a token"
-        );
-        let challenge = answer
-            .headers()
-            .get("www-authenticate")
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        assert!(challenge.starts_with("Bearer"), "{what}: {challenge:?}");
-        assert_eq!(
-            code(answer).await,
-            "unauthenticated",
-            "{what} without a token"
-        );
+        if case.page && case.method == Method::GET {
+            assert_eq!(
+                answer.status(),
+                StatusCode::SEE_OTHER,
+                "{what} without a token"
+            );
+            let location = header(&answer, "location");
+            assert!(
+                location.ends_with("/sign-in"),
+                "{what} leads to {location:?}"
+            );
+        } else {
+            assert_eq!(
+                answer.status(),
+                StatusCode::UNAUTHORIZED,
+                "{what} without a token"
+            );
+            let challenge = header(&answer, "www-authenticate");
+            assert!(challenge.starts_with("Bearer"), "{what}: {challenge:?}");
+            assert_eq!(
+                code(answer).await,
+                "unauthenticated",
+                "{what} without a token"
+            );
+        }
 
         let answer = call(&client, address, case, Some(&forged)).await;
         assert_eq!(
@@ -213,6 +234,16 @@ async fn call(
         request = request.json(body);
     }
     request.send().await.expect("send")
+}
+
+/// The header `name` of `answer` as text, empty when it is missing.
+fn header(answer: &reqwest::Response, name: &str) -> String {
+    answer
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The error code of a JSON error answer.

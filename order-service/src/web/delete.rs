@@ -11,6 +11,7 @@ use shared_events::app::request_trace::RequestTrace;
 
 use crate::domain::BodyLimit;
 use crate::store::{IfMatch, OrderStore, WriteError};
+use crate::web::csrf::CsrfField;
 use crate::web::error::{WebError, order_id};
 use crate::web::form_data::read_form;
 use crate::web::{layout, list_path, order_path, see_other};
@@ -25,10 +26,11 @@ pub(crate) struct DeleteForm {
 pub(crate) async fn confirm(
     id: web::Path<String>,
     store: web::Data<OrderStore>,
+    csrf: CsrfField,
 ) -> Result<Markup, WebError> {
     let id = order_id(&id)?;
     let order = store.get(id).ok_or(WriteError::NotFound(id))?;
-    Ok(confirmation(&order, false))
+    Ok(confirmation(&order, false, &csrf))
 }
 
 /// `POST /ui/orders/{id}/delete`: deletes, then shows the list.
@@ -39,6 +41,7 @@ pub(crate) async fn delete(
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
     trace: Option<web::ReqData<RequestTrace>>,
+    csrf: CsrfField,
 ) -> Result<HttpResponse, WebError> {
     let traceparent = trace.and_then(|trace| trace.traceparent());
     let id = order_id(&id)?;
@@ -48,7 +51,7 @@ pub(crate) async fn delete(
         Ok(_) => Ok(see_other(&format!("{}?deleted={id}", list_path()))),
         Err(WriteError::PreconditionFailed { .. }) => {
             let order = store.get(id).ok_or(WriteError::NotFound(id))?;
-            let page = confirmation(&order, true);
+            let page = confirmation(&order, true, &csrf);
             Ok(layout::html_response(StatusCode::PRECONDITION_FAILED, page))
         }
         Err(other) => Err(other.into()),
@@ -56,7 +59,7 @@ pub(crate) async fn delete(
 }
 
 /// The confirmation page; `changed` when the order changed after the last one was shown.
-fn confirmation(order: &Order, changed: bool) -> Markup {
+fn confirmation(order: &Order, changed: bool, csrf: &CsrfField) -> Markup {
     let content = html! {
         h1 { "Delete this order?" }
         @if changed {
@@ -76,6 +79,7 @@ fn confirmation(order: &Order, changed: bool) -> Markup {
         }
         p { "Deleting cannot be undone: its stock is released and its invoice voided." }
         form #delete-form method="post" action=(order_path(order.order_id, "/delete")) {
+            (csrf)
             input type="hidden" name="version" value=(order.version);
             div.actions {
                 button.button.danger #confirm-delete type="submit" { "Delete the order" }

@@ -12,14 +12,15 @@ use uuid::Uuid;
 
 use crate::domain::BodyLimit;
 use crate::store::{IfMatch, OrderStore, WriteError};
+use crate::web::csrf::CsrfField;
 use crate::web::error::{WebError, order_id};
 use crate::web::form::{FormKind, Problem, final_page, form_page};
 use crate::web::form_data::{OrderForm, read_form};
 use crate::web::{layout, order_path, see_other};
 
 /// `GET /ui/orders/new`: an empty form.
-pub(crate) async fn new_form() -> Markup {
-    form_page(&FormKind::Create, &OrderForm::default(), None)
+pub(crate) async fn new_form(csrf: CsrfField) -> Markup {
+    form_page(&FormKind::Create, &OrderForm::default(), None, &csrf)
 }
 
 /// `POST /ui/orders`: creates the order and shows it, or shows the form again with the error.
@@ -29,6 +30,7 @@ pub(crate) async fn create(
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
     trace: Option<web::ReqData<RequestTrace>>,
+    csrf: CsrfField,
 ) -> Result<HttpResponse, WebError> {
     let traceparent = trace.and_then(|trace| trace.traceparent());
     let pairs = read_form::<Vec<(String, String)>>(&request, payload, **limit).await?;
@@ -36,7 +38,8 @@ pub(crate) async fn create(
     let order = match form.new_order() {
         Ok(order) => order,
         Err(error) => {
-            let page = form_page(&FormKind::Create, &form, Some(&Problem::Field(error)));
+            let problem = Problem::Field(error);
+            let page = form_page(&FormKind::Create, &form, Some(&problem), &csrf);
             return Ok(layout::html_response(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 page,
@@ -51,6 +54,7 @@ pub(crate) async fn create(
 pub(crate) async fn edit_form(
     id: web::Path<String>,
     store: web::Data<OrderStore>,
+    csrf: CsrfField,
 ) -> Result<Markup, WebError> {
     let id = order_id(&id)?;
     let order = store.get(id).ok_or(WriteError::NotFound(id))?;
@@ -61,6 +65,7 @@ pub(crate) async fn edit_form(
         &FormKind::Edit(&order),
         &OrderForm::of(&order),
         None,
+        &csrf,
     ))
 }
 
@@ -73,6 +78,7 @@ pub(crate) async fn update(
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
     trace: Option<web::ReqData<RequestTrace>>,
+    csrf: CsrfField,
 ) -> Result<HttpResponse, WebError> {
     let traceparent = trace.and_then(|trace| trace.traceparent());
     let id = order_id(&id)?;
@@ -82,18 +88,20 @@ pub(crate) async fn update(
     // Items are on the form only while they may change; otherwise they are not part of it.
     let patch = match form.patch(current.status.allows_item_changes()) {
         Ok(patch) => patch,
-        Err(error) => return refused(&store, id, &form, Problem::Field(error)),
+        Err(error) => return refused(&store, id, &form, Problem::Field(error), &csrf),
     };
     let condition = form.version.map(|version| IfMatch::Versions(vec![version]));
     match store.update(id, patch, condition, traceparent).await {
         Ok(order) => Ok(see_other(&order_path(order.order_id, ""))),
-        Err(WriteError::Rejected(reason)) => refused(&store, id, &form, Problem::Refused(reason.0)),
+        Err(WriteError::Rejected(reason)) => {
+            refused(&store, id, &form, Problem::Refused(reason.0), &csrf)
+        }
         Err(WriteError::PreconditionFailed { current }) => {
             let problem = Problem::Stale {
                 order_id: id,
                 current,
             };
-            refused(&store, id, &form, problem)
+            refused(&store, id, &form, problem, &csrf)
         }
         Err(other) => Err(other.into()),
     }
@@ -106,6 +114,7 @@ fn refused(
     id: Uuid,
     form: &OrderForm,
     problem: Problem,
+    csrf: &CsrfField,
 ) -> Result<HttpResponse, WebError> {
     let order = store.get(id).ok_or(WriteError::NotFound(id))?;
     let status = match problem {
@@ -113,6 +122,6 @@ fn refused(
         Problem::Refused(_) => StatusCode::CONFLICT,
         Problem::Stale { .. } => StatusCode::PRECONDITION_FAILED,
     };
-    let page = form_page(&FormKind::Edit(&order), form, Some(&problem));
+    let page = form_page(&FormKind::Edit(&order), form, Some(&problem), csrf);
     Ok(layout::html_response(status, page))
 }

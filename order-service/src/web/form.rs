@@ -12,6 +12,7 @@ use shared_events::Order;
 use uuid::Uuid;
 
 use crate::domain::FieldError;
+use crate::web::csrf::CsrfField;
 use crate::web::form_data::{ItemRow, OrderForm, item_field};
 use crate::web::{layout, list_path, order_path};
 
@@ -47,6 +48,7 @@ pub(crate) fn form_page(
     kind: &FormKind<'_>,
     form: &OrderForm,
     problem: Option<&Problem>,
+    csrf: &CsrfField,
 ) -> Markup {
     let (title, action) = match kind {
         FormKind::Create => ("New order", list_path()),
@@ -58,6 +60,7 @@ pub(crate) fn form_page(
         // The server is the one judge of validity, so that every rule's message appears beside
         // its field in the same way; the browser's own checks would pre-empt some of them.
         form #order-form method="post" action=(action) novalidate {
+            (csrf)
             (customer_fields(form, problem))
             @match kind {
                 FormKind::Create => (item_rows(form, problem)),

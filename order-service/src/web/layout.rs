@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use maud::{DOCTYPE, Markup, html};
 use shared_events::OrderStatus;
 
-use crate::web::{assets, list_path};
+use crate::web::{PREFIX, assets, list_path};
 
 /// A whole page: `title` in the tab and `content` in `<main>`.
 pub(crate) fn page(title: &str, content: Markup) -> Markup {
@@ -27,6 +27,7 @@ pub(crate) fn page(title: &str, content: Markup) -> Markup {
                     nav aria-label="Main" {
                         a.brand href=(list_path()) { "Orders" }
                         a href={ (list_path()) "/new" } { "New order" }
+                        a.sign-out href={ (PREFIX) "/sign-out" } { "Sign out" }
                     }
                 }
                 // Focusable so that the skip link moves the keyboard focus, not only the view.

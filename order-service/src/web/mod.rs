@@ -22,6 +22,7 @@
 //! - `assets`: `app.js` and `app.css`, embedded in the binary.
 
 mod assets;
+mod csrf;
 mod delete;
 mod edit;
 mod error;
@@ -31,6 +32,7 @@ mod layout;
 mod list;
 mod live;
 mod order_page;
+mod sign_in;
 mod timeline;
 
 pub use self::live::Stopping;
@@ -43,7 +45,7 @@ use shared_events::app::routes::allowing_with;
 use self::error::WebError;
 
 /// Where the page lives.
-const PREFIX: &str = "/ui";
+pub(crate) const PREFIX: &str = "/ui";
 
 /// Every page's assets come from this service and it runs no inline script or style, so the
 /// browser may refuse anything else: injected markup could not load or run code.
@@ -102,6 +104,16 @@ fn page_routes(config: &mut web::ServiceConfig) {
         )
         // GET only: a HEAD would open a stream that never sends its body.
         .service(resource("/orders/{id}/live", "GET").route(web::get().to(live::stream)))
+        .service(
+            resource("/sign-in", "GET, HEAD, POST")
+                .route(read().to(sign_in::form))
+                .route(web::post().to(sign_in::sign_in)),
+        )
+        .service(
+            resource("/sign-out", "GET, HEAD, POST")
+                .route(read().to(sign_in::confirm_sign_out))
+                .route(web::post().to(sign_in::sign_out)),
+        )
         .service(resource("/assets/app.js", "GET, HEAD").route(read().to(assets::script)))
         .service(resource("/assets/app.css", "GET, HEAD").route(read().to(assets::stylesheet)));
 }

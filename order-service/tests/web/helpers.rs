@@ -28,8 +28,15 @@ pub(crate) struct TestApp {
 
 /// Starts the service on port 0 with a fresh data directory (no broker needed: the relay is off).
 pub(crate) async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] after `adjust` has changed the settings.
+pub(crate) async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let application = Application::build(Settings::for_tests(data_dir.path()))
+    let mut settings = Settings::for_tests(data_dir.path());
+    adjust(&mut settings);
+    let application = Application::build(settings)
         .await
         .expect("the service starts");
     let address = application.url();
@@ -61,6 +68,11 @@ pub(crate) async fn spawn_app_with_order() -> (TestApp, String) {
 }
 
 impl TestApp {
+    /// The tokens file the service reads.
+    pub(crate) fn tokens_file(&self) -> std::path::PathBuf {
+        self._data_dir.path().join("tokens.json")
+    }
+
     /// Stops the service gracefully.
     pub(crate) async fn stop(self) {
         self.handle.cancel();

@@ -10,3 +10,4 @@ mod edit;
 mod errors;
 mod list;
 mod live;
+mod sign_in;

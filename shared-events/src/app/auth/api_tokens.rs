@@ -34,6 +34,22 @@ pub struct TokenStore {
 pub struct TokensFile {
     /// Every token that is valid, oldest first.
     pub tokens: Vec<TokenEntry>,
+    /// The page's signed-in sessions, each made with one of the tokens.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sessions: Vec<SessionEntry>,
+}
+
+/// A session of the page, as the file keeps it: never the session's secret. It lasts until it
+/// expires, is ended by signing out, or its token is revoked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionEntry {
+    /// The token it was signed in with: its name and role are the session's.
+    pub token: TokenName,
+    /// The SHA-256 of the session's secret (its cookie).
+    pub sha256: TokenHash,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// One token, as the file keeps it: never the token itself.
@@ -125,8 +141,8 @@ impl TokenStore {
         Ok(self.document.read()?.tokens)
     }
 
-    /// Removes the token named `name`: it stops working at every service's next request.
-    /// Blocks: call it on a blocking thread.
+    /// Removes the token named `name`, and the page sessions signed in with it: they stop
+    /// working at every service's next request. Blocks: call it on a blocking thread.
     pub fn revoke(&self, name: &TokenName) -> Result<TokenEntry, TokenError> {
         self.document.update(|file| {
             let position = file
@@ -134,7 +150,47 @@ impl TokenStore {
                 .iter()
                 .position(|entry| &entry.name == name)
                 .ok_or_else(|| TokenError::NoSuchName(name.clone()))?;
+            file.sessions.retain(|session| &session.token != name);
             Ok(file.tokens.remove(position))
+        })
+    }
+
+    /// Starts a page session for the holder of `token`, lasting `lifetime`: its secret (for the
+    /// cookie) and who it is, or `None` if `token` is not a valid token. Expired sessions are
+    /// dropped on the way. Blocks: call it on a blocking thread.
+    pub fn start_session(
+        &self,
+        token: &str,
+        lifetime: chrono::Duration,
+    ) -> Result<Option<(SecretString, Caller)>, TokenError> {
+        let secret = new_secret(SESSION_PREFIX);
+        let sha256 = TokenHash::of(secret.expose_secret());
+        let now = Utc::now();
+        let caller = self.document.update(|file| {
+            file.sessions.retain(|session| session.expires_at > now);
+            let Some(entry) = file.token_entry(token) else {
+                return Ok::<_, TokenError>(None);
+            };
+            let caller = entry.caller();
+            file.sessions.push(SessionEntry {
+                token: entry.name.clone(),
+                sha256,
+                expires_at: (now + lifetime).trunc_subsecs(0),
+            });
+            Ok(Some(caller))
+        })?;
+        Ok(caller.map(|caller| (secret, caller)))
+    }
+
+    /// Ends the page session whose secret is `secret`, if there is one. Blocks: call it on a
+    /// blocking thread.
+    pub fn end_session(&self, secret: &str) -> Result<(), TokenError> {
+        let sha256 = TokenHash::of(secret);
+        let now = Utc::now();
+        self.document.update(|file| {
+            file.sessions
+                .retain(|session| session.sha256 != sha256 && session.expires_at > now);
+            Ok(())
         })
     }
 
@@ -152,26 +208,59 @@ impl TokenStore {
 impl TokensFile {
     /// Who holds `presented`, if it is one of these tokens.
     pub fn holder(&self, presented: &str) -> Option<Caller> {
-        if !presented.starts_with(TOKEN_PREFIX) {
+        self.token_entry(presented).map(TokenEntry::caller)
+    }
+
+    /// Who signed in the page session whose secret is `secret`, if it is one of these sessions
+    /// and has not expired.
+    pub fn session_holder(&self, secret: &str) -> Option<Caller> {
+        if !secret.starts_with(SESSION_PREFIX) {
+            return None;
+        }
+        let sha256 = TokenHash::of(secret);
+        let now = Utc::now();
+        let session = self
+            .sessions
+            .iter()
+            .find(|session| session.sha256 == sha256 && session.expires_at > now)?;
+        self.tokens
+            .iter()
+            .find(|entry| entry.name == session.token)
+            .map(TokenEntry::caller)
+    }
+
+    fn token_entry(&self, presented: &str) -> Option<&TokenEntry> {
+        if !presented.starts_with(TOKEN_PREFIX) || presented.starts_with(SESSION_PREFIX) {
             return None;
         }
         let sha256 = TokenHash::of(presented);
-        self.tokens
-            .iter()
-            .find(|entry| entry.sha256 == sha256)
-            .map(|entry| Caller {
-                name: entry.name.0.clone(),
-                role: entry.role,
-            })
+        self.tokens.iter().find(|entry| entry.sha256 == sha256)
     }
 }
 
+impl TokenEntry {
+    fn caller(&self) -> Caller {
+        Caller {
+            name: self.name.0.clone(),
+            role: self.role,
+        }
+    }
+}
+
+/// What a page session's secret starts with: never taken for an API token.
+const SESSION_PREFIX: &str = "orders_session_";
+
 /// A new random token.
 fn new_token() -> SecretString {
+    new_secret(TOKEN_PREFIX)
+}
+
+/// `prefix` and 256 random bits in URL-safe base64.
+fn new_secret(prefix: &str) -> SecretString {
     let mut bytes = [0_u8; 32];
     // Without randomness from the system there is no safe token to make: nothing can go on.
     getrandom::fill(&mut bytes).expect("the system's random number generator failed");
-    SecretString::from(format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+    SecretString::from(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))
 }
 
 impl TokenName {
@@ -310,6 +399,67 @@ mod tests {
                 .map(|c| c.role),
             Some(Role::Admin)
         );
+    }
+
+    #[test]
+    fn a_session_lasts_until_it_ends_expires_or_its_token_is_revoked() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = TokenStore::open(&dir.path().join("tokens.json"));
+        let token = store.create(name("ana"), Role::Clerk).expect("create");
+        let hour = chrono::Duration::hours(1);
+        assert!(
+            store
+                .start_session("orders_nonsense", hour)
+                .expect("read")
+                .is_none()
+        );
+        let (secret, caller) = store
+            .start_session(token.expose_secret(), hour)
+            .expect("read")
+            .expect("a valid token");
+        assert_eq!((caller.name.as_str(), caller.role), ("ana", Role::Clerk));
+        let secret = secret.expose_secret();
+        let file = store.tokens().expect("read").expect("exists");
+        assert_eq!(file.session_holder(secret), Some(caller.clone()));
+        assert_eq!(file.holder(secret), None, "a session is not an API token");
+        assert_eq!(
+            file.session_holder(token.expose_secret()),
+            None,
+            "nor the reverse"
+        );
+        assert!(
+            !std::fs::read_to_string(store.path())
+                .expect("read")
+                .contains(secret)
+        );
+
+        store.end_session(secret).expect("sign out");
+        let file = store.tokens().expect("read").expect("exists");
+        assert_eq!(file.session_holder(secret), None, "ended");
+
+        let (expired, _) = store
+            .start_session(token.expose_secret(), chrono::Duration::seconds(-1))
+            .expect("read")
+            .expect("valid");
+        let file = store.tokens().expect("read").expect("exists");
+        assert_eq!(
+            file.session_holder(expired.expose_secret()),
+            None,
+            "expired"
+        );
+
+        let (revoked, _) = store
+            .start_session(token.expose_secret(), hour)
+            .expect("read")
+            .expect("valid");
+        store.revoke(&name("ana")).expect("revoke");
+        let file = store.tokens().expect("read").expect("exists");
+        assert_eq!(
+            file.session_holder(revoked.expose_secret()),
+            None,
+            "revoked"
+        );
+        assert!(file.sessions.is_empty(), "{:?}", file.sessions);
     }
 
     #[test]

@@ -1,45 +1,89 @@
 //! Who is calling: every request but health, metrics and the API documents must carry
-//! `Authorization: Bearer <token>` of a token in the tokens file, with a role that may do what
-//! the request does, once that file exists. Without a tokens file the service is open, as it
-//! was before tokens existed; making the first token (`tokens create`) closes it, with no
-//! restart.
+//! `Authorization: Bearer <token>` of a token in the tokens file, or the session cookie of a
+//! signed-in page, with a role that may do what the request does, once that file exists.
+//! Without a tokens file the service is open, as it was before tokens existed; making the
+//! first token (`tokens create`) closes it, with no restart.
 //!
-//! Missing or unknown credentials are answered 401 with `WWW-Authenticate: Bearer`; a role that
-//! may not do it, 403. An address that sent too many unknown tokens gets 429 for a while,
-//! whatever it sends. Reads (GET, HEAD, OPTIONS) need [`Permission::Read`]; any other method
-//! needs the permission the service names for its changes. The caller is put in the request's
-//! extensions for the handlers.
+//! Missing or unknown credentials are answered 401 with `WWW-Authenticate: Bearer` (a page's
+//! GET, with the way to its sign-in form); a role that may not do it, 403. A change made with a
+//! session cookie must carry the session's CSRF token. An address that sent too many unknown
+//! tokens gets 429 for a while, whatever it sends. Reads (GET, HEAD, OPTIONS) need
+//! [`Permission::Read`]; any other method needs the permission the service names for its
+//! changes. The caller (and, with a session, its CSRF token) is put in the request's extensions
+//! for the handlers.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
+use actix_web::cookie::Cookie;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::http::header::{
+    AUTHORIZATION, HeaderValue, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, HttpResponse};
+use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, web};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::app::auth::api_tokens::{TokenError, TokenStore, TokensFile};
 use crate::app::auth::failed_attempts::FailedAttempts;
+use crate::app::auth::session::{
+    CSRF_FIELD, CSRF_HEADER, CsrfToken, SESSION_COOKIE, SESSION_LIFETIME, session_cookie,
+    signed_out_cookie,
+};
 use crate::app::auth::{Caller, Permission};
 use crate::app::error_envelope::ErrorDetail;
 use crate::app::settings::AuthSettings;
+use crate::storage::shared_document::DocumentError;
 
 /// The check of one HTTP server; cheap to clone into each worker.
 #[derive(Clone)]
 pub struct Authentication(Arc<Policy>);
 
+/// Where a service's web page lives, and so where people sign in.
+#[derive(Debug, Clone, Copy)]
+pub struct SignInPage {
+    /// The page's path prefix (`/ui`): its sign-in form is `<prefix>/sign-in`, its assets
+    /// `<prefix>/assets/`, and `/` leads to it.
+    pub prefix: &'static str,
+    /// Whether the server speaks HTTPS: the session cookie is then `Secure`.
+    pub https: bool,
+}
+
 struct Policy {
     tokens: TokenStore,
     changes: Permission,
     failures: FailedAttempts,
+    page: Option<SignInPage>,
+}
+
+/// What a sign-in came to.
+pub enum SignIn {
+    /// The token is valid: the browser gets this cookie.
+    SignedIn(Caller, Cookie<'static>),
+    /// There is no tokens file: nobody needs to sign in.
+    NotRequired,
+    /// The token is not valid.
+    Refused,
+    /// The address sent too many bad credentials; it may try again after this long.
+    TooManyFailures(Duration),
 }
 
 impl Authentication {
     /// The check of a service whose changes (POST, PUT, PATCH, DELETE) need `changes`. Reads
     /// the tokens file once, so that a damaged one stops the service at its start.
     pub fn new(settings: &AuthSettings, changes: Permission) -> Result<Authentication, TokenError> {
+        Authentication::with_page(settings, changes, None)
+    }
+
+    /// The same check for a service that has a web page at `page`.
+    pub fn with_page(
+        settings: &AuthSettings,
+        changes: Permission,
+        page: Option<SignInPage>,
+    ) -> Result<Authentication, TokenError> {
         let tokens = TokenStore::open(&settings.tokens_file);
         tokens.tokens()?;
         let failures = FailedAttempts::new(
@@ -50,32 +94,104 @@ impl Authentication {
             tokens,
             changes,
             failures,
+            page,
         })))
     }
 
     /// The middleware: `.wrap(from_fn(move |request, next| auth.clone().check(request, next)))`.
     pub async fn check(
         self,
-        request: ServiceRequest,
+        mut request: ServiceRequest,
         next: Next<impl MessageBody>,
     ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-        if is_open(request.path()) {
+        if self.is_open(request.path()) {
             return Ok(next.call(request).await?.map_into_left_body());
         }
-        match self.caller(&request) {
-            Ok(None) => Ok(next.call(request).await?.map_into_left_body()),
-            Ok(Some(caller)) => {
-                request.extensions_mut().insert(caller);
-                Ok(next.call(request).await?.map_into_left_body())
+        let verdict = match self.caller(&request) {
+            Ok(verdict) => verdict,
+            Err(refusal) => {
+                let answer = refusal.answer(self.0.page.as_ref());
+                return Ok(request.into_response(answer).map_into_right_body());
             }
-            Err(refusal) => Ok(request
-                .into_response(refusal.answer())
-                .map_into_right_body()),
+        };
+        if let Some((caller, csrf)) = verdict {
+            if let Some(csrf) = csrf {
+                if !is_read(request.method()) && !carries(&mut request, &csrf).await? {
+                    let answer = Refusal::NoCsrfToken.answer(None);
+                    return Ok(request.into_response(answer).map_into_right_body());
+                }
+                request.extensions_mut().insert(csrf);
+            }
+            request.extensions_mut().insert(caller);
         }
+        Ok(next.call(request).await?.map_into_left_body())
     }
 
-    /// Who is calling (`None`: tokens are not required), or why the request is refused.
-    fn caller(&self, request: &ServiceRequest) -> Result<Option<Caller>, Refusal> {
+    /// Signs a browser in with `token` from `address`: a session lasting
+    /// [`SESSION_LIFETIME`], kept in the tokens file so that every replica knows it.
+    pub async fn sign_in(
+        &self,
+        token: SecretString,
+        address: Option<IpAddr>,
+    ) -> Result<SignIn, TokenError> {
+        if self.0.tokens.tokens()?.is_none() {
+            return Ok(SignIn::NotRequired);
+        }
+        if let Some(wait) = address.and_then(|address| self.0.failures.refused_for(address)) {
+            return Ok(SignIn::TooManyFailures(wait));
+        }
+        let started = self
+            .blocking(move |tokens| tokens.start_session(token.expose_secret(), SESSION_LIFETIME))
+            .await?;
+        let https = self.0.page.is_some_and(|page| page.https);
+        Ok(match started {
+            Some((secret, caller)) => {
+                SignIn::SignedIn(caller, session_cookie(secret.expose_secret(), https))
+            }
+            None => {
+                if let Some(address) = address {
+                    self.0.failures.record(address);
+                }
+                SignIn::Refused
+            }
+        })
+    }
+
+    /// Ends the session of `request`'s cookie, if it has one; the cookie that clears it.
+    pub async fn sign_out(&self, request: &HttpRequest) -> Result<Cookie<'static>, TokenError> {
+        if let Some(cookie) = request.cookie(SESSION_COOKIE) {
+            let secret = cookie.value().to_owned();
+            self.blocking(move |tokens| tokens.end_session(&secret))
+                .await?;
+        }
+        Ok(signed_out_cookie(
+            self.0.page.is_some_and(|page| page.https),
+        ))
+    }
+
+    /// Runs `change` over the tokens file on a blocking thread: it waits for the file's lock
+    /// and fsyncs.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&TokenStore) -> Result<T, TokenError> + Send + 'static,
+    ) -> Result<T, TokenError> {
+        let policy = Arc::clone(&self.0);
+        tokio::task::spawn_blocking(move || change(&policy.tokens))
+            .await
+            .map_err(|error| {
+                TokenError::File(DocumentError::Io {
+                    path: self.0.tokens.path().to_owned(),
+                    source: std::io::Error::other(error),
+                })
+            })?
+    }
+
+    /// Who is calling, with the CSRF token of their session when they came with one (`None`:
+    /// tokens are not required), or why the request is refused.
+    fn caller(
+        &self,
+        request: &ServiceRequest,
+    ) -> Result<Option<(Caller, Option<CsrfToken>)>, Refusal> {
         let tokens: TokensFile = match self.0.tokens.tokens() {
             Ok(None) => return Ok(None),
             Ok(Some(tokens)) => tokens,
@@ -88,32 +204,67 @@ impl Authentication {
         if let Some(wait) = address.and_then(|address| self.0.failures.refused_for(address)) {
             return Err(Refusal::TooManyFailures(wait));
         }
-        let presented = bearer_token(request).ok_or(Refusal::NoToken)?;
-        let caller = tokens.holder(presented).ok_or_else(|| {
-            if let Some(address) = address {
-                self.0.failures.record(address);
-            }
-            Refusal::UnknownToken
-        })?;
-        let needed = if is_read(request.method()) {
+        let (caller, csrf) = if let Some(presented) = bearer_token(request) {
+            let caller = tokens.holder(presented).ok_or_else(|| {
+                if let Some(address) = address {
+                    self.0.failures.record(address);
+                }
+                Refusal::UnknownToken
+            })?;
+            (caller, None)
+        } else {
+            let session = request.cookie(SESSION_COOKIE);
+            let signed_in = session.as_ref().and_then(|cookie| {
+                let caller = tokens.session_holder(cookie.value())?;
+                Some((caller, Some(CsrfToken::of_session(cookie.value()))))
+            });
+            signed_in.ok_or_else(|| self.unauthenticated(request))?
+        };
+        let needed = if is_read(request.method()) || self.is_sign_out(request.path()) {
             Permission::Read
         } else {
             self.0.changes
         };
         if caller.role.may(needed) {
-            Ok(Some(caller))
+            Ok(Some((caller, csrf)))
         } else {
             Err(Refusal::RoleTooWeak(caller, needed))
         }
     }
-}
 
-/// Health and metrics reveal nothing about customers, and orchestrators and Prometheus call
-/// them without a token; the API documents describe routes, not data.
-fn is_open(path: &str) -> bool {
-    path == "/metrics"
-        || path.starts_with("/health/")
-        || matches!(path, "/openapi.json" | "/api-docs" | "/api-docs.js")
+    /// The refusal of a request without credentials: a person opening a page is sent to its
+    /// sign-in form.
+    fn unauthenticated(&self, request: &ServiceRequest) -> Refusal {
+        match self.0.page {
+            Some(page)
+                if is_read(request.method())
+                    && (request.path() == "/" || request.path().starts_with(page.prefix)) =>
+            {
+                Refusal::SignInFirst
+            }
+            _ => Refusal::NoToken,
+        }
+    }
+
+    /// Whether `path` is the page's sign-out, which every role may use.
+    fn is_sign_out(&self, path: &str) -> bool {
+        self.0
+            .page
+            .is_some_and(|page| path.strip_prefix(page.prefix) == Some("/sign-out"))
+    }
+
+    /// Health and metrics reveal nothing about customers, and orchestrators and Prometheus call
+    /// them without a token; the API documents describe routes, not data; the sign-in form and
+    /// the page's assets are what a person sees before signing in.
+    fn is_open(&self, path: &str) -> bool {
+        path == "/metrics"
+            || path.starts_with("/health/")
+            || matches!(path, "/openapi.json" | "/api-docs" | "/api-docs.js")
+            || self.0.page.is_some_and(|page| {
+                path.strip_prefix(page.prefix)
+                    .is_some_and(|rest| rest == "/sign-in" || rest.starts_with("/assets/"))
+            })
+    }
 }
 
 fn is_read(method: &Method) -> bool {
@@ -130,14 +281,33 @@ fn bearer_token(request: &ServiceRequest) -> Option<&str> {
         .filter(|token| !token.is_empty())
 }
 
+/// Whether `request` carries `csrf`, in the `X-CSRF-Token` header or as the `csrf` field of
+/// its form. A form's body is read here and put back for the handler.
+async fn carries(request: &mut ServiceRequest, csrf: &CsrfToken) -> Result<bool, Error> {
+    if let Some(header) = request.headers().get(CSRF_HEADER) {
+        return Ok(header.as_bytes() == csrf.0.as_bytes());
+    }
+    let body = request.extract::<web::Bytes>().await?;
+    let found = url::form_urlencoded::parse(&body)
+        .any(|(name, value)| name == CSRF_FIELD && value == csrf.0.as_str());
+    let (_, mut payload) = actix_http::h1::Payload::create(true);
+    payload.unread_data(body);
+    request.set_payload(payload.into());
+    Ok(found)
+}
+
 /// A request refused for who sent it.
 enum Refusal {
     /// 401: no `Authorization: Bearer` header.
     NoToken,
+    /// 303 to the sign-in form: a person opened a page without signing in.
+    SignInFirst,
     /// 401: a token that is not (or no longer) in the tokens file.
     UnknownToken,
     /// 403: a valid token whose role may not do this.
     RoleTooWeak(Caller, Permission),
+    /// 403: a change made with a session cookie but without the session's CSRF token.
+    NoCsrfToken,
     /// 503: the tokens file cannot be read; nobody can be let in.
     TokensUnreadable,
     /// 429: the address sent too many bad credentials; it may try again after this long.
@@ -145,13 +315,18 @@ enum Refusal {
 }
 
 impl Refusal {
-    fn answer(self) -> HttpResponse {
+    fn answer(self, page: Option<&SignInPage>) -> HttpResponse {
+        if let (Refusal::SignInFirst, Some(page)) = (&self, page) {
+            return HttpResponse::SeeOther()
+                .insert_header((LOCATION, format!("{}/sign-in", page.prefix)))
+                .finish();
+        }
         let retry_after = match &self {
             Refusal::TooManyFailures(wait) => Some(wait.as_secs().max(1)),
             _ => None,
         };
         let (status, code, message, challenge) = match self {
-            Refusal::NoToken => (
+            Refusal::NoToken | Refusal::SignInFirst => (
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
                 "this service needs a token: send `Authorization: Bearer <token>` (an \
@@ -174,6 +349,14 @@ impl Refusal {
                     caller.role,
                     describe(needed)
                 ),
+                None,
+            ),
+            Refusal::NoCsrfToken => (
+                StatusCode::FORBIDDEN,
+                "csrf_token",
+                "a change from a signed-in page must carry the page's CSRF token: reload the \
+                 page and try again"
+                    .to_owned(),
                 None,
             ),
             Refusal::TooManyFailures(_) => (

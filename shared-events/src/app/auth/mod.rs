@@ -6,12 +6,14 @@
 //! - [`api_tokens`]: the tokens file, where tokens are made, listed, revoked and checked.
 //! - [`authentication`]: the middleware that asks every request for a token once tokens exist.
 //! - [`failed_attempts`]: addresses that keep sending bad credentials, refused for a while.
+//! - [`session`]: the page's session cookie and the CSRF token of its forms.
 //! - [`tokens_command`]: every binary's `tokens create | list | revoke`.
 
 pub mod api_tokens;
 pub mod authentication;
 pub mod failed_attempts;
 pub mod role;
+pub mod session;
 pub mod tokens_command;
 
 pub use role::{Permission, Role};
