@@ -74,5 +74,7 @@ function signInFromLink() {
 enhanceItemRows();
 followTimeline();
 signInFromLink();
+// A link opened in a tab already on the sign-in form changes only the fragment.
+window.addEventListener('hashchange', signInFromLink);
 // After a refused form, start where the problem is.
 document.querySelector('[aria-invalid="true"]')?.focus();

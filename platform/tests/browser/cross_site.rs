@@ -47,7 +47,7 @@ async fn pages_of_other_origins_cannot_use_the_forms() {
 
 /// Opens the attack page at `origin` and submits each of its forms; each answer, read inside
 /// its hidden iframe or as the page itself, is the guard's refusal.
-async fn every_post_is_refused(browser: &Browser, origin: &str) {
+pub(crate) async fn every_post_is_refused(browser: &Browser, origin: &str) {
     let client = browser.client();
     client
         .goto(&format!("{origin}/"))
@@ -115,7 +115,7 @@ async fn frame_text(browser: &Browser, frame: &str) -> String {
 }
 
 /// The order is as created, and it is the only one.
-async fn nothing_changed(platform: &TestPlatform, order_id: &str) {
+pub(crate) async fn nothing_changed(platform: &TestPlatform, order_id: &str) {
     let list: Value = platform
         .client
         .get(format!("{}/orders", platform.url))
@@ -137,7 +137,7 @@ async fn nothing_changed(platform: &TestPlatform, order_id: &str) {
 }
 
 /// The control: the same browser deletes the order through the service's own form.
-async fn the_service_s_own_form_still_deletes(
+pub(crate) async fn the_service_s_own_form_still_deletes(
     browser: &Browser,
     platform: &TestPlatform,
     order_id: &str,
@@ -156,7 +156,7 @@ async fn the_service_s_own_form_still_deletes(
 
 /// The attacker's page: forms aimed at the service at `target`, each posting into a hidden
 /// iframe of its own, as a forged page would.
-fn attack_page(target: &str, order_id: &str) -> String {
+pub(crate) fn attack_page(target: &str, order_id: &str) -> String {
     let order_fields = r#"<input name="customer_name" value="Mallory">
 <input name="customer_email" value="mallory@example.com">
 <input name="items[0].product" value="gold"><input name="items[0].quantity" value="99">
@@ -177,7 +177,7 @@ fn attack_page(target: &str, order_id: &str) -> String {
 
 /// Serves `page` to every request on a free loopback port (any host name that resolves there);
 /// the port.
-async fn serve_attack_page(page: String) -> u16 {
+pub(crate) async fn serve_attack_page(page: String) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port for the attack page");

@@ -2,7 +2,10 @@
 //! fresh data directory, and a plain HTTP client for the JSON API.
 
 use order_platform::{Platform, PlatformSettings, TransportKind};
+use secrecy::ExposeSecret;
 use serde_json::Value;
+use shared_events::app::auth::Role;
+use shared_events::app::auth::api_tokens::TokenStore;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +37,29 @@ impl TestPlatform {
             task: tokio::spawn(platform.run(platform_stop)),
             _data: data,
         }
+    }
+
+    /// Makes an admin token and a clerk's token: from then on every service asks for one, and
+    /// [`TestPlatform::client`] sends the admin's. The clerk's token.
+    pub(crate) fn require_tokens(&mut self) -> String {
+        let store = TokenStore::open(&self._data.path().join("tokens.json"));
+        let admin = store
+            .create("admin".parse().expect("a name"), Role::Admin)
+            .expect("an admin token");
+        let mut headers = reqwest::header::HeaderMap::new();
+        let bearer = format!("Bearer {}", admin.expose_secret());
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            bearer.parse().expect("a header value"),
+        );
+        self.client = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("a client");
+        let clerk = store
+            .create("clerk-ada".parse().expect("a name"), Role::Clerk)
+            .expect("a clerk's token");
+        clerk.expose_secret().to_owned()
     }
 
     /// Stops the platform gracefully and checks that it stopped cleanly.

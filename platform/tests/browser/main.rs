@@ -12,9 +12,12 @@
 //! - `order_flow`: one order from the new-order form to its deletion.
 //! - `cross_site`: another origin's page posting the forms changes nothing.
 //! - `phone`: the list, the forms and an order on a phone-sized window.
+//! - `signed_in`: once tokens exist, signing in by link, the forms with the session, other
+//!   origins still refused, signing out.
 
 mod browser;
 mod cross_site;
 mod helpers;
 mod order_flow;
 mod phone;
+mod signed_in;
