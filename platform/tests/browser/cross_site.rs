@@ -4,7 +4,7 @@
 //! and from another host name (another site). Every post reaches the service and is refused;
 //! nothing changes; the service's own forms, in the same browser, still work.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -116,15 +116,7 @@ async fn frame_text(browser: &Browser, frame: &str) -> String {
 
 /// The order is as created, and it is the only one.
 pub(crate) async fn nothing_changed(platform: &TestPlatform, order_id: &str) {
-    let list: Value = platform
-        .client
-        .get(format!("{}/orders", platform.url))
-        .send()
-        .await
-        .expect("GET /orders")
-        .json()
-        .await
-        .expect("the order list");
+    let list = platform.orders().await;
     let orders = list["orders"].as_array().expect("an order list");
     assert_eq!(orders.len(), 1, "no order was created: {list}");
     assert_eq!(orders[0]["order_id"], json!(order_id));

@@ -84,6 +84,18 @@ impl TestPlatform {
         response.json().await.expect("an order")
     }
 
+    /// `GET /orders`: the first page of the list.
+    pub(crate) async fn orders(&self) -> Value {
+        self.client
+            .get(format!("{}/orders", self.url))
+            .send()
+            .await
+            .expect("GET /orders")
+            .json()
+            .await
+            .expect("the order list")
+    }
+
     /// The status of `GET /orders/{id}`.
     pub(crate) async fn order_status(&self, order_id: &str) -> u16 {
         let url = format!("{}/orders/{order_id}", self.url);

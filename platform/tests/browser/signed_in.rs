@@ -91,15 +91,7 @@ async fn a_signed_in_clerk_uses_the_forms_and_other_origins_still_cannot() {
         })
         .await;
 
-    let orders: serde_json::Value = platform
-        .client
-        .get(format!("{}/orders", platform.url))
-        .send()
-        .await
-        .expect("GET /orders")
-        .json()
-        .await
-        .expect("the order list");
+    let orders = platform.orders().await;
     let names: Vec<_> = orders["orders"]
         .as_array()
         .expect("a list")
