@@ -12,7 +12,7 @@ ceiling), in one run on one machine, and prints one Markdown table.
 
 Usage: order-bench [--quick] [--connections N] [--duration SECS] [--sizes N,N,...]
                    [--skip creates|json-server|broker|pipeline|notification-scale|startup]...
-                   [--out FILE] [--no-build]
+                   [--out FILE] [--no-build] [--with-token]
        order-bench seed DIR N   (a data directory with N orders, kept, to profile by hand)
 
   --quick            the short mode (under two minutes): 3 s per measurement, sizes 0,100000,
@@ -24,6 +24,8 @@ Usage: order-bench [--quick] [--connections N] [--duration SECS] [--sizes N,N,..
                      full: 0,100000,1000000); startup is measured with the largest
   --skip WHAT        leave out a part; may be repeated
   --out FILE         also write the Markdown table to FILE
+  --with-token       the creates carry a clerk's bearer token, checked against a tokens file,
+                     to measure what the authentication costs
   --no-build         do not run `cargo build --release -p order-service -p order-platform
                      -p notification-service` first; the binaries beside order-bench are used
                      as they are
@@ -66,6 +68,8 @@ pub struct Options {
     pub out: Option<PathBuf>,
     /// Whether to build the service binaries first.
     pub build: bool,
+    /// Whether the creates carry a bearer token (the service then has a tokens file).
+    pub with_token: bool,
 }
 
 impl Part {
@@ -95,6 +99,7 @@ impl Options {
         let mut skip = Vec::new();
         let mut out = None;
         let mut build = true;
+        let mut with_token = false;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let mut value =
@@ -103,6 +108,7 @@ impl Options {
                 "-h" | "--help" => return Ok(None),
                 "--quick" => quick = true,
                 "--no-build" => build = false,
+                "--with-token" => with_token = true,
                 "--connections" => {
                     connections = value("--connections")?
                         .parse()
@@ -136,6 +142,7 @@ impl Options {
             connections,
             duration: duration.unwrap_or_else(|| Duration::from_secs(if quick { 3 } else { 10 })),
             sizes: sizes.unwrap_or(default_sizes),
+            with_token,
             skip,
             out,
             build,

@@ -3,8 +3,13 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
 use bytes::Bytes;
 use hyper::StatusCode;
+use hyper::header::HeaderValue;
+use secrecy::ExposeSecret;
+use shared_events::app::auth::Role;
+use shared_events::app::auth::api_tokens::TokenStore;
 
 use crate::load::{ClosedLoad, LoadResult, run_closed};
 use crate::machine::resident_bytes;
@@ -26,6 +31,8 @@ pub struct CreatesResult {
     pub load: LoadResult,
     /// The service's start on the seeded directory.
     pub startup: StartupSample,
+    /// Whether every create carried a clerk's bearer token, the service having a tokens file.
+    pub with_token: bool,
 }
 
 /// Seeds a fresh directory with `stored` orders, starts the service on it (timing the start),
@@ -35,6 +42,7 @@ pub async fn measure(
     stored: usize,
     connections: usize,
     duration: Duration,
+    with_token: bool,
 ) -> anyhow::Result<CreatesResult> {
     let scratch = layout.scratch_dir("creates-")?;
     let data_dir = scratch.path().join("data");
@@ -43,6 +51,18 @@ pub async fn measure(
     }
     let seeded_in = seed(&data_dir, stored).await?;
     let seeded_bytes = dir_bytes(&data_dir);
+    // The tokens file where the service looks for it (see `service_command`).
+    let authorization = if with_token {
+        let token = TokenStore::open(&data_dir.join("tokens.json"))
+            .create("bench".parse().expect("a token name"), Role::Clerk)
+            .context("failed to make a token")?;
+        Some(HeaderValue::from_str(&format!(
+            "Bearer {}",
+            token.expose_secret()
+        ))?)
+    } else {
+        None
+    };
     if stored > 0 {
         eprintln!(
             "  seeded in {:.1} s ({}); starting order-service",
@@ -70,6 +90,7 @@ pub async fn measure(
         path: "/orders".to_owned(),
         body: Bytes::from_static(ORDER_BODY.as_bytes()),
         expect: StatusCode::CREATED,
+        authorization,
     })
     .await;
     service.startup.rss_after_load = resident_bytes(service.process.pid());
@@ -81,6 +102,7 @@ pub async fn measure(
         seeded_bytes,
         load: load?,
         startup,
+        with_token,
     })
 }
 
@@ -93,8 +115,13 @@ pub fn row(result: &CreatesResult, connections: usize, baseline: Option<f64>) ->
     );
     text.push_str(&errors_note(&result.load));
     let measurement = format!(
-        "durable creates, {} stored, {connections} conn",
-        thousands(result.stored as u64)
+        "durable creates, {} stored, {connections} conn{}",
+        thousands(result.stored as u64),
+        if result.with_token {
+            ", with a token"
+        } else {
+            ""
+        }
     );
     match baseline {
         Some(base) if result.stored > 0 => {

@@ -131,6 +131,7 @@ async fn run(
                 path: "/orders".to_owned(),
                 body: Bytes::from_static(crate::seed::ORDER_BODY.as_bytes()),
                 expect: StatusCode::CREATED,
+                authorization: None,
             })
             .await
         }

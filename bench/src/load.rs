@@ -13,7 +13,7 @@ use bytes::Bytes;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{CONTENT_TYPE, HOST, HeaderValue, LOCATION};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, LOCATION};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -26,6 +26,8 @@ const MAX_MICROS: u64 = 60_000_000;
 pub struct HttpClient {
     sender: SendRequest<Full<Bytes>>,
     host: HeaderValue,
+    /// The `Authorization` every request carries, if any.
+    authorization: Option<HeaderValue>,
 }
 
 /// A response, read whole.
@@ -56,6 +58,8 @@ pub struct ClosedLoad {
     pub body: Bytes,
     /// The status that counts as success.
     pub expect: StatusCode,
+    /// The `Authorization` header of every request, if any.
+    pub authorization: Option<HeaderValue>,
 }
 
 /// What a load measured.
@@ -88,6 +92,7 @@ impl HttpClient {
         Ok(HttpClient {
             sender,
             host: HeaderValue::from_str(&addr.to_string())?,
+            authorization: None,
         })
     }
 
@@ -114,6 +119,9 @@ impl HttpClient {
             .header(HOST, self.host.clone());
         if !body.is_empty() {
             request = request.header(CONTENT_TYPE, "application/json");
+        }
+        if let Some(authorization) = &self.authorization {
+            request = request.header(AUTHORIZATION, authorization.clone());
         }
         let request = request.body(Full::new(body))?;
         self.sender.ready().await.context("connection closed")?;
@@ -227,7 +235,10 @@ async fn connection_loop(load: &ClosedLoad, measure_from: Instant, until: Instan
         let connection = match client.as_mut() {
             Some(connection) => connection,
             None => match HttpClient::connect(load.addr).await {
-                Ok(connection) => client.insert(connection),
+                Ok(mut connection) => {
+                    connection.authorization = load.authorization.clone();
+                    client.insert(connection)
+                }
                 Err(error) => {
                     count(
                         &mut result,

@@ -65,7 +65,15 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
     if options.runs(Part::Creates) {
         for &size in &options.sizes {
             eprintln!("durable creates with {} stored", thousands(size as u64));
-            match creates::measure(&layout, size, options.connections, options.duration).await {
+            match creates::measure(
+                &layout,
+                size,
+                options.connections,
+                options.duration,
+                options.with_token,
+            )
+            .await
+            {
                 Ok(result) => {
                     eprintln!("  {}", per_second(result.load.rate()));
                     if size == 0 || baseline.is_none() {
@@ -149,6 +157,7 @@ async fn generator_ceiling(options: &Options, report: &mut Report) {
         path: "/orders".to_owned(),
         body: Bytes::from_static(seed::ORDER_BODY.as_bytes()),
         expect: StatusCode::CREATED,
+        authorization: None,
     };
     let row = match load_ceiling::measure(load).await {
         Ok(result) => {
