@@ -111,11 +111,6 @@ impl TokenStore {
         self.document.path()
     }
 
-    /// Whether the file exists.
-    pub fn exists(&self) -> bool {
-        self.path().exists()
-    }
-
     /// Makes a token named `name` with `role`, and returns it: the only time it is seen. The
     /// file keeps only its hash. Blocks: call it on a blocking thread.
     pub fn create(&self, name: TokenName, role: Role) -> Result<SecretString, TokenError> {
