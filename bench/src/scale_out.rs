@@ -521,6 +521,7 @@ fn order_created(index: usize) -> OrderEvent {
         order_date: now,
         order_update: now,
         version: 1,
+        changed_by: None,
     };
     OrderEvent::new(EventType::Created, "order-bench", order, None, now)
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use futures_util::StreamExt;
 use order_service::domain::{
-    CustomerEmail, CustomerName, NewOrder, NewOrderLine, OrderLines, ProductName, Quantity,
-    UnitPrice,
+    ChangeOrigin, CustomerEmail, CustomerName, NewOrder, NewOrderLine, OrderLines, ProductName,
+    Quantity, UnitPrice,
 };
 use order_service::store::{OrderStore, StoreOptions};
 use shared_events::Money;
@@ -51,7 +51,7 @@ pub async fn seed(dir: &Path, count: usize) -> anyhow::Result<Duration> {
     let store = OrderStore::open(dir, StoreOptions::default())
         .with_context(|| format!("failed to open a store in {}", dir.display()))?;
     let mut creates = futures_util::stream::iter(0..count)
-        .map(|_| store.create(order.clone(), None, None))
+        .map(|_| store.create(order.clone(), None, ChangeOrigin::default()))
         .buffer_unordered(IN_FLIGHT);
     let mut done = 0usize;
     let mut last_report = Instant::now();

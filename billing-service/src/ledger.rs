@@ -374,6 +374,7 @@ mod tests {
             order_date: at(0),
             order_update: at(0),
             version,
+            changed_by: None,
         }
     }
 

@@ -240,6 +240,7 @@ mod tests {
             order_date: time,
             order_update: time,
             version: 1,
+            changed_by: None,
         }
     }
 

@@ -33,6 +33,7 @@ impl TestOrder {
                 order_date: now,
                 order_update: now,
                 version: 1,
+                changed_by: None,
             },
         }
     }

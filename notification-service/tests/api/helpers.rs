@@ -186,6 +186,7 @@ pub(crate) fn new_order(email: Option<&str>) -> Order {
         order_date: now,
         order_update: now,
         version: 1,
+        changed_by: None,
     }
 }
 

@@ -97,6 +97,7 @@ impl Deliveries {
                 order_id: event.subject,
                 sequence: event.sequence,
                 event_time: event.time,
+                changed_by: event.data.order.changed_by.clone(),
                 at,
             })
             .collect();

@@ -25,6 +25,9 @@ pub enum DeliveryEntry {
         sequence: u64,
         /// When the change was accepted.
         event_time: DateTime<Utc>,
+        /// Who made the change, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        changed_by: Option<String>,
         /// When it was published.
         at: DateTime<Utc>,
     },
@@ -62,6 +65,10 @@ pub struct EventTimeline {
     pub sequence: u64,
     /// When the change was accepted.
     pub event_time: DateTime<Utc>,
+    /// Who made the change: an API token's or a signed-in person's name; absent when the
+    /// service ran without authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_by: Option<String>,
     /// When the event reached the transport, once it has.
     pub published_at: Option<DateTime<Utc>>,
     /// Each expected service's delivery, then any other service that reported.
@@ -113,6 +120,8 @@ struct StoredEvent {
     sequence: u64,
     event_time: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    changed_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     published_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     outcomes: Vec<(String, Attempt)>,
@@ -137,11 +146,15 @@ impl Timelines {
                 order_id,
                 sequence,
                 event_time,
+                changed_by,
                 at,
             } => {
                 let event = self.event(*order_id, *event_id, *event_type, *sequence, *event_time);
                 // Published again after a crash or a replay: the first time is the one that counts.
                 event.published_at.get_or_insert(*at);
+                if event.changed_by.is_none() {
+                    event.changed_by.clone_from(changed_by);
+                }
             }
             DeliveryEntry::Outcome(outcome) => {
                 let event = self.event(
@@ -185,6 +198,7 @@ impl Timelines {
                         event_type,
                         sequence,
                         event_time,
+                        changed_by: None,
                         published_at: None,
                         outcomes: Vec::new(),
                     },
@@ -218,6 +232,7 @@ impl StoredEvent {
             event_type: self.event_type,
             sequence: self.sequence,
             event_time: self.event_time,
+            changed_by: self.changed_by.clone(),
             published_at: self.published_at,
             services: names.into_iter().map(|name| self.delivery(name)).collect(),
         }
@@ -293,6 +308,7 @@ mod tests {
                 order_id: Uuid::from_u128(n),
                 sequence: 1,
                 event_time: DateTime::from_timestamp(0, 0).unwrap_or_default(),
+                changed_by: None,
                 at: DateTime::from_timestamp(1, 0).unwrap_or_default(),
             };
             let applied = outcome("billing", OutcomeStatus::Applied, 2);
@@ -375,6 +391,7 @@ mod tests {
             order_id: Uuid::from_u128(1),
             sequence,
             event_time: DateTime::from_timestamp(0, 0).unwrap_or_default(),
+            changed_by: Some(format!("clerk-{sequence}")),
             at: DateTime::from_timestamp(at, 0).unwrap_or_default(),
         };
         timelines.apply(&vec![published(3, 10), published(2, 11), published(3, 12)]);
@@ -382,5 +399,15 @@ mod tests {
         let sequences: Vec<u64> = view.events.iter().map(|event| event.sequence).collect();
         assert_eq!(sequences, [2, 3]);
         assert_eq!(view.events[1].published_at, DateTime::from_timestamp(10, 0));
+        let authors: Vec<Option<&str>> = view
+            .events
+            .iter()
+            .map(|event| event.changed_by.as_deref())
+            .collect();
+        assert_eq!(
+            authors,
+            [Some("clerk-2"), Some("clerk-3")],
+            "who made each version"
+        );
     }
 }

@@ -10,7 +10,8 @@
 //! - `order_patch`: [`OrderPatch`], a valid change, and whether the order's state allows it.
 //! - `order_body`: an order as a client sends it, before any rule is checked, and the largest
 //!   body accepted ([`BodyLimit`]).
-//! - `order_event`: [`ChangeStamp`], which turns a decided change into its event.
+//! - `order_event`: [`ChangeStamp`], which turns a decided change into its event, and
+//!   [`ChangeOrigin`], who asked for it.
 //! - `field_error`: [`FieldError`], a client's input that breaks a rule.
 
 mod customer;
@@ -26,6 +27,6 @@ pub use field_error::FieldError;
 pub use new_order::NewOrder;
 pub use order_body::BodyLimit;
 pub(crate) use order_body::{CreateOrderBody, Object, PatchOrderBody};
-pub use order_event::ChangeStamp;
+pub use order_event::{ChangeOrigin, ChangeStamp};
 pub use order_line::{NewOrderLine, OrderLines, ProductName, Quantity, UnitPrice};
 pub use order_patch::{OrderPatch, PatchRejected};

@@ -30,6 +30,7 @@ impl NewOrder {
             order_date: now,
             order_update: now,
             version: 1,
+            changed_by: None,
         }
     }
 }

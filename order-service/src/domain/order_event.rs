@@ -10,14 +10,25 @@ use crate::domain::{NewOrder, OrderPatch, PatchRejected};
 /// The `source` of every event this service emits.
 const EVENT_SOURCE: &str = "order-service";
 
-/// When a change is made and the W3C trace context of the request that made it: what every
-/// event of the change carries besides the order.
+/// Where a change comes from: who asked for it and the trace of the request that asked. Every
+/// version of an order records the first; every event carries the second.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeOrigin {
+    /// The `traceparent` of the request, so that a consumer's work joins the request's trace.
+    pub traceparent: Option<String>,
+    /// The caller's name (an API token's or a signed-in person's); `None` when the service runs
+    /// without authentication.
+    pub changed_by: Option<String>,
+}
+
+/// When a change is made and where it comes from: what every event of the change carries
+/// besides the order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeStamp {
     /// When the change is made: the event's time, and the order's `order_update`.
     pub now: DateTime<Utc>,
-    /// The `traceparent` of the request, so that a consumer's work joins the request's trace.
-    pub traceparent: Option<String>,
+    /// Who asked, and the request's trace.
+    pub origin: ChangeOrigin,
 }
 
 impl ChangeStamp {
@@ -52,9 +63,11 @@ impl ChangeStamp {
         self.event(EventType::Deleted, last, None)
     }
 
-    fn event(self, kind: EventType, order: Order, previous: Option<Order>) -> OrderEvent {
+    /// The event of `order`'s new version, which records who made it.
+    fn event(self, kind: EventType, mut order: Order, previous: Option<Order>) -> OrderEvent {
+        order.changed_by = self.origin.changed_by;
         let mut event = OrderEvent::new(kind, EVENT_SOURCE, order, previous, self.now);
-        event.traceparent = self.traceparent;
+        event.traceparent = self.origin.traceparent;
         event
     }
 }
@@ -84,8 +97,47 @@ mod tests {
     fn stamp() -> ChangeStamp {
         ChangeStamp {
             now: Utc::now(),
-            traceparent: Some(TRACE.to_owned()),
+            origin: ChangeOrigin {
+                traceparent: Some(TRACE.to_owned()),
+                changed_by: Some("clerk-ada".to_owned()),
+            },
         }
+    }
+
+    #[test]
+    fn every_version_records_who_made_it() {
+        let order = stamp().created(new_order(), Uuid::now_v7()).data.order;
+        assert_eq!(order.changed_by.as_deref(), Some("clerk-ada"));
+        let by_bob = |stamp: ChangeStamp| ChangeStamp {
+            origin: ChangeOrigin {
+                changed_by: Some("bob".to_owned()),
+                ..stamp.origin
+            },
+            ..stamp
+        };
+        let patch = OrderPatch {
+            status: Some(OrderStatus::Confirmed),
+            ..OrderPatch::default()
+        };
+        let updated = by_bob(stamp())
+            .updated(&order, &patch)
+            .expect("legal")
+            .expect("changed");
+        assert_eq!(updated.data.order.changed_by.as_deref(), Some("bob"));
+        assert_eq!(
+            updated
+                .data
+                .previous
+                .and_then(|previous| previous.changed_by),
+            Some("clerk-ada".to_owned()),
+            "the version before keeps its own author"
+        );
+        let open = ChangeStamp {
+            origin: ChangeOrigin::default(),
+            ..stamp()
+        };
+        let deleted = open.deleted(&updated.data.order);
+        assert_eq!(deleted.data.order.changed_by, None, "no caller, no name");
     }
 
     #[test]

@@ -10,12 +10,14 @@
 //! - `deliveries`: `GET /orders/{id}/deliveries`, an order's delivery timeline.
 //! - `health`: `/health/live` and `/health/ready`.
 //! - `json_body`: reading a JSON body: content type, size limit, syntax (400) versus fields (422).
+//! - `change_origin`: who asks for a change, and the request's trace, as an extractor.
 //! - `conditional`: `ETag` and `If-Match`.
 //! - `idempotency`: `Idempotency-Key`.
 //! - `openapi`: the API's OpenAPI document, from the handlers' annotations.
 //! - `request_id`: [`request_id`], the middleware that gives each request an id.
 //! - `error`: [`ApiError`], every error as `{"error": {"code", "message"}}`.
 
+mod change_origin;
 mod conditional;
 mod deliveries;
 mod error;

@@ -5,12 +5,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use shared_events::app::error_envelope::{ErrorDetail, ErrorEnvelope};
 use shared_events::app::paging::invalid_query;
-use shared_events::app::request_trace::RequestTrace;
 use shared_events::app::strict_query::StrictQuery;
 use shared_events::{Order, OrderStatus};
 use uuid::Uuid;
 
-use crate::domain::{BodyLimit, CreateOrderBody, NewOrder, OrderPatch, PatchOrderBody};
+use crate::domain::{
+    BodyLimit, ChangeOrigin, CreateOrderBody, NewOrder, OrderPatch, PatchOrderBody,
+};
 use crate::http::conditional::{etag, if_match};
 use crate::http::json_body::{parse_json, read_body};
 use crate::http::{ApiError, idempotency};
@@ -52,14 +53,13 @@ pub(crate) async fn create(
     payload: web::Payload,
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
-    trace: Option<web::ReqData<RequestTrace>>,
+    origin: ChangeOrigin,
 ) -> Result<HttpResponse, ApiError> {
-    let traceparent = trace.and_then(|trace| trace.traceparent());
     let key = idempotency::key(&request)?;
     let body = read_body(&request, payload, **limit).await?;
     let order = NewOrder::try_from(parse_json::<CreateOrderBody>(&body)?)?;
     let stamp = key.map(|key| idempotency::stamp(key, &body));
-    let created = store.create(order, stamp, traceparent).await?;
+    let created = store.create(order, stamp, origin).await?;
     if created.replayed && store.get(created.order.order_id).is_none() {
         // A replay would answer 201 for an order that no longer exists.
         return Err(ApiError::Conflict(format!(
@@ -207,14 +207,13 @@ pub(crate) async fn update(
     payload: web::Payload,
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
-    trace: Option<web::ReqData<RequestTrace>>,
+    origin: ChangeOrigin,
 ) -> Result<HttpResponse, ApiError> {
-    let traceparent = trace.and_then(|trace| trace.traceparent());
     let id = order_id(&id)?;
     let condition = if_match(&request)?;
     let body = read_body(&request, payload, **limit).await?;
     let patch = OrderPatch::try_from(parse_json::<PatchOrderBody>(&body)?)?;
-    let order = store.update(id, patch, condition, traceparent).await?;
+    let order = store.update(id, patch, condition, origin).await?;
     Ok(HttpResponse::Ok()
         .insert_header((ETAG, etag(order.version)))
         .json(order.as_ref()))
@@ -254,13 +253,12 @@ pub(crate) async fn delete(
     request: HttpRequest,
     id: web::Path<String>,
     store: web::Data<OrderStore>,
-    trace: Option<web::ReqData<RequestTrace>>,
+    origin: ChangeOrigin,
 ) -> Result<HttpResponse, ApiError> {
-    let traceparent = trace.and_then(|trace| trace.traceparent());
     let condition = if_match(&request)?;
     let result = match order_id(&id) {
         Ok(parsed) => store
-            .delete(parsed, condition, traceparent)
+            .delete(parsed, condition, origin)
             .await
             .map_err(ApiError::from),
         Err(error) => Err(error),

@@ -39,9 +39,9 @@ impl Command {
     /// The trace context of the request behind a change.
     fn traceparent(&self) -> Option<&str> {
         match self {
-            Command::Create { traceparent, .. }
-            | Command::Update { traceparent, .. }
-            | Command::Delete { traceparent, .. } => traceparent.as_deref(),
+            Command::Create { origin, .. }
+            | Command::Update { origin, .. }
+            | Command::Delete { origin, .. } => origin.traceparent.as_deref(),
             Command::MarkPublished { .. }
             | Command::Shutdown { .. }
             | Command::FinishCompaction { .. } => None,

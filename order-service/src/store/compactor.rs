@@ -78,6 +78,7 @@ mod tests {
 
     use shared_events::storage::atomic_file::temporary_path;
 
+    use crate::domain::ChangeOrigin;
     use crate::store::OrderStore;
     use crate::store::files::segment_name;
     use crate::store::fixtures::{new_order, open_contents, options};
@@ -88,7 +89,11 @@ mod tests {
             n += 1;
             assert!(n < 10_000, "segment {segment} never started");
             store
-                .create(new_order(&format!("Customer {n}")), None, None)
+                .create(
+                    new_order(&format!("Customer {n}")),
+                    None,
+                    ChangeOrigin::default(),
+                )
                 .await
                 .expect("the journal takes writes");
         }
@@ -114,7 +119,11 @@ mod tests {
         );
         assert!(dir.path().join(segment_name(1)).exists());
         store
-            .create(new_order("After the failure"), None, None)
+            .create(
+                new_order("After the failure"),
+                None,
+                ChangeOrigin::default(),
+            )
             .await
             .expect("writes go on");
 

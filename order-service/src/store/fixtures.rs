@@ -7,8 +7,8 @@ use shared_events::{Money, Order, OrderEvent, OrderStatus};
 use tempfile::TempDir;
 
 use crate::domain::{
-    CustomerEmail, CustomerName, NewOrder, NewOrderLine, OrderLines, OrderPatch, ProductName,
-    Quantity, UnitPrice,
+    ChangeOrigin, CustomerEmail, CustomerName, NewOrder, NewOrderLine, OrderLines, OrderPatch,
+    ProductName, Quantity, UnitPrice,
 };
 use crate::store::record::IdempotencyEntry;
 use crate::store::state::StoreState;
@@ -154,11 +154,17 @@ impl Writes {
                     status: Some(OrderStatus::Confirmed),
                     ..OrderPatch::default()
                 };
-                store.update(id, patch, None, None).await.expect("update");
+                store
+                    .update(id, patch, None, ChangeOrigin::default())
+                    .await
+                    .expect("update");
             }
             4 if !self.created.is_empty() => {
                 let id = self.created.remove(0);
-                store.delete(id, None, None).await.expect("delete");
+                store
+                    .delete(id, None, ChangeOrigin::default())
+                    .await
+                    .expect("delete");
             }
             5 => {
                 let through = store.pending_events(0, 2).last().map(|pending| pending.seq);
@@ -178,7 +184,11 @@ impl Writes {
             fingerprint: format!("{n:064x}"),
         });
         let created = store
-            .create(new_order(&format!("Customer {n}")), idempotency, None)
+            .create(
+                new_order(&format!("Customer {n}")),
+                idempotency,
+                ChangeOrigin::default(),
+            )
             .await
             .expect("create");
         self.created.push(created.order.order_id);

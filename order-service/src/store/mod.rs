@@ -62,7 +62,7 @@ use self::files::StoreFiles;
 pub(crate) use self::list_query::ListText;
 use self::state::StoreState;
 use self::writer::{Command, Writer};
-use crate::domain::{NewOrder, OrderPatch, PatchRejected};
+use crate::domain::{ChangeOrigin, NewOrder, OrderPatch, PatchRejected};
 
 /// A handle on the order store; cheap to clone, shared by every request.
 #[derive(Clone)]
@@ -258,19 +258,19 @@ impl OrderStore {
         self.shared.failure.load(Ordering::SeqCst)
     }
 
-    /// Stores a new order; answers once it is durable. `traceparent` (W3C trace context of the
-    /// request) travels in the order's event.
+    /// Stores a new order; answers once it is durable. `origin` says who asked (the order's
+    /// version records it) and the request's W3C trace context (the order's event carries it).
     pub async fn create(
         &self,
         order: NewOrder,
         idempotency: Option<IdempotencyStamp>,
-        traceparent: Option<String>,
+        origin: ChangeOrigin,
     ) -> Result<Created, WriteError> {
         let created = self
             .request(|reply| Command::Create {
                 order,
                 idempotency,
-                traceparent,
+                origin,
                 reply,
             })
             .await?;
@@ -286,14 +286,14 @@ impl OrderStore {
         id: Uuid,
         patch: OrderPatch,
         if_match: Option<IfMatch>,
-        traceparent: Option<String>,
+        origin: ChangeOrigin,
     ) -> Result<Arc<Order>, WriteError> {
         let updated = self
             .request(|reply| Command::Update {
                 id,
                 patch,
                 if_match,
-                traceparent,
+                origin,
                 reply,
             })
             .await?;
@@ -306,13 +306,13 @@ impl OrderStore {
         &self,
         id: Uuid,
         if_match: Option<IfMatch>,
-        traceparent: Option<String>,
+        origin: ChangeOrigin,
     ) -> Result<Arc<Order>, WriteError> {
         let deleted = self
             .request(|reply| Command::Delete {
                 id,
                 if_match,
-                traceparent,
+                origin,
                 reply,
             })
             .await?;

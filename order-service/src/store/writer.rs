@@ -18,7 +18,7 @@ use shared_events::{Order, OrderEvent};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::domain::{ChangeStamp, NewOrder, OrderPatch};
+use crate::domain::{ChangeOrigin, ChangeStamp, NewOrder, OrderPatch};
 use crate::store::commit_span::commit_span;
 use crate::store::compactor::{self, Compaction};
 use crate::store::files::{StoreFiles, segment_name};
@@ -37,20 +37,20 @@ pub(crate) enum Command {
     Create {
         order: NewOrder,
         idempotency: Option<IdempotencyStamp>,
-        traceparent: Option<String>,
+        origin: ChangeOrigin,
         reply: Reply<Created>,
     },
     Update {
         id: Uuid,
         patch: OrderPatch,
         if_match: Option<IfMatch>,
-        traceparent: Option<String>,
+        origin: ChangeOrigin,
         reply: Reply<Arc<Order>>,
     },
     Delete {
         id: Uuid,
         if_match: Option<IfMatch>,
-        traceparent: Option<String>,
+        origin: ChangeOrigin,
         reply: Reply<Arc<Order>>,
     },
     MarkPublished {
@@ -124,10 +124,10 @@ impl Writer {
                 Command::Create {
                     order,
                     idempotency,
-                    traceparent,
+                    origin,
                     reply,
                 } => {
-                    let stamp = ChangeStamp { now, traceparent };
+                    let stamp = ChangeStamp { now, origin };
                     let result = self.create(&mut working, &mut lines, order, idempotency, stamp);
                     pending.push(Pending::Created(reply, result));
                 }
@@ -135,10 +135,10 @@ impl Writer {
                     id,
                     patch,
                     if_match,
-                    traceparent,
+                    origin,
                     reply,
                 } => {
-                    let stamp = ChangeStamp { now, traceparent };
+                    let stamp = ChangeStamp { now, origin };
                     let result = self.update(
                         &mut working,
                         &mut lines,
@@ -152,10 +152,10 @@ impl Writer {
                 Command::Delete {
                     id,
                     if_match,
-                    traceparent,
+                    origin,
                     reply,
                 } => {
-                    let stamp = ChangeStamp { now, traceparent };
+                    let stamp = ChangeStamp { now, origin };
                     let result =
                         self.delete(&mut working, &mut lines, id, if_match.as_ref(), stamp);
                     pending.push(Pending::Changed(reply, result));

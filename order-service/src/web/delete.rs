@@ -7,9 +7,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 use shared_events::Order;
-use shared_events::app::request_trace::RequestTrace;
 
-use crate::domain::BodyLimit;
+use crate::domain::{BodyLimit, ChangeOrigin};
 use crate::store::{IfMatch, OrderStore, WriteError};
 use crate::web::csrf::CsrfField;
 use crate::web::error::{WebError, order_id};
@@ -40,14 +39,13 @@ pub(crate) async fn delete(
     payload: web::Payload,
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
-    trace: Option<web::ReqData<RequestTrace>>,
+    origin: ChangeOrigin,
     csrf: CsrfField,
 ) -> Result<HttpResponse, WebError> {
-    let traceparent = trace.and_then(|trace| trace.traceparent());
     let id = order_id(&id)?;
     let form = read_form::<DeleteForm>(&request, payload, **limit).await?;
     let condition = form.version.map(|version| IfMatch::Versions(vec![version]));
-    match store.delete(id, condition, traceparent).await {
+    match store.delete(id, condition, origin).await {
         Ok(_) => Ok(see_other(&format!("{}?deleted={id}", list_path()))),
         Err(WriteError::PreconditionFailed { .. }) => {
             let order = store.get(id).ok_or(WriteError::NotFound(id))?;

@@ -7,10 +7,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::Markup;
-use shared_events::app::request_trace::RequestTrace;
 use uuid::Uuid;
 
-use crate::domain::BodyLimit;
+use crate::domain::{BodyLimit, ChangeOrigin};
 use crate::store::{IfMatch, OrderStore, WriteError};
 use crate::web::csrf::CsrfField;
 use crate::web::error::{WebError, order_id};
@@ -29,10 +28,9 @@ pub(crate) async fn create(
     payload: web::Payload,
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
-    trace: Option<web::ReqData<RequestTrace>>,
+    origin: ChangeOrigin,
     csrf: CsrfField,
 ) -> Result<HttpResponse, WebError> {
-    let traceparent = trace.and_then(|trace| trace.traceparent());
     let pairs = read_form::<Vec<(String, String)>>(&request, payload, **limit).await?;
     let form = OrderForm::from_pairs(pairs);
     let order = match form.new_order() {
@@ -46,7 +44,7 @@ pub(crate) async fn create(
             ));
         }
     };
-    let created = store.create(order, None, traceparent).await?;
+    let created = store.create(order, None, origin).await?;
     Ok(see_other(&order_path(created.order.order_id, "")))
 }
 
@@ -77,10 +75,9 @@ pub(crate) async fn update(
     payload: web::Payload,
     store: web::Data<OrderStore>,
     limit: web::Data<BodyLimit>,
-    trace: Option<web::ReqData<RequestTrace>>,
+    origin: ChangeOrigin,
     csrf: CsrfField,
 ) -> Result<HttpResponse, WebError> {
-    let traceparent = trace.and_then(|trace| trace.traceparent());
     let id = order_id(&id)?;
     let pairs = read_form::<Vec<(String, String)>>(&request, payload, **limit).await?;
     let form = OrderForm::from_pairs(pairs);
@@ -91,7 +88,7 @@ pub(crate) async fn update(
         Err(error) => return refused(&store, id, &form, Problem::Field(error), &csrf),
     };
     let condition = form.version.map(|version| IfMatch::Versions(vec![version]));
-    match store.update(id, patch, condition, traceparent).await {
+    match store.update(id, patch, condition, origin).await {
         Ok(order) => Ok(see_other(&order_path(order.order_id, ""))),
         Err(WriteError::Rejected(reason)) => {
             refused(&store, id, &form, Problem::Refused(reason.0), &csrf)

@@ -52,6 +52,9 @@ fn summary(order: &Order) -> Markup {
             }
             dt { "Created" } dd { (layout::time(order.order_date)) }
             dt { "Last changed" } dd { (layout::time(order.order_update)) }
+            @if let Some(name) = &order.changed_by {
+                dt { "Changed by" } dd #changed-by { (name) }
+            }
             dt { "Version" } dd #order-version { (order.version) }
         }
     }

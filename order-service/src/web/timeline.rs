@@ -35,7 +35,11 @@ fn event_entry(event: &EventTimeline) -> Markup {
         li.event data-sequence=(event.sequence) data-event-type=(event.event_type.as_str()) {
             h3 { "Version " (event.sequence) ": " (event.event_type.as_str()) }
             p.meta {
-                "Changed " (layout::time(event.event_time)) ". "
+                "Changed " (layout::time(event.event_time))
+                @if let Some(name) = &event.changed_by {
+                    " by " span.changed-by { (name) }
+                }
+                ". "
                 @match event.published_at {
                     Some(at) => span.publication data-published="true" {
                         "Published " (layout::time(at)) "."

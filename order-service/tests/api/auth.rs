@@ -2,11 +2,11 @@
 //! that may use it: reading for every role, changing orders for `clerk` and `admin`.
 
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use shared_events::app::auth::{Permission, Role};
 use test_support::auth::{RoleTokens, RouteCase, assert_every_route_asks_for_its_role};
 
-use crate::helpers::{header, order_body, spawn_app, spawn_app_in};
+use crate::helpers::{TestApp, header, order_body, spawn_app, spawn_app_in};
 
 #[tokio::test]
 async fn every_route_asks_for_a_token_of_a_role_that_may_use_it() {
@@ -114,4 +114,48 @@ async fn an_address_that_keeps_sending_bad_tokens_is_refused_for_a_while() {
         .status();
     assert_eq!(status, 200, "another address");
     assert_eq!(app.get("/health/live").await.status(), 200);
+}
+
+#[tokio::test]
+async fn every_version_records_who_made_it_also_after_a_restart() {
+    // Arrange: an order made while the service is open, then tokens.
+    let app = spawn_app().await;
+    let id = app.created_id("Ada").await;
+    let tokens = RoleTokens::make(&app.data_path().join("tokens.json"));
+    let viewer = tokens.of(Role::Viewer).to_owned();
+    let read = |app: &TestApp| {
+        let request = app.client.get(format!("{}/orders/{id}", app.address));
+        let request = request.bearer_auth(&viewer);
+        async move {
+            let response = request.send().await.expect("send");
+            response.json::<Value>().await.expect("json")
+        }
+    };
+    let before = read(&app).await;
+    assert!(
+        before.get("changed_by").is_none(),
+        "made while open: {before}"
+    );
+
+    // Act: a clerk changes it, then an admin.
+    for (role, name) in [(Role::Clerk, "Ada King"), (Role::Admin, "Ada Lovelace")] {
+        let response = app
+            .client
+            .patch(format!("{}/orders/{id}", app.address))
+            .bearer_auth(tokens.of(role))
+            .json(&json!({"customer_name": name}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 200);
+        let changed: Value = response.json().await.expect("json");
+        assert_eq!(changed["changed_by"], role.name(), "{changed}");
+    }
+
+    // Assert: the latest version says who, also once the service has read its journal again.
+    assert_eq!(read(&app).await["changed_by"], "admin");
+    let app = app.restart().await;
+    let after = read(&app).await;
+    assert_eq!(after["changed_by"], "admin", "{after}");
+    assert_eq!(after["version"], 3);
 }

@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use order_service::domain::{
-    CustomerEmail, CustomerName, NewOrder, NewOrderLine, OrderLines, ProductName, Quantity,
-    UnitPrice,
+    ChangeOrigin, CustomerEmail, CustomerName, NewOrder, NewOrderLine, OrderLines, ProductName,
+    Quantity, UnitPrice,
 };
 use order_service::store::{OrderStore, StoreOptions, WriteError};
 use serde_json::{Value, json};
@@ -221,6 +221,6 @@ async fn create(store: &OrderStore, name: &str) -> Result<Uuid, WriteError> {
         }])
         .expect("lines"),
     };
-    let created = store.create(order, None, None).await?;
+    let created = store.create(order, None, ChangeOrigin::default()).await?;
     Ok(created.order.order_id)
 }

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use order_service::domain::{
-    CustomerEmail, CustomerName, NewOrder, NewOrderLine, OrderLines, ProductName, Quantity,
-    UnitPrice,
+    ChangeOrigin, CustomerEmail, CustomerName, NewOrder, NewOrderLine, OrderLines, ProductName,
+    Quantity, UnitPrice,
 };
 use order_service::store::{OrderStore, StoreOptions};
 use shared_events::{EventType, Money};
@@ -40,16 +40,16 @@ async fn events_wait_in_order_until_marked_published_and_survive_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(dir.path(), 64 << 20);
     let first = store
-        .create(new_order("First"), None, None)
+        .create(new_order("First"), None, ChangeOrigin::default())
         .await
         .expect("create")
         .order;
     store
-        .create(new_order("Second"), None, None)
+        .create(new_order("Second"), None, ChangeOrigin::default())
         .await
         .expect("create");
     store
-        .delete(first.order_id, None, None)
+        .delete(first.order_id, None, ChangeOrigin::default())
         .await
         .expect("delete");
 
@@ -97,7 +97,11 @@ async fn compaction_keeps_unpublished_events() {
     let store = open(dir.path(), 4 * 1024);
     for n in 0..60 {
         store
-            .create(new_order(&format!("Customer {n}")), None, None)
+            .create(
+                new_order(&format!("Customer {n}")),
+                None,
+                ChangeOrigin::default(),
+            )
             .await
             .expect("create");
     }
@@ -105,7 +109,11 @@ async fn compaction_keeps_unpublished_events() {
     store.mark_published(halfway).await.expect("mark");
     for n in 60..90 {
         store
-            .create(new_order(&format!("Customer {n}")), None, None)
+            .create(
+                new_order(&format!("Customer {n}")),
+                None,
+                ChangeOrigin::default(),
+            )
             .await
             .expect("create");
     }
@@ -144,7 +152,7 @@ async fn waiting_for_events_wakes_on_a_new_event() {
     };
     tokio::task::yield_now().await;
     store
-        .create(new_order("Wake"), None, None)
+        .create(new_order("Wake"), None, ChangeOrigin::default())
         .await
         .expect("create");
     tokio::time::timeout(Duration::from_secs(5), waiter)

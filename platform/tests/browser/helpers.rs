@@ -96,6 +96,16 @@ impl TestPlatform {
             .expect("the order list")
     }
 
+    /// `GET /orders/{id}/deliveries`: the order's history, once every version is in it.
+    pub(crate) async fn deliveries(&self, order_id: &str) -> Value {
+        let url = format!("{}/orders/{order_id}/deliveries", self.url);
+        test_support::http::get(&self.client, &url)
+            .await
+            .json()
+            .await
+            .expect("the order's history")
+    }
+
     /// The status of `GET /orders/{id}`.
     pub(crate) async fn order_status(&self, order_id: &str) -> u16 {
         let url = format!("{}/orders/{order_id}", self.url);

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::browser::{Browser, DESKTOP};
+use crate::browser::{Browser, DESKTOP, poll};
 use crate::cross_site::{
     attack_page, every_post_is_refused, nothing_changed, serve_attack_page,
     the_service_s_own_form_still_deletes,
@@ -67,13 +67,41 @@ async fn a_signed_in_clerk_uses_the_forms_and_other_origins_still_cannot() {
                 browser.fill(id, text).await;
             }
             browser.click("#save").await;
-            browser
+            let created = browser
                 .wait_for_path("the new order's page", |path| {
                     path.starts_with("/ui/orders/") && path != "/ui/orders/new"
                 })
                 .await;
+            // The order and its history say who made it.
+            assert_eq!(browser.text("#changed-by").await, "clerk-ada");
+            let first_version = "li.event[data-sequence='1'] .changed-by";
+            assert_eq!(browser.text(first_version).await, "clerk-ada");
             browser.screenshot("signed-in-02-created").await;
+            let created_id = created.trim_start_matches("/ui/orders/");
+            let history = platform.deliveries(created_id).await;
+            assert_eq!(history["events"][0]["changed_by"], "clerk-ada", "{history}");
             the_service_s_own_form_still_deletes(browser, &platform, &order_id).await;
+            let history = poll(
+                "the deletion in the order's history",
+                || platform.deliveries(&order_id),
+                |history| {
+                    history["events"]
+                        .as_array()
+                        .is_some_and(|events| events.len() == 2)
+                },
+            )
+            .await;
+            let authors: Vec<_> = history["events"]
+                .as_array()
+                .expect("events")
+                .iter()
+                .map(|event| event.get("changed_by").cloned())
+                .collect();
+            assert_eq!(
+                authors,
+                [None, Some(json!("clerk-ada"))],
+                "made while the service was open, deleted by the clerk: {history}"
+            );
 
             // Signing out ends the session.
             browser.goto("/ui/sign-out").await;

@@ -143,6 +143,11 @@ pub struct Order {
     pub order_update: DateTime<Utc>,
     /// 1 at creation, one more at every accepted change (a deletion included).
     pub version: u64,
+    /// Who made this version: the name of the API token or the signed-in person. Absent when
+    /// the service ran without authentication (no tokens file) or for versions made before
+    /// it recorded this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_by: Option<String>,
 }
 
 impl Order {

@@ -144,6 +144,7 @@ pub(crate) fn sample_event() -> OrderEvent {
         order_date: now,
         order_update: now,
         version: 1,
+        changed_by: None,
     };
     OrderEvent::new(EventType::Created, "shared-events-tests", order, None, now)
 }

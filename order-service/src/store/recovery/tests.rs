@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use shared_events::storage::journal::Journal;
 use test_support::damage::{copy_dir, flip_each, offsets};
 
+use crate::domain::ChangeOrigin;
 use crate::store::files::segment_name;
 use crate::store::fixtures::{Contents, layered_store, open_contents, single_segment_store};
 use crate::store::recovery::ignore;
@@ -359,7 +360,7 @@ async fn segments_a_stopped_compaction_left_are_removed_only_once_verified() {
             .create(
                 crate::store::fixtures::new_order(&format!("More {n}")),
                 None,
-                None,
+                ChangeOrigin::default(),
             )
             .await
             .expect("create");
@@ -406,7 +407,11 @@ async fn segments_written_before_checksums_still_open_and_take_new_records() {
     let store = crate::store::OrderStore::open(dir.path(), crate::store::fixtures::options())
         .expect("opens");
     store
-        .create(crate::store::fixtures::new_order("Newer"), None, None)
+        .create(
+            crate::store::fixtures::new_order("Newer"),
+            None,
+            ChangeOrigin::default(),
+        )
         .await
         .expect("create");
     let now = store.contents();
@@ -429,7 +434,7 @@ async fn a_format_1_snapshot_opens_and_the_next_compaction_writes_format_2() {
             .create(
                 crate::store::fixtures::new_order(&format!("More {n}")),
                 None,
-                None,
+                ChangeOrigin::default(),
             )
             .await
             .expect("create");
