@@ -9,6 +9,8 @@ use serde_json::Value;
 use shared_events::app::auth::api_tokens::TokenStore;
 use shared_events::app::auth::{Permission, Role};
 
+use crate::identity_provider::IdentityProvider;
+
 /// The routes every service answers without a token.
 const OPEN: [&str; 6] = [
     "/health/live",
@@ -19,9 +21,9 @@ const OPEN: [&str; 6] = [
     "/api-docs.js",
 ];
 
-/// A token of each role, made in one tokens file.
+/// A token of each role, made in one tokens file or by an identity provider.
 pub struct RoleTokens {
-    store: TokenStore,
+    store: Option<TokenStore>,
     tokens: Vec<(Role, String)>,
 }
 
@@ -56,7 +58,22 @@ impl RoleTokens {
                 (role, token.expose_secret().to_owned())
             })
             .collect();
-        RoleTokens { store, tokens }
+        RoleTokens {
+            store: Some(store),
+            tokens,
+        }
+    }
+
+    /// An access token of each role from `provider`, named after its role.
+    pub fn from_identity_provider(provider: &IdentityProvider) -> RoleTokens {
+        let tokens = Role::ALL
+            .into_iter()
+            .map(|role| (role, provider.token(role.name(), role)))
+            .collect();
+        RoleTokens {
+            store: None,
+            tokens,
+        }
     }
 
     /// The token of `role`.
@@ -71,7 +88,8 @@ impl RoleTokens {
     /// Revokes the token of `role`.
     pub fn revoke(&self, role: Role) {
         let name = role.name().parse().expect("a role's name is a token name");
-        self.store.revoke(&name).expect("revoke the token");
+        let store = self.store.as_ref().expect("tokens of a tokens file");
+        store.revoke(&name).expect("revoke the token");
     }
 }
 
@@ -218,6 +236,42 @@ pub async fn assert_every_route_asks_for_its_role(
             }
         }
     }
+}
+
+/// On `case` (a read): every bad access token of `provider` gets 401 `invalid_token` with
+/// `WWW-Authenticate`, whatever role it names; a good RS256 token passes like an ES256 one; a good
+/// token naming no role of the platform gets 403.
+pub async fn assert_access_tokens_are_checked(
+    address: &str,
+    provider: &IdentityProvider,
+    case: &RouteCase,
+) {
+    let client = reqwest::Client::new();
+    let what = format!("{} {}", case.method, case.path);
+    for (flaw, token) in provider.bad_tokens() {
+        let answer = call(&client, address, case, Some(&token)).await;
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "{what}: {flaw}");
+        let challenge = header(&answer, "www-authenticate");
+        assert!(
+            challenge.contains("invalid_token"),
+            "{what}: {flaw}: {challenge:?}"
+        );
+        let body = answer.text().await.expect("a body");
+        assert!(
+            !body.contains(&token) && body.contains("invalid_token"),
+            "{what}: {flaw}: {body}"
+        );
+    }
+    let rs256 = provider.rs256_token("ops-robot", Role::Admin);
+    let status = call(&client, address, case, Some(&rs256)).await.status();
+    assert!(status.is_success(), "{what} with an RS256 token: {status}");
+    let no_role = provider.token_with(|claims| claims["roles"] = serde_json::json!(["guest"]));
+    let answer = call(&client, address, case, Some(&no_role)).await;
+    assert_eq!(
+        answer.status(),
+        StatusCode::FORBIDDEN,
+        "{what} without a role"
+    );
 }
 
 async fn call(

@@ -13,6 +13,7 @@ use shared_events::app::settings::ConsumerSettings;
 use tempfile::TempDir;
 
 use crate::broker::TestBroker;
+use crate::identity_provider::IdentityProvider;
 use crate::process::service_command;
 use crate::service::RunningService;
 use crate::wait::until;
@@ -43,8 +44,28 @@ impl<C: Consumer<Settings = ConsumerSettings>> TestConsumer<C> {
     /// Starts the service on `data_dir` and `broker`'s namespace, taking both over, and waits
     /// until it is ready: connected, its shards taken.
     pub async fn spawn_in(data_dir: TempDir, broker: TestBroker) -> TestConsumer<C> {
+        TestConsumer::spawn_adjusted(data_dir, broker, |_| {}).await
+    }
+
+    /// Starts the service without a tokens file but trusting `provider`'s access tokens: closed
+    /// to everyone else from the start.
+    pub async fn spawn_trusting(provider: &IdentityProvider) -> TestConsumer<C> {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let jwt = provider.settings(&data_dir.path().join("jwks.json"));
+        let broker = TestBroker::new(C::name()).await;
+        TestConsumer::spawn_adjusted(data_dir, broker, |settings| settings.auth.jwt = jwt).await
+    }
+
+    /// [`TestConsumer::spawn_in`], after `adjust` has changed the settings.
+    pub async fn spawn_adjusted(
+        data_dir: TempDir,
+        broker: TestBroker,
+        adjust: impl FnOnce(&mut ConsumerSettings),
+    ) -> TestConsumer<C> {
         crate::logging::init();
-        let application = ConsumerApplication::<C>::build(settings(&data_dir, &broker))
+        let mut settings = settings(&data_dir, &broker);
+        adjust(&mut settings);
+        let application = ConsumerApplication::<C>::build(settings)
             .await
             .expect("the service starts");
         let address = application.url();

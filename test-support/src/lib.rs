@@ -27,6 +27,7 @@
 //! - [`tls_broker`]: a RabbitMQ node of the test's own that speaks only AMQP over TLS, with a
 //!   test CA and a client certificate for EXTERNAL.
 //! - [`http`]: request helpers several suites use: readiness and paginated lists.
+//! - [`identity_provider`]: an OpenID Connect provider's key set and access tokens, good and bad.
 //! - [`logging`]: the services' logs in the test output, on demand.
 //! - [`fsync_fault`]: fsyncs that fail on demand in a real service binary.
 //! - [`tmpfs`]: a small file system of a test's own, filled up and freed on demand.
@@ -41,6 +42,7 @@ pub mod consumer;
 pub mod damage;
 pub mod fsync_fault;
 pub mod http;
+pub mod identity_provider;
 pub mod logging;
 pub mod namespace;
 pub mod orders;

@@ -1,10 +1,18 @@
 //! Once a tokens file exists, every route of the API and the page asks for a token of a role
 //! that may use it: reading for every role, changing orders for `clerk` and `admin`.
 
+use order_service::settings::Settings;
+use order_service::startup::Application;
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared_events::app::auth::{Permission, Role};
-use test_support::auth::{RoleTokens, RouteCase, assert_every_route_asks_for_its_role};
+use test_support::auth::{
+    RoleTokens, RouteCase, assert_access_tokens_are_checked, assert_every_route_asks_for_its_role,
+};
+use test_support::identity_provider::IdentityProvider;
+use test_support::wait::until_within;
 
 use crate::helpers::{TestApp, header, order_body, spawn_app, spawn_app_in};
 
@@ -18,45 +26,7 @@ async fn every_route_asks_for_a_token_of_a_role_that_may_use_it() {
         app.created_id("Edsger").await,
     ];
     let tokens = RoleTokens::make(&app.data_dir.path().join("tokens.json"));
-    let order = |suffix: &str| format!("/orders/{shown}{suffix}");
-    let page = |suffix: &str| format!("/ui/orders/{shown}{suffix}");
-    let (read, change) = (Permission::Read, Permission::ChangeOrders);
-    let cases = [
-        RouteCase::new(Method::GET, "/orders", read),
-        RouteCase::new(Method::POST, "/orders", change).with_body(order_body("Barbara")),
-        RouteCase::at(Method::GET, "/orders/{id}", order(""), read),
-        RouteCase::at(Method::PATCH, "/orders/{id}", order(""), change)
-            .with_body(json!({"customer_name": "Ada King"})),
-        RouteCase::at(
-            Method::GET,
-            "/orders/{id}/deliveries",
-            order("/deliveries"),
-            read,
-        ),
-        RouteCase::at(
-            Method::DELETE,
-            "/orders/{id}",
-            format!("/orders/{deleted_by_api}"),
-            change,
-        ),
-        RouteCase::new(Method::GET, "/", read).on_page(),
-        RouteCase::new(Method::GET, "/ui/orders", read).on_page(),
-        RouteCase::new(Method::POST, "/ui/orders", change).on_page(),
-        RouteCase::new(Method::GET, "/ui/orders/new", read).on_page(),
-        RouteCase::at(Method::GET, "/ui/orders/{id}", page(""), read).on_page(),
-        RouteCase::at(Method::POST, "/ui/orders/{id}", page(""), change).on_page(),
-        RouteCase::at(Method::GET, "/ui/orders/{id}/edit", page("/edit"), read).on_page(),
-        RouteCase::at(Method::GET, "/ui/orders/{id}/delete", page("/delete"), read).on_page(),
-        RouteCase::at(Method::GET, "/ui/orders/{id}/live", page("/live"), read).on_page(),
-        RouteCase::new(Method::GET, "/ui/sign-out", read).on_page(),
-        RouteCase::new(Method::POST, "/ui/sign-out", read).on_page(),
-        RouteCase::at(
-            Method::POST,
-            "/ui/orders/{id}/delete",
-            format!("/ui/orders/{deleted_by_page}/delete"),
-            change,
-        ),
-    ];
+    let cases = route_cases(&shown, &deleted_by_api, &deleted_by_page);
 
     // Act and Assert
     assert_every_route_asks_for_its_role(&app.address, &tokens, &cases).await;
@@ -158,4 +128,157 @@ async fn every_version_records_who_made_it_also_after_a_restart() {
     let after = read(&app).await;
     assert_eq!(after["changed_by"], "admin", "{after}");
     assert_eq!(after["version"], 3);
+}
+
+/// Every route of the API and the page, on the order `shown` and two orders to delete.
+fn route_cases(shown: &str, deleted_by_api: &str, deleted_by_page: &str) -> Vec<RouteCase> {
+    let order = |suffix: &str| format!("/orders/{shown}{suffix}");
+    let page = |suffix: &str| format!("/ui/orders/{shown}{suffix}");
+    let (read, change) = (Permission::Read, Permission::ChangeOrders);
+    vec![
+        RouteCase::new(Method::GET, "/orders", read),
+        RouteCase::new(Method::POST, "/orders", change).with_body(order_body("Barbara")),
+        RouteCase::at(Method::GET, "/orders/{id}", order(""), read),
+        RouteCase::at(Method::PATCH, "/orders/{id}", order(""), change)
+            .with_body(json!({"customer_name": "Ada King"})),
+        RouteCase::at(
+            Method::GET,
+            "/orders/{id}/deliveries",
+            order("/deliveries"),
+            read,
+        ),
+        RouteCase::at(
+            Method::DELETE,
+            "/orders/{id}",
+            format!("/orders/{deleted_by_api}"),
+            change,
+        ),
+        RouteCase::new(Method::GET, "/", read).on_page(),
+        RouteCase::new(Method::GET, "/ui/orders", read).on_page(),
+        RouteCase::new(Method::POST, "/ui/orders", change).on_page(),
+        RouteCase::new(Method::GET, "/ui/orders/new", read).on_page(),
+        RouteCase::at(Method::GET, "/ui/orders/{id}", page(""), read).on_page(),
+        RouteCase::at(Method::POST, "/ui/orders/{id}", page(""), change).on_page(),
+        RouteCase::at(Method::GET, "/ui/orders/{id}/edit", page("/edit"), read).on_page(),
+        RouteCase::at(Method::GET, "/ui/orders/{id}/delete", page("/delete"), read).on_page(),
+        RouteCase::at(Method::GET, "/ui/orders/{id}/live", page("/live"), read).on_page(),
+        RouteCase::new(Method::GET, "/ui/sign-out", read).on_page(),
+        RouteCase::new(Method::POST, "/ui/sign-out", read).on_page(),
+        RouteCase::at(
+            Method::POST,
+            "/ui/orders/{id}/delete",
+            format!("/ui/orders/{deleted_by_page}/delete"),
+            change,
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn access_tokens_of_the_identity_provider_are_checked_on_every_route() {
+    // Arrange: no tokens file, only an identity provider's key set: closed from the start.
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let key_file = data_dir.path().join("jwks.json");
+    let provider = IdentityProvider::new();
+    let settings = provider.settings(&key_file);
+    let app = spawn_app_in(data_dir, |s| s.auth.jwt = settings).await;
+    let tokens = RoleTokens::from_identity_provider(&provider);
+    let create = |token: &str, customer: &str| {
+        app.client
+            .post(format!("{}/orders", app.address))
+            .bearer_auth(token)
+            .json(&order_body(customer))
+            .send()
+    };
+    let mut ids = Vec::new();
+    for customer in ["Ada", "Grace", "Edsger"] {
+        let response = create(tokens.of(Role::Clerk), customer)
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 201);
+        let order: Value = response.json().await.expect("json");
+        assert_eq!(order["changed_by"], "clerk", "the token's name: {order}");
+        ids.push(order["order_id"].as_str().expect("an id").to_owned());
+    }
+
+    // Act and Assert: every route, every role; bad tokens of every kind.
+    let cases = route_cases(&ids[0], &ids[1], &ids[2]);
+    assert_every_route_asks_for_its_role(&app.address, &tokens, &cases).await;
+    let read = RouteCase::new(Method::GET, "/orders", Permission::Read);
+    assert_access_tokens_are_checked(&app.address, &provider, &read).await;
+
+    // The provider rotates its keys: the new ones count at once, the old ones no longer.
+    let rotated = IdentityProvider::new();
+    rotated.write_key_set(&key_file);
+    let old = create(tokens.of(Role::Clerk), "Barbara")
+        .await
+        .expect("send");
+    assert_eq!(old.status(), 401);
+    let new = create(&rotated.token("clerk-ada", Role::Clerk), "Barbara");
+    assert_eq!(new.await.expect("send").status(), 201);
+}
+
+#[tokio::test]
+async fn a_key_set_without_issuer_or_audience_or_a_damaged_one_stops_the_start() {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let key_file = data_dir.path().join("jwks.json");
+    let provider = IdentityProvider::new();
+    let good = provider.settings(&key_file);
+    let mut no_audience = good.clone();
+    no_audience.audience = None;
+    let mut no_issuer = good.clone();
+    no_issuer.issuer = Some(" ".to_owned());
+    let mut plain_http = good.clone();
+    plain_http.jwks_file = None;
+    plain_http.jwks_url = Some("http://login.example.com/keys".to_owned());
+    let damaged_file = data_dir.path().join("damaged.json");
+    std::fs::write(&damaged_file, r#"{"keys": [{"kty": "EC", "x": "#).expect("write");
+    let mut damaged = good.clone();
+    damaged.jwks_file = Some(damaged_file);
+    let cases = [
+        (no_audience, "ORDERS__AUTH__JWT__AUDIENCE"),
+        (no_issuer, "ORDERS__AUTH__JWT__ISSUER"),
+        (plain_http, "https://"),
+        (damaged, "line 1"),
+    ];
+    for (jwt, expected) in cases {
+        let mut settings = Settings::for_tests(data_dir.path());
+        settings.auth.jwt = jwt;
+        let error = match Application::build(settings).await {
+            Ok(_) => panic!("started without {expected}"),
+            Err(error) => format!("{error:#}"),
+        };
+        assert!(error.contains(expected), "{expected}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn the_key_set_can_come_from_the_identity_provider_s_url() {
+    // Arrange
+    let provider = IdentityProvider::new();
+    let url = provider.serve_key_set().await;
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut jwt = provider.settings(&data_dir.path().join("jwks.json"));
+    jwt.jwks_file = None;
+    jwt.jwks_url = Some(url);
+    let app = spawn_app_in(data_dir, |settings| settings.auth.jwt = jwt).await;
+    let list = |token: String| {
+        app.client
+            .get(format!("{}/orders", app.address))
+            .bearer_auth(token)
+            .send()
+    };
+
+    // Act: the key set is fetched in the background, soon after the start.
+    until_within("the key set fetched", Duration::from_secs(20), || async {
+        let status = list(provider.token("ada", Role::Viewer))
+            .await
+            .ok()?
+            .status();
+        (status == 200).then_some(())
+    })
+    .await;
+
+    // Assert
+    let forged = provider.bad_tokens().swap_remove(0).1;
+    assert_eq!(list(forged).await.expect("send").status(), 401);
 }

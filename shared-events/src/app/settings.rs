@@ -437,6 +437,29 @@ pub struct AuthSettings {
     /// How long an address that reached the limit is refused, and the window its failures are
     /// counted in (`ORDERS__AUTH__LOCKOUT_SECS`, default 300).
     pub lockout_secs: u64,
+    /// OpenID Connect access tokens, besides the tokens file (`ORDERS__AUTH__JWT__...`).
+    #[serde(default)]
+    pub jwt: JwtSettings,
+}
+
+/// Where OpenID Connect access tokens (JWTs) come from and what they must say. Off unless a key
+/// set is named; then the issuer and the audience are required too, since a token checked
+/// without them could have been made for another application.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct JwtSettings {
+    /// A JSON Web Key Set in a file (`ORDERS__AUTH__JWT__JWKS_FILE`), read again when it
+    /// changes.
+    pub jwks_file: Option<PathBuf>,
+    /// The identity provider's key set (`ORDERS__AUTH__JWT__JWKS_URL`): `https://`, or `http://`
+    /// to a loopback address; fetched at start and every five minutes.
+    pub jwks_url: Option<String>,
+    /// The `iss` every token must carry (`ORDERS__AUTH__JWT__ISSUER`).
+    pub issuer: Option<String>,
+    /// The `aud` every token must include (`ORDERS__AUTH__JWT__AUDIENCE`).
+    pub audience: Option<String>,
+    /// The claim that lists the caller's roles (`ORDERS__AUTH__JWT__ROLES_CLAIM`, default
+    /// `roles`); dots reach into objects (`realm_access.roles`).
+    pub roles_claim: Option<String>,
 }
 
 impl AuthSettings {
@@ -447,6 +470,7 @@ impl AuthSettings {
             tokens_file: dir.join("tokens.json"),
             failure_limit: 1_000,
             lockout_secs: DEFAULT_LOCKOUT_SECS,
+            jwt: JwtSettings::default(),
         }
     }
 }

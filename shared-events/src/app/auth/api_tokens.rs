@@ -89,6 +89,9 @@ pub enum TokenError {
     /// No token has that name.
     #[error("no token is named `{0}`")]
     NoSuchName(TokenName),
+    /// The JWT settings cannot work, or the JWT key file cannot be read.
+    #[error(transparent)]
+    Jwt(#[from] crate::app::auth::jwt::JwtSetupError),
 }
 
 /// A name that is not a valid token name.

@@ -1,8 +1,9 @@
 //! Who is calling: every request but health, metrics and the API documents must carry
-//! `Authorization: Bearer <token>` of a token in the tokens file, or the session cookie of a
-//! signed-in page, with a role that may do what the request does, once that file exists.
-//! Without a tokens file the service is open, as it was before tokens existed; making the
-//! first token (`tokens create`) closes it, with no restart.
+//! `Authorization: Bearer <token>` of a token in the tokens file or an OpenID Connect access
+//! token (a JWT, when a key set is configured), or the session cookie of a signed-in page, with
+//! a role that may do what the request does. Without a tokens file and without a JWT key set
+//! the service is open, as it was before tokens existed; making the first token
+//! (`tokens create`) closes it, with no restart.
 //!
 //! Missing or unknown credentials are answered 401 with `WWW-Authenticate: Bearer` (a page's
 //! GET, with the way to its sign-in form); a role that may not do it, 403. A change made with a
@@ -29,6 +30,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::app::auth::api_tokens::{TokenError, TokenStore, TokensFile};
 use crate::app::auth::failed_attempts::FailedAttempts;
+use crate::app::auth::jwt::{JwtRefusal, JwtVerifier};
 use crate::app::auth::session::{
     CSRF_FIELD, CSRF_HEADER, CsrfToken, SESSION_COOKIE, SESSION_LIFETIME, session_cookie,
     signed_out_cookie,
@@ -54,6 +56,7 @@ pub struct SignInPage {
 
 struct Policy {
     tokens: TokenStore,
+    jwt: Option<JwtVerifier>,
     changes: Permission,
     failures: FailedAttempts,
     page: Option<SignInPage>,
@@ -73,7 +76,8 @@ pub enum SignIn {
 
 impl Authentication {
     /// The check of a service whose changes (POST, PUT, PATCH, DELETE) need `changes`. Reads
-    /// the tokens file once, so that a damaged one stops the service at its start.
+    /// the tokens file (and a JWT key file) once, so that a damaged one stops the service at its
+    /// start.
     pub fn new(settings: &AuthSettings, changes: Permission) -> Result<Authentication, TokenError> {
         Authentication::with_page(settings, changes, None)
     }
@@ -86,12 +90,14 @@ impl Authentication {
     ) -> Result<Authentication, TokenError> {
         let tokens = TokenStore::open(&settings.tokens_file);
         tokens.tokens()?;
+        let jwt = JwtVerifier::from_settings(&settings.jwt)?;
         let failures = FailedAttempts::new(
             settings.failure_limit.max(1),
             Duration::from_secs(settings.lockout_secs),
         );
         Ok(Authentication(Arc::new(Policy {
             tokens,
+            jwt,
             changes,
             failures,
             page,
@@ -134,7 +140,7 @@ impl Authentication {
         token: SecretString,
         address: Option<IpAddr>,
     ) -> Result<SignIn, TokenError> {
-        if self.0.tokens.tokens()?.is_none() {
+        if self.0.tokens.tokens()?.is_none() && self.0.jwt.is_none() {
             return Ok(SignIn::NotRequired);
         }
         if let Some(wait) = address.and_then(|address| self.0.failures.refused_for(address)) {
@@ -193,7 +199,8 @@ impl Authentication {
         request: &ServiceRequest,
     ) -> Result<Option<(Caller, Option<CsrfToken>)>, Refusal> {
         let tokens: TokensFile = match self.0.tokens.tokens() {
-            Ok(None) => return Ok(None),
+            Ok(None) if self.0.jwt.is_none() => return Ok(None),
+            Ok(None) => TokensFile::default(),
             Ok(Some(tokens)) => tokens,
             Err(error) => {
                 tracing::error!(error = %error, "cannot read the tokens file: every request is refused until it can");
@@ -204,13 +211,24 @@ impl Authentication {
         if let Some(wait) = address.and_then(|address| self.0.failures.refused_for(address)) {
             return Err(Refusal::TooManyFailures(wait));
         }
+        let failed = |refusal: Refusal| {
+            if let Some(address) = address {
+                self.0.failures.record(address);
+            }
+            refusal
+        };
         let (caller, csrf) = if let Some(presented) = bearer_token(request) {
-            let caller = tokens.holder(presented).ok_or_else(|| {
-                if let Some(address) = address {
-                    self.0.failures.record(address);
+            let caller = match &self.0.jwt {
+                Some(jwt) if is_jwt(presented) => {
+                    jwt.verify(presented).map_err(|refusal| match refusal {
+                        JwtRefusal::Invalid(reason) => failed(Refusal::InvalidJwt(reason)),
+                        JwtRefusal::NoRole(name) => Refusal::NoRole(name),
+                    })?
                 }
-                Refusal::UnknownToken
-            })?;
+                _ => tokens
+                    .holder(presented)
+                    .ok_or_else(|| failed(Refusal::UnknownToken))?,
+            };
             (caller, None)
         } else {
             let session = request.cookie(SESSION_COOKIE);
@@ -267,6 +285,11 @@ impl Authentication {
     }
 }
 
+/// Whether `token` has a JWT's shape (three dot-separated parts) rather than an API token's.
+fn is_jwt(token: &str) -> bool {
+    token.split('.').count() == 3
+}
+
 fn is_read(method: &Method) -> bool {
     [Method::GET, Method::HEAD, Method::OPTIONS].contains(method)
 }
@@ -304,6 +327,10 @@ enum Refusal {
     SignInFirst,
     /// 401: a token that is not (or no longer) in the tokens file.
     UnknownToken,
+    /// 401: an access token (JWT) that does not pass, and why.
+    InvalidJwt(&'static str),
+    /// 403: a valid access token of this name that names none of the platform's roles.
+    NoRole(String),
     /// 403: a valid token whose role may not do this.
     RoleTooWeak(Caller, Permission),
     /// 403: a change made with a session cookie but without the session's CSRF token.
@@ -339,6 +366,21 @@ impl Refusal {
                 "invalid_token",
                 "the token is not valid: it was never made here, or it was revoked".to_owned(),
                 Some(r#"Bearer realm="orders", error="invalid_token""#),
+            ),
+            Refusal::InvalidJwt(reason) => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                format!("the access token is not valid: {reason}"),
+                Some(r#"Bearer realm="orders", error="invalid_token""#),
+            ),
+            Refusal::NoRole(name) => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "the access token of `{name}` names none of the roles viewer, clerk, stock \
+                     or admin"
+                ),
+                None,
             ),
             Refusal::RoleTooWeak(caller, needed) => (
                 StatusCode::FORBIDDEN,

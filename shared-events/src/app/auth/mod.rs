@@ -5,6 +5,7 @@
 //! - [`role`]: [`Role`] (`viewer`, `clerk`, `stock`, `admin`) and the [`Permission`]s each has.
 //! - [`api_tokens`]: the tokens file, where tokens are made, listed, revoked and checked.
 //! - [`authentication`]: the middleware that asks every request for a token once tokens exist.
+//! - [`jwt`]: OpenID Connect access tokens, checked against the identity provider's keys.
 //! - [`failed_attempts`]: addresses that keep sending bad credentials, refused for a while.
 //! - [`session`]: the page's session cookie and the CSRF token of its forms.
 //! - [`tokens_command`]: every binary's `tokens create | list | revoke`.
@@ -12,6 +13,7 @@
 pub mod api_tokens;
 pub mod authentication;
 pub mod failed_attempts;
+pub mod jwt;
 pub mod role;
 pub mod session;
 pub mod tokens_command;
