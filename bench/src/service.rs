@@ -150,6 +150,8 @@ pub fn service_command(program: &Path, env: &[(&str, String)]) -> Command {
     }
     command.env_remove("RUST_LOG");
     command.env("ORDERS__LOG__LEVEL", "warn");
+    // Measured open, or with the tokens a run makes itself: no administrator token at the first start.
+    command.env("ORDERS__AUTH__FIRST_TOKEN", "false");
     if let Some((_, data_dir)) = env.iter().find(|(key, _)| *key == "ORDERS__DATA_DIR") {
         command.env(
             "ORDERS__AUTH__TOKENS_FILE",

@@ -7,6 +7,7 @@ use order_service::data_files::order_service_files;
 use order_service::settings::Settings;
 use order_service::standby;
 use order_service::startup::Application;
+use shared_events::app::auth::first_token::FirstToken;
 use shared_events::app::cli::{self, ServiceCli, ServiceCommand};
 use shared_events::app::telemetry::{self, ServiceNames};
 use shared_events::runtime::amqp::ReplayTarget;
@@ -52,9 +53,18 @@ async fn run(cli: ServiceCli) -> anyhow::Result<()> {
         }
         None => {
             let telemetry = telemetry::start(&settings.log, ServiceNames::One("order-service"))?;
+            let first = FirstToken::make_if_first_start(&settings.auth)?;
+            let auth = settings.auth.clone();
+            let build = async move {
+                let application = standby::build_when_free(settings).await?;
+                if let Some(first) = first {
+                    first.announce(&application.url(), &auth);
+                }
+                Ok(application)
+            };
             let served = cli::serve_until_signalled(
                 "order-service",
-                standby::build_when_free(settings),
+                build,
                 Application::url,
                 Application::run,
             )

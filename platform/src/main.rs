@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use order_platform::{Platform, PlatformSettings, TransportKind, data_files, failures};
+use shared_events::app::auth::first_token::FirstToken;
 use shared_events::app::auth::tokens_command::TokensCommand;
 use shared_events::app::data_command::DataCommand;
 use shared_events::app::{cli, telemetry};
@@ -79,13 +80,18 @@ async fn run(cli: PlatformCli) -> anyhow::Result<()> {
                 TransportKind::Amqp => "RabbitMQ",
             };
             tracing::info!(transport, "events travel {transport}");
-            let served = cli::serve_until_signalled(
-                "order platform",
-                Platform::build(settings),
-                Platform::url,
-                Platform::run,
-            )
-            .await;
+            let first = FirstToken::make_if_first_start(&settings.order.auth)?;
+            let auth = settings.order.auth.clone();
+            let build = async move {
+                let platform = Platform::build(settings).await?;
+                if let Some(first) = first {
+                    first.announce(&platform.url(), &auth);
+                }
+                Ok(platform)
+            };
+            let served =
+                cli::serve_until_signalled("order platform", build, Platform::url, Platform::run)
+                    .await;
             telemetry.shutdown().await;
             served
         }

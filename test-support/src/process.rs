@@ -26,6 +26,8 @@ pub fn service_command(program: &str, data_dir: &Path, amqp: &AmqpSettings) -> C
         .env("ORDERS__DATA_DIR", data_dir)
         // Where the settings of a service started in process have it.
         .env("ORDERS__AUTH__TOKENS_FILE", data_dir.join("tokens.json"))
+        // Open, as the tests of other things expect: no administrator token at the first start.
+        .env("ORDERS__AUTH__FIRST_TOKEN", "false")
         .env("ORDERS__AMQP__URL", amqp.url.expose())
         .env("ORDERS__AMQP__NAMESPACE", &amqp.namespace)
         .env("ORDERS__AMQP__RETRY_DELAYS_MS", delays.join(","))

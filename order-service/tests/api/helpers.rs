@@ -262,6 +262,9 @@ pub(crate) fn binary(data_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_order-service"));
     command
         .env("ORDERS__DATA_DIR", data_dir)
+        .env("ORDERS__AUTH__TOKENS_FILE", data_dir.join("tokens.json"))
+        // Open, as the tests of other things expect: no administrator token at the first start.
+        .env("ORDERS__AUTH__FIRST_TOKEN", "false")
         .env("ORDERS__TRANSPORT", "embedded");
     command
 }

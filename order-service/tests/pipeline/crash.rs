@@ -15,6 +15,9 @@ async fn start_binary(data_dir: &Path, namespace: &str, amqp_url: &str) -> (Chil
     let mut command = Command::new(env!("CARGO_BIN_EXE_order-service"));
     command
         .env("ORDERS__DATA_DIR", data_dir)
+        .env("ORDERS__AUTH__TOKENS_FILE", data_dir.join("tokens.json"))
+        // Open, as the tests of other things expect: no administrator token at the first start.
+        .env("ORDERS__AUTH__FIRST_TOKEN", "false")
         .env("ORDERS__AMQP__URL", amqp_url)
         .env("ORDERS__AMQP__NAMESPACE", namespace)
         // The same queue arguments as the in-process consumers (and the teardown) use.

@@ -149,6 +149,9 @@ impl Platform {
             .env_remove("ORDERS__AMQP__URL")
             .env_remove("RUST_LOG")
             .env("ORDERS__DATA_DIR", data_dir)
+            .env("ORDERS__AUTH__TOKENS_FILE", data_dir.join("tokens.json"))
+            // Open, as the tests of other things expect: no administrator token at the first start.
+            .env("ORDERS__AUTH__FIRST_TOKEN", "false")
             .env("ORDERS__HTTP__ADDR", address(ports[0]))
             .env("ORDERS__PLATFORM__INVENTORY_ADDR", address(ports[1]))
             .env("ORDERS__PLATFORM__BILLING_ADDR", address(ports[2]))

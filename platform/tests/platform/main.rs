@@ -6,5 +6,6 @@ mod conformance;
 mod crash;
 mod disk_full;
 mod embedded;
+mod first_start;
 mod helpers;
 mod traces;

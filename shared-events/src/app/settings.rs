@@ -437,6 +437,10 @@ pub struct AuthSettings {
     /// How long an address that reached the limit is refused, and the window its failures are
     /// counted in (`ORDERS__AUTH__LOCKOUT_SECS`, default 300).
     pub lockout_secs: u64,
+    /// Whether the first start of the service that serves the page makes the tokens file with
+    /// an administrator's token and prints a sign-in link (`ORDERS__AUTH__FIRST_TOKEN`,
+    /// default true).
+    pub first_token: bool,
     /// OpenID Connect access tokens, besides the tokens file (`ORDERS__AUTH__JWT__...`).
     #[serde(default)]
     pub jwt: JwtSettings,
@@ -470,6 +474,7 @@ impl AuthSettings {
             tokens_file: dir.join("tokens.json"),
             failure_limit: 1_000,
             lockout_secs: DEFAULT_LOCKOUT_SECS,
+            first_token: false,
             jwt: JwtSettings::default(),
         }
     }
@@ -553,7 +558,8 @@ fn auth_defaults(
     builder
         .set_default("auth.tokens_file", DEFAULT_TOKENS_FILE)?
         .set_default("auth.failure_limit", DEFAULT_FAILURE_LIMIT)?
-        .set_default("auth.lockout_secs", DEFAULT_LOCKOUT_SECS)
+        .set_default("auth.lockout_secs", DEFAULT_LOCKOUT_SECS)?
+        .set_default("auth.first_token", true)
 }
 
 fn amqp_defaults(

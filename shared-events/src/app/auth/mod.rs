@@ -6,6 +6,7 @@
 //! - [`api_tokens`]: the tokens file, where tokens are made, listed, revoked and checked.
 //! - [`authentication`]: the middleware that asks every request for a token once tokens exist.
 //! - [`jwt`]: OpenID Connect access tokens, checked against the identity provider's keys.
+//! - [`first_token`]: the first start's administrator token and sign-in link.
 //! - [`failed_attempts`]: addresses that keep sending bad credentials, refused for a while.
 //! - [`session`]: the page's session cookie and the CSRF token of its forms.
 //! - [`tokens_command`]: every binary's `tokens create | list | revoke`.
@@ -13,6 +14,7 @@
 pub mod api_tokens;
 pub mod authentication;
 pub mod failed_attempts;
+pub mod first_token;
 pub mod jwt;
 pub mod role;
 pub mod session;
