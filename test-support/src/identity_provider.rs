@@ -2,8 +2,9 @@
 //! ES256 and an RS256 key (made in the test), and access tokens signed with them, good or bad
 //! in every way a real provider's (or a forger's) could be.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,9 +15,10 @@ use rsa::rand_core::OsRng;
 use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use shared_events::app::auth::Role;
 use shared_events::app::settings::JwtSettings;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 /// The issuer the provider's tokens name.
 pub const ISSUER: &str = "https://login.example.com/realms/shop";
@@ -89,6 +91,30 @@ impl IdentityProvider {
             }
         });
         format!("http://{address}/realms/shop/protocol/openid-connect/certs")
+    }
+
+    /// Serves the provider's sign-in on a loopback port: an authorization endpoint that signs
+    /// anyone in at once (sending them back with a code) and a token endpoint that trades the
+    /// code, checked against its PKCE challenge, its redirect URI and the client's id and
+    /// `CLIENT_SECRET`, for an access token of `name` with `role`. The two URLs.
+    pub async fn serve_sign_in(&self, name: &str, role: Role) -> (String, String) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let address = listener.local_addr().expect("an address");
+        let access_token = self.token(name, role);
+        let grants: Arc<Mutex<HashMap<String, Grant>>> = Arc::default();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let grants = Arc::clone(&grants);
+                let access_token = access_token.clone();
+                tokio::spawn(answer_sign_in(stream, grants, access_token));
+            }
+        });
+        (
+            format!("http://{address}/authorize"),
+            format!("http://{address}/token"),
+        )
     }
 
     /// Settings that trust this provider through the key set in `jwks_file`.
@@ -242,4 +268,107 @@ fn rs256_key(kid: &'static str) -> SigningKey {
             "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
         }),
     }
+}
+
+/// The client's secret at the test provider.
+pub const CLIENT_SECRET: &str = "test-client-secret";
+
+/// The client id at the test provider.
+pub const CLIENT_ID: &str = "orders-page";
+
+/// What an authorization handed out, until its code is traded.
+struct Grant {
+    challenge: String,
+    redirect_uri: String,
+}
+
+/// One request to the test provider's sign-in endpoints, answered.
+async fn answer_sign_in(
+    mut stream: tokio::net::TcpStream,
+    grants: Arc<Mutex<HashMap<String, Grant>>>,
+    access_token: String,
+) {
+    let mut reader = tokio::io::BufReader::new(&mut stream);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).await.is_err() {
+        return;
+    }
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await.unwrap_or(0) == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).await.is_err() {
+        return;
+    }
+    let target = request_line.split_whitespace().nth(1).unwrap_or_default();
+    let answer = if let Some(query) = target.strip_prefix("/authorize?") {
+        let pairs: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let field = |name: &str| pairs.get(name).cloned().unwrap_or_default();
+        let code = URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes());
+        let good = field("response_type") == "code"
+            && field("client_id") == CLIENT_ID
+            && field("code_challenge_method") == "S256";
+        if good {
+            grants.lock().expect("the grants").insert(
+                code.clone(),
+                Grant {
+                    challenge: field("code_challenge"),
+                    redirect_uri: field("redirect_uri"),
+                },
+            );
+        }
+        let mut back = url::Url::parse(&field("redirect_uri")).expect("a redirect URI");
+        if good {
+            back.query_pairs_mut()
+                .append_pair("code", &code)
+                .append_pair("state", &field("state"));
+        } else {
+            back.query_pairs_mut()
+                .append_pair("error", "invalid_request");
+        }
+        format!(
+            "HTTP/1.1 303 See Other\r\nlocation: {back}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        )
+    } else if target == "/token" {
+        let pairs: HashMap<String, String> =
+            url::form_urlencoded::parse(&body).into_owned().collect();
+        let field = |name: &str| pairs.get(name).cloned().unwrap_or_default();
+        let grant = grants.lock().expect("the grants").remove(&field("code"));
+        let verified = grant.is_some_and(|grant| {
+            let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(field("code_verifier")));
+            challenge == grant.challenge
+                && field("redirect_uri") == grant.redirect_uri
+                && field("grant_type") == "authorization_code"
+                && field("client_id") == CLIENT_ID
+                && field("client_secret") == CLIENT_SECRET
+        });
+        let (status, json) = if verified {
+            (
+                "200 OK",
+                json!({"access_token": access_token, "token_type": "Bearer", "expires_in": 3600}),
+            )
+        } else {
+            ("400 Bad Request", json!({"error": "invalid_grant"}))
+        };
+        let json = json.to_string();
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
+            json.len()
+        )
+    } else {
+        "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
+    };
+    let _ = stream.write_all(answer.as_bytes()).await;
+    let _ = stream.shutdown().await;
 }

@@ -32,6 +32,7 @@ mod layout;
 mod list;
 mod live;
 mod order_page;
+mod provider_sign_in;
 mod sign_in;
 mod timeline;
 
@@ -108,6 +109,12 @@ fn page_routes(config: &mut web::ServiceConfig) {
             resource("/sign-in", "GET, HEAD, POST")
                 .route(read().to(sign_in::form))
                 .route(web::post().to(sign_in::sign_in)),
+        )
+        .service(
+            resource("/sign-in/provider", "GET, HEAD").route(read().to(provider_sign_in::start)),
+        )
+        .service(
+            resource("/sign-in/callback", "GET, HEAD").route(read().to(provider_sign_in::callback)),
         )
         .service(
             resource("/sign-out", "GET, HEAD, POST")

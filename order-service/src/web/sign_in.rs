@@ -34,8 +34,8 @@ enum Problem {
 }
 
 /// `GET /ui/sign-in`: the form.
-pub(crate) async fn form() -> Markup {
-    sign_in_page(None)
+pub(crate) async fn form(authentication: web::Data<Authentication>) -> Markup {
+    sign_in_page(None, &authentication)
 }
 
 /// `POST /ui/sign-in`: a valid token gets a session cookie and the list of orders; anything
@@ -63,12 +63,12 @@ pub(crate) async fn sign_in(
         SignIn::NotRequired => see_other(&list_path()),
         SignIn::Refused => layout::html_response(
             StatusCode::UNAUTHORIZED,
-            sign_in_page(Some(Problem::Refused)),
+            sign_in_page(Some(Problem::Refused), &authentication),
         ),
         SignIn::TooManyFailures(wait) => {
             let mut answer = layout::html_response(
                 StatusCode::TOO_MANY_REQUESTS,
-                sign_in_page(Some(Problem::TooManyFailures)),
+                sign_in_page(Some(Problem::TooManyFailures), &authentication),
             );
             answer
                 .headers_mut()
@@ -116,9 +116,17 @@ pub(crate) async fn sign_out(
     Ok(answer)
 }
 
-fn sign_in_page(problem: Option<Problem>) -> Markup {
+fn sign_in_page(problem: Option<Problem>, authentication: &Authentication) -> Markup {
     let content = html! {
         h1 { "Sign in" }
+        @if authentication.identity_provider().is_some() {
+            p {
+                a.button #sign-in-provider href={ (PREFIX) "/sign-in/provider" } {
+                    "Sign in with your company account"
+                }
+            }
+            p { "Or with a token:" }
+        }
         @match problem {
             Some(Problem::Refused) => div.error-summary #form-error role="alert" {
                 p { strong { "That token is not valid. " } "It may have been revoked; ask an administrator for a new one." }

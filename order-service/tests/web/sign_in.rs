@@ -6,6 +6,8 @@ use reqwest::{Method, Response};
 use secrecy::ExposeSecret;
 use shared_events::app::auth::Role;
 use shared_events::app::auth::api_tokens::TokenStore;
+use shared_events::app::settings::OidcSettings;
+use test_support::identity_provider::{CLIENT_ID, CLIENT_SECRET, IdentityProvider};
 
 use crate::helpers::{TestApp, assert_html, see_other, send, spawn_app, spawn_app_with};
 
@@ -200,4 +202,128 @@ async fn repeated_failed_sign_ins_from_one_address_get_429() {
     assert_eq!(response.status(), 429, "even the right token, for a while");
     assert!(!header(&response, "retry-after").is_empty());
     assert_html(&response);
+}
+
+#[tokio::test]
+async fn people_sign_in_through_the_identity_provider_and_forged_callbacks_are_refused() {
+    // Arrange: a provider that signs Ada in as a clerk, and a service that trusts it.
+    let provider = IdentityProvider::new();
+    let (authorization_url, token_url) = provider.serve_sign_in("ada.lovelace", Role::Clerk).await;
+    let keys = tempfile::tempdir().expect("temp dir");
+    let jwt = provider.settings(&keys.path().join("jwks.json"));
+    let app = spawn_app_with(|settings| {
+        settings.auth.jwt = jwt;
+        settings.auth.oidc = OidcSettings {
+            authorization_url: Some(authorization_url),
+            token_url: Some(token_url),
+            client_id: Some(CLIENT_ID.to_owned()),
+            client_secret: Some(CLIENT_SECRET.into()),
+            scopes: None,
+        };
+    })
+    .await;
+    let page = app.page("/ui/sign-in", 200).await;
+    assert!(page.contains(r#"href="/ui/sign-in/provider""#), "{page}");
+
+    // The first leg: to the provider, with the flow in a cookie; the provider sends back a code.
+    let start = |app: &TestApp| {
+        let request = app.request(Method::GET, "/ui/sign-in/provider");
+        async move {
+            let response = send(request).await;
+            let to_provider = see_other(&response);
+            let flow = header(&response, SET_COOKIE.as_str());
+            let flow = flow.split(';').next().expect("name=value").to_owned();
+            let back = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("a client")
+                .get(&to_provider)
+                .send()
+                .await
+                .expect("the provider answers");
+            (flow, header(&back, "location"))
+        }
+    };
+    let callback = |location: &str| {
+        location
+            .split_once("/ui/sign-in/callback")
+            .map(|(_, query)| format!("/ui/sign-in/callback{query}"))
+            .unwrap_or_else(|| panic!("back to the callback: {location}"))
+    };
+
+    // Act and Assert: a callback without the flow's cookie, or with another flow's, is refused.
+    let (_, location) = start(&app).await;
+    let without_cookie = app.get(&callback(&location)).await;
+    assert_eq!(without_cookie.status(), 401);
+    let (other_flow, _) = start(&app).await;
+    let mixed = send(
+        app.request(Method::GET, &callback(&location))
+            .header(COOKIE, &other_flow),
+    )
+    .await;
+    assert_eq!(mixed.status(), 401, "another flow's state");
+
+    let (flow, location) = start(&app).await;
+    let forged: String = callback(&location)
+        .split('&')
+        .map(|pair| match pair.split_once("state=") {
+            Some((before, _)) => format!("{before}state=forged"),
+            None => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let tampered = send(app.request(Method::GET, &forged).header(COOKIE, &flow)).await;
+    assert_eq!(tampered.status(), 401, "a state that is not the flow's");
+
+    // The real round trip signs Ada in, in her name and with her role.
+    let (flow, location) = start(&app).await;
+    let signed_in = send(
+        app.request(Method::GET, &callback(&location))
+            .header(COOKIE, &flow),
+    )
+    .await;
+    assert_eq!(see_other(&signed_in), "/ui/orders");
+    let session = header(&signed_in, SET_COOKIE.as_str());
+    assert!(session.starts_with("orders_session="), "{session}");
+    let mut browser = Browser {
+        app: &app,
+        cookie: Some(session.split(';').next().expect("name=value").to_owned()),
+    };
+    let list = browser.get("/ui/orders").await;
+    assert_eq!(list.status(), 200);
+    let who = browser
+        .get("/ui/sign-out")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        who.contains("ada.lovelace") && who.contains("clerk"),
+        "{who}"
+    );
+    let csrf = browser.csrf("/ui/orders/new").await;
+    let created = browser
+        .post(
+            "/ui/orders",
+            &[
+                ("csrf", csrf.as_str()),
+                ("customer_name", "Grace"),
+                ("items[0].product", "pen"),
+                ("items[0].quantity", "1"),
+                ("items[0].amount", "1.50"),
+            ],
+        )
+        .await;
+    let order_page = see_other(&created);
+    let shown = browser.get(&order_page).await.text().await.expect("page");
+    assert!(shown.contains("ada.lovelace"), "changed by Ada: {shown}");
+
+    // The same code a second time is refused by the provider.
+    browser.cookie = None;
+    let replayed = send(
+        app.request(Method::GET, &callback(&location))
+            .header(COOKIE, &flow),
+    )
+    .await;
+    assert_eq!(replayed.status(), 401, "a code works once");
 }

@@ -59,7 +59,11 @@ fn with_sources(
 /// The settings that may instead be read from a file named by the same variable with `_FILE`
 /// appended (`ORDERS__AMQP__URL_FILE=/run/secrets/amqp-url`): the way compose and Kubernetes
 /// hand secrets over, so that they never stand in the environment or a process listing.
-const SECRET_FILE_VARIABLES: [&str; 2] = ["ORDERS__AMQP__URL", "ORDERS__SMTP__URL"];
+const SECRET_FILE_VARIABLES: [&str; 3] = [
+    "ORDERS__AMQP__URL",
+    "ORDERS__SMTP__URL",
+    "ORDERS__AUTH__OIDC__CLIENT_SECRET",
+];
 
 /// The `ORDERS__...` variables of `variables`, with each `<SECRET>_FILE` replaced by `<SECRET>`
 /// holding the file's contents (without its final line break). Other variables are left out,
@@ -444,6 +448,26 @@ pub struct AuthSettings {
     /// OpenID Connect access tokens, besides the tokens file (`ORDERS__AUTH__JWT__...`).
     #[serde(default)]
     pub jwt: JwtSettings,
+    /// Signing in to the page through the identity provider (`ORDERS__AUTH__OIDC__...`).
+    #[serde(default)]
+    pub oidc: OidcSettings,
+}
+
+/// The identity provider's authorization code flow, for the page's sign-in: off unless the
+/// client id is set, and then the JWT settings check the access tokens it hands out.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OidcSettings {
+    /// Where people are sent to sign in (`ORDERS__AUTH__OIDC__AUTHORIZATION_URL`).
+    pub authorization_url: Option<String>,
+    /// Where a code is traded for tokens (`ORDERS__AUTH__OIDC__TOKEN_URL`).
+    pub token_url: Option<String>,
+    /// This platform's client id at the provider (`ORDERS__AUTH__OIDC__CLIENT_ID`).
+    pub client_id: Option<String>,
+    /// The client's secret, for a confidential client (`ORDERS__AUTH__OIDC__CLIENT_SECRET`, or
+    /// `..._FILE`); a public client relies on PKCE alone. Never printed.
+    pub client_secret: Option<secrecy::SecretString>,
+    /// The scopes asked for (`ORDERS__AUTH__OIDC__SCOPES`, default `openid profile email`).
+    pub scopes: Option<String>,
 }
 
 /// Where OpenID Connect access tokens (JWTs) come from and what they must say. Off unless a key
@@ -476,6 +500,7 @@ impl AuthSettings {
             lockout_secs: DEFAULT_LOCKOUT_SECS,
             first_token: false,
             jwt: JwtSettings::default(),
+            oidc: OidcSettings::default(),
         }
     }
 }

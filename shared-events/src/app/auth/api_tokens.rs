@@ -44,8 +44,13 @@ pub struct TokensFile {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionEntry {
-    /// The token it was signed in with: its name and role are the session's.
+    /// The token it was signed in with: its name and role are the session's. For a session
+    /// signed in through the identity provider, the person's name.
     pub token: TokenName,
+    /// The role of a session signed in through the identity provider (a token's session takes
+    /// its token's role).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
     /// The SHA-256 of the session's secret (its cookie).
     pub sha256: TokenHash,
     /// When it stops working.
@@ -172,12 +177,37 @@ impl TokenStore {
             let caller = entry.caller();
             file.sessions.push(SessionEntry {
                 token: entry.name.clone(),
+                role: None,
                 sha256,
                 expires_at: (now + lifetime).trunc_subsecs(0),
             });
             Ok(Some(caller))
         })?;
         Ok(caller.map(|caller| (secret, caller)))
+    }
+
+    /// Starts a page session for `caller`, whom the identity provider signed in, lasting
+    /// `lifetime`: its secret, for the cookie. Blocks: call it on a blocking thread.
+    pub fn start_provider_session(
+        &self,
+        caller: &Caller,
+        lifetime: chrono::Duration,
+    ) -> Result<SecretString, TokenError> {
+        let secret = new_secret(SESSION_PREFIX);
+        let sha256 = TokenHash::of(secret.expose_secret());
+        let now = Utc::now();
+        let name = TokenName::from_person(&caller.name);
+        self.document.update(|file| {
+            file.sessions.retain(|session| session.expires_at > now);
+            file.sessions.push(SessionEntry {
+                token: name,
+                role: Some(caller.role),
+                sha256,
+                expires_at: (now + lifetime).trunc_subsecs(0),
+            });
+            Ok::<_, TokenError>(())
+        })?;
+        Ok(secret)
     }
 
     /// Ends the page session whose secret is `secret`, if there is one. Blocks: call it on a
@@ -221,6 +251,12 @@ impl TokensFile {
             .sessions
             .iter()
             .find(|session| session.sha256 == sha256 && session.expires_at > now)?;
+        if let Some(role) = session.role {
+            return Some(Caller {
+                name: session.token.0.clone(),
+                role,
+            });
+        }
         self.tokens
             .iter()
             .find(|entry| entry.name == session.token)
@@ -265,6 +301,22 @@ impl TokenName {
     /// The name as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A person's name from the identity provider, as a name: every character a name may not
+    /// hold becomes `-`, and it is cut to 64 characters, so that it prints as safely.
+    pub fn from_person(name: &str) -> TokenName {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "._@-".contains(c);
+        let name: String = name
+            .chars()
+            .map(|c| if allowed(c) { c } else { '-' })
+            .take(64)
+            .collect();
+        if name.is_empty() {
+            TokenName("someone".to_owned())
+        } else {
+            TokenName(name)
+        }
     }
 }
 

@@ -31,6 +31,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::app::auth::api_tokens::{TokenError, TokenStore, TokensFile};
 use crate::app::auth::failed_attempts::FailedAttempts;
 use crate::app::auth::jwt::{JwtRefusal, JwtVerifier};
+use crate::app::auth::oidc::OidcClient;
 use crate::app::auth::session::{
     CSRF_FIELD, CSRF_HEADER, CsrfToken, SESSION_COOKIE, SESSION_LIFETIME, session_cookie,
     signed_out_cookie,
@@ -57,6 +58,7 @@ pub struct SignInPage {
 struct Policy {
     tokens: TokenStore,
     jwt: Option<JwtVerifier>,
+    oidc: Option<OidcClient>,
     changes: Permission,
     failures: FailedAttempts,
     page: Option<SignInPage>,
@@ -91,6 +93,15 @@ impl Authentication {
         let tokens = TokenStore::open(&settings.tokens_file);
         tokens.tokens()?;
         let jwt = JwtVerifier::from_settings(&settings.jwt)?;
+        let oidc = OidcClient::from_settings(&settings.oidc)?;
+        if oidc.is_some() && jwt.is_none() {
+            return Err(crate::app::auth::jwt::JwtSetupError::new(
+                "signing in through the identity provider (ORDERS__AUTH__OIDC__CLIENT_ID) needs \
+                 its key set to check the tokens (ORDERS__AUTH__JWT__JWKS_URL or _FILE)"
+                    .to_owned(),
+            )
+            .into());
+        }
         let failures = FailedAttempts::new(
             settings.failure_limit.max(1),
             Duration::from_secs(settings.lockout_secs),
@@ -98,6 +109,7 @@ impl Authentication {
         Ok(Authentication(Arc::new(Policy {
             tokens,
             jwt,
+            oidc,
             changes,
             failures,
             page,
@@ -161,6 +173,47 @@ impl Authentication {
                 SignIn::Refused
             }
         })
+    }
+
+    /// The identity provider's sign-in, when one is configured.
+    pub fn identity_provider(&self) -> Option<&OidcClient> {
+        self.0.oidc.as_ref()
+    }
+
+    /// Whether the session cookie is `Secure` (the page is served over HTTPS).
+    pub fn https(&self) -> bool {
+        self.0.page.is_some_and(|page| page.https)
+    }
+
+    /// Signs a browser in with an access token the identity provider handed out for it: a
+    /// session like a token's, in the person's name and with the token's role.
+    pub async fn sign_in_with_access_token(
+        &self,
+        access_token: SecretString,
+        address: Option<IpAddr>,
+    ) -> Result<SignIn, TokenError> {
+        if let Some(wait) = address.and_then(|address| self.0.failures.refused_for(address)) {
+            return Ok(SignIn::TooManyFailures(wait));
+        }
+        let verified = self
+            .0
+            .jwt
+            .as_ref()
+            .map(|jwt| jwt.verify(access_token.expose_secret()));
+        let Some(Ok(caller)) = verified else {
+            if let Some(address) = address {
+                self.0.failures.record(address);
+            }
+            return Ok(SignIn::Refused);
+        };
+        let person = caller.clone();
+        let secret = self
+            .blocking(move |tokens| tokens.start_provider_session(&person, SESSION_LIFETIME))
+            .await?;
+        Ok(SignIn::SignedIn(
+            caller,
+            session_cookie(secret.expose_secret(), self.https()),
+        ))
     }
 
     /// Ends the session of `request`'s cookie, if it has one; the cookie that clears it.
@@ -279,8 +332,11 @@ impl Authentication {
             || path.starts_with("/health/")
             || matches!(path, "/openapi.json" | "/api-docs" | "/api-docs.js")
             || self.0.page.is_some_and(|page| {
-                path.strip_prefix(page.prefix)
-                    .is_some_and(|rest| rest == "/sign-in" || rest.starts_with("/assets/"))
+                path.strip_prefix(page.prefix).is_some_and(|rest| {
+                    rest == "/sign-in"
+                        || rest.starts_with("/sign-in/")
+                        || rest.starts_with("/assets/")
+                })
             })
     }
 }

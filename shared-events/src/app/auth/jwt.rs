@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use url::Url;
 
+use crate::app::auth::api_tokens::TokenName;
 use crate::app::auth::{Caller, Role};
 use crate::app::settings::JwtSettings;
 
@@ -55,6 +56,12 @@ pub enum JwtRefusal {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct JwtSetupError(String);
+
+impl JwtSetupError {
+    pub(crate) fn new(message: String) -> JwtSetupError {
+        JwtSetupError(message)
+    }
+}
 
 impl JwtVerifier {
     /// The verifier `settings` describe, or `None` when no key set is configured. Reads a key
@@ -146,8 +153,8 @@ impl JwtVerifier {
         let name = ["preferred_username", "email", "sub"]
             .iter()
             .find_map(|claim| claims.get(*claim)?.as_str().filter(|name| !name.is_empty()))
-            .ok_or(JwtRefusal::Invalid("it names nobody (no `sub`)"))?
-            .to_owned();
+            .map(|name| TokenName::from_person(name).as_str().to_owned())
+            .ok_or(JwtRefusal::Invalid("it names nobody (no `sub`)"))?;
         let listed = self
             .roles_claim
             .iter()

@@ -7,6 +7,7 @@
 //! - [`authentication`]: the middleware that asks every request for a token once tokens exist.
 //! - [`jwt`]: OpenID Connect access tokens, checked against the identity provider's keys.
 //! - [`first_token`]: the first start's administrator token and sign-in link.
+//! - [`oidc`]: signing in to the page through the identity provider (authorization code flow).
 //! - [`failed_attempts`]: addresses that keep sending bad credentials, refused for a while.
 //! - [`session`]: the page's session cookie and the CSRF token of its forms.
 //! - [`tokens_command`]: every binary's `tokens create | list | revoke`.
@@ -16,6 +17,7 @@ pub mod authentication;
 pub mod failed_attempts;
 pub mod first_token;
 pub mod jwt;
+pub mod oidc;
 pub mod role;
 pub mod session;
 pub mod tokens_command;
