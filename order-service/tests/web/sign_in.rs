@@ -135,6 +135,9 @@ async fn a_clerk_signs_in_changes_orders_with_the_forms_csrf_token_and_signs_out
         posted.extend(csrf.map(|csrf| ("csrf", csrf)));
         let response = browser.post("/ui/orders", &posted).await;
         assert_eq!(response.status(), 403, "CSRF token {csrf:?}");
+        assert_html(&response);
+        let page = response.text().await.expect("a page");
+        assert!(page.contains("CSRF token"), "the page says why: {page}");
     }
     assert_eq!(app.store.len(), 0, "nothing was created");
 
@@ -177,6 +180,12 @@ async fn a_viewer_reads_but_cannot_change_and_a_revoked_tokens_session_ends() {
         .post("/ui/orders", &[("customer_name", "Ada"), ("csrf", &csrf)])
         .await;
     assert_eq!(response.status(), 403, "a viewer may not create orders");
+    assert_html(&response);
+    let page = response.text().await.expect("a page");
+    assert!(
+        page.contains("viewer-bo") && page.contains("may not create, change or delete orders"),
+        "the page says why: {page}"
+    );
 
     TokenStore::open(&app.tokens_file())
         .revoke(&"viewer-bo".parse().expect("a name"))

@@ -10,7 +10,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,7 +22,7 @@ pub struct SharedDocument<T> {
     path: PathBuf,
     /// The version last read, and the file it was read from, kept open: once a change replaces
     /// the file, the old one has no name left (no link), which no clock or size can miss.
-    cache: Mutex<Option<(File, T)>>,
+    cache: Mutex<Option<(File, Arc<T>)>>,
 }
 
 /// Why the document cannot be read or changed.
@@ -63,11 +63,15 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SharedDocument<T> {
 
     /// The document as the file holds it now.
     pub fn read(&self) -> Result<T, DocumentError> {
-        Ok(self.read_if_exists()?.unwrap_or_default())
+        Ok(self
+            .read_if_exists()?
+            .map(|document| T::clone(&document))
+            .unwrap_or_default())
     }
 
-    /// The document as the file holds it now, or `None` if there is no file.
-    pub fn read_if_exists(&self) -> Result<Option<T>, DocumentError> {
+    /// The document as the file holds it now, or `None` if there is no file. Shared with the
+    /// cache, so that readers on every request copy nothing.
+    pub fn read_if_exists(&self) -> Result<Option<Arc<T>>, DocumentError> {
         let mut cache = self
             .cache
             .lock()
@@ -75,7 +79,7 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SharedDocument<T> {
         if let Some((file, document)) = cache.as_ref() {
             let metadata = file.metadata().map_err(|source| self.io_error(source))?;
             if metadata.nlink() > 0 {
-                return Ok(Some(document.clone()));
+                return Ok(Some(Arc::clone(document)));
             }
         }
         let mut file = match File::open(&self.path) {
@@ -89,8 +93,8 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SharedDocument<T> {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(|source| self.io_error(source))?;
-        let document = self.parse(&bytes)?;
-        *cache = Some((file, document.clone()));
+        let document = Arc::new(self.parse(&bytes)?);
+        *cache = Some((file, Arc::clone(&document)));
         Ok(Some(document))
     }
 

@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -223,7 +224,7 @@ impl TokenStore {
     }
 
     /// The tokens as the file holds them now, or `None` if there is no tokens file.
-    pub fn tokens(&self) -> Result<Option<TokensFile>, TokenError> {
+    pub fn tokens(&self) -> Result<Option<Arc<TokensFile>>, TokenError> {
         Ok(self.document.read_if_exists()?)
     }
 

@@ -125,17 +125,18 @@ impl Authentication {
         if self.is_open(request.path()) {
             return Ok(next.call(request).await?.map_into_left_body());
         }
+        let person = self.person_at_page(&request);
         let verdict = match self.caller(&request) {
             Ok(verdict) => verdict,
             Err(refusal) => {
-                let answer = refusal.answer(self.0.page.as_ref());
+                let answer = refusal.answer(self.0.page.as_ref(), person);
                 return Ok(request.into_response(answer).map_into_right_body());
             }
         };
         if let Some((caller, csrf)) = verdict {
             if let Some(csrf) = csrf {
                 if !is_read(request.method()) && !carries(&mut request, &csrf).await? {
-                    let answer = Refusal::NoCsrfToken.answer(None);
+                    let answer = Refusal::NoCsrfToken.answer(None, person);
                     return Ok(request.into_response(answer).map_into_right_body());
                 }
                 request.extensions_mut().insert(csrf);
@@ -251,9 +252,9 @@ impl Authentication {
         &self,
         request: &ServiceRequest,
     ) -> Result<Option<(Caller, Option<CsrfToken>)>, Refusal> {
-        let tokens: TokensFile = match self.0.tokens.tokens() {
+        let tokens: Arc<TokensFile> = match self.0.tokens.tokens() {
             Ok(None) if self.0.jwt.is_none() => return Ok(None),
-            Ok(None) => TokensFile::default(),
+            Ok(None) => Arc::default(),
             Ok(Some(tokens)) => tokens,
             Err(error) => {
                 tracing::error!(error = %error, "cannot read the tokens file: every request is refused until it can");
@@ -315,6 +316,16 @@ impl Authentication {
             }
             _ => Refusal::NoToken,
         }
+    }
+
+    /// The page a person signed in with a session cookie is using (no bearer token): a refusal
+    /// is answered as a page for them, not as JSON.
+    fn person_at_page(&self, request: &ServiceRequest) -> Option<&'static str> {
+        let page = self.0.page?;
+        let path = request.path();
+        let at_page = path == "/" || path.starts_with(page.prefix);
+        (at_page && bearer_token(request).is_none() && request.cookie(SESSION_COOKIE).is_some())
+            .then_some(page.prefix)
     }
 
     /// Whether `path` is the page's sign-out, which every role may use.
@@ -398,7 +409,9 @@ enum Refusal {
 }
 
 impl Refusal {
-    fn answer(self, page: Option<&SignInPage>) -> HttpResponse {
+    /// The answer: JSON for programs; for a person at the page (`person`: its prefix), a page
+    /// that says why and leads back.
+    fn answer(self, page: Option<&SignInPage>, person: Option<&'static str>) -> HttpResponse {
         if let (Refusal::SignInFirst, Some(page)) = (&self, page) {
             return HttpResponse::SeeOther()
                 .insert_header((LOCATION, format!("{}/sign-in", page.prefix)))
@@ -470,6 +483,11 @@ impl Refusal {
                 None,
             ),
         };
+        if let (Some(prefix), StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS) =
+            (person, status)
+        {
+            return refusal_page(status, &message, prefix);
+        }
         let mut answer = ErrorDetail {
             code,
             message,
@@ -488,6 +506,27 @@ impl Refusal {
         }
         answer
     }
+}
+
+/// A refusal as a small page of the web page's own style, for a person who used its forms.
+fn refusal_page(status: StatusCode, message: &str, prefix: &str) -> HttpResponse {
+    let escaped = message
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Not allowed</title><link rel=\"stylesheet\" href=\"{prefix}/assets/app.css\">\
+         </head><body><main><h1>Not allowed</h1>\
+         <div class=\"error-summary\" id=\"refusal\" role=\"alert\"><p>{escaped}</p></div>\
+         <p><a href=\"{prefix}/orders\">Back to the orders</a> · \
+         <a href=\"{prefix}/sign-out\">Sign in as someone else</a></p></main></body></html>\n"
+    );
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body)
 }
 
 fn describe(permission: Permission) -> &'static str {
