@@ -9,7 +9,9 @@ COPY bin/ /usr/local/bin/
 # runtime: the same lines end the Dockerfile
 ENV ORDERS__HTTP__ADDR=0.0.0.0:8080 \
     ORDERS__DATA_DIR=/data \
-    ORDERS__LOG__FORMAT=json
+    ORDERS__LOG__FORMAT=json \
+    ORDERS__AUTH__TOKENS_FILE=/auth/tokens.json \
+    ORDERS__AUTH__FIRST_TOKEN=false
 USER 10001:10001
 WORKDIR /data
 VOLUME /data

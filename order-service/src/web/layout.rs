@@ -11,6 +11,11 @@ use crate::web::{PREFIX, assets, list_path};
 
 /// A whole page: `title` in the tab and `content` in `<main>`.
 pub(crate) fn page(title: &str, content: Markup) -> Markup {
+    page_with_head(title, html! {}, content)
+}
+
+/// [`page`] with `extra` in its head (a `meta` refresh after signing in).
+pub(crate) fn page_with_head(title: &str, extra: Markup, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -20,6 +25,7 @@ pub(crate) fn page(title: &str, content: Markup) -> Markup {
                 title { (title) " · Orders" }
                 link rel="stylesheet" href=(assets::url("app.css"));
                 script type="module" src=(assets::url("app.js")) {}
+                (extra)
             }
             body {
                 a.skip-link href="#main" { "Skip to the content" }

@@ -182,6 +182,18 @@ async fn access_tokens_of_the_identity_provider_are_checked_on_every_route() {
     let settings = provider.settings(&key_file);
     let app = spawn_app_in(data_dir, |s| s.auth.jwt = settings).await;
     let tokens = RoleTokens::from_identity_provider(&provider);
+    let guess = app
+        .client
+        .post(format!("{}/ui/sign-in", app.address))
+        .form(&[("token", "orders_guess")])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(guess.status(), 401);
+    assert!(
+        !app.data_path().join("tokens.json").exists(),
+        "a failed sign-in writes no tokens file"
+    );
     let create = |token: &str, customer: &str| {
         app.client
             .post(format!("{}/orders", app.address))

@@ -6,6 +6,7 @@ use reqwest::{Method, Response};
 use secrecy::ExposeSecret;
 use shared_events::app::auth::Role;
 use shared_events::app::auth::api_tokens::TokenStore;
+use shared_events::app::auth::tokens_command::{self, TokensCommand};
 use shared_events::app::settings::OidcSettings;
 use test_support::identity_provider::{CLIENT_ID, CLIENT_SECRET, IdentityProvider};
 
@@ -228,6 +229,7 @@ async fn people_sign_in_through_the_identity_provider_and_forged_callbacks_are_r
             client_id: Some(CLIENT_ID.to_owned()),
             client_secret: Some(CLIENT_SECRET.into()),
             scopes: None,
+            redirect_url: None,
         };
     })
     .await;
@@ -291,9 +293,31 @@ async fn people_sign_in_through_the_identity_provider_and_forged_callbacks_are_r
             .header(COOKIE, &flow),
     )
     .await;
-    assert_eq!(see_other(&signed_in), "/ui/orders");
-    let session = header(&signed_in, SET_COOKIE.as_str());
-    assert!(session.starts_with("orders_session="), "{session}");
+    // A page that moves on to the list: a redirect would continue the provider's cross-site
+    // navigation, on which the SameSite=Strict session cookie is not sent.
+    assert_eq!(signed_in.status(), 200);
+    let cookies: Vec<String> = signed_in
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok().map(str::to_owned))
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|cookie| cookie.starts_with("orders_session="))
+        .unwrap_or_else(|| panic!("a session cookie: {cookies:?}"))
+        .clone();
+    assert!(
+        cookies
+            .iter()
+            .any(|cookie| cookie.starts_with("orders_oidc_flow=;") && cookie.contains("Path=/")),
+        "the flow's cookie is cleared where it was set: {cookies:?}"
+    );
+    let moving_on = signed_in.text().await.expect("a page");
+    assert!(
+        moving_on.contains(r#"http-equiv="refresh" content="0;url=/ui/orders""#),
+        "{moving_on}"
+    );
     let mut browser = Browser {
         app: &app,
         cookie: Some(session.split(';').next().expect("name=value").to_owned()),
@@ -326,6 +350,19 @@ async fn people_sign_in_through_the_identity_provider_and_forged_callbacks_are_r
     let order_page = see_other(&created);
     let shown = browser.get(&order_page).await.text().await.expect("page");
     assert!(shown.contains("ada.lovelace"), "changed by Ada: {shown}");
+
+    // `tokens revoke` with her name ends her sessions, as it ends a token's.
+    let (mut out, mut report) = (Vec::new(), Vec::new());
+    let revoke = TokensCommand::Revoke {
+        name: "ada.lovelace".parse().expect("a name"),
+    };
+    tokens_command::run(&revoke, &app.tokens_file(), &mut out, &mut report).expect("revoked");
+    let report = String::from_utf8_lossy(&report);
+    assert!(
+        report.contains("ended the page sessions of `ada.lovelace`"),
+        "{report}"
+    );
+    assert_eq!(see_other(&browser.get("/ui/orders").await), "/ui/sign-in");
 
     // The same code a second time is refused by the provider.
     browser.cookie = None;

@@ -468,6 +468,10 @@ pub struct OidcSettings {
     pub client_secret: Option<secrecy::SecretString>,
     /// The scopes asked for (`ORDERS__AUTH__OIDC__SCOPES`, default `openid profile email`).
     pub scopes: Option<String>,
+    /// Where the provider sends people back (`ORDERS__AUTH__OIDC__REDIRECT_URL`): the page's
+    /// `/ui/sign-in/callback` as people reach it. Unset: built from the request's `Host` and
+    /// whether this service speaks HTTPS (behind a proxy that ends TLS, set it).
+    pub redirect_url: Option<String>,
 }
 
 /// Where OpenID Connect access tokens (JWTs) come from and what they must say. Off unless a key

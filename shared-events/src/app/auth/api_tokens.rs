@@ -145,6 +145,19 @@ impl TokenStore {
         Ok(self.document.read()?.tokens)
     }
 
+    /// Ends every page session in the name `name` (a person the identity provider signed in);
+    /// how many there were. Blocks: call it on a blocking thread.
+    pub fn end_sessions_of(&self, name: &TokenName) -> Result<usize, TokenError> {
+        if self.tokens()?.is_none() {
+            return Ok(0);
+        }
+        self.document.update(|file| {
+            let before = file.sessions.len();
+            file.sessions.retain(|session| &session.token != name);
+            Ok(before - file.sessions.len())
+        })
+    }
+
     /// Removes the token named `name`, and the page sessions signed in with it: they stop
     /// working at every service's next request. Blocks: call it on a blocking thread.
     pub fn revoke(&self, name: &TokenName) -> Result<TokenEntry, TokenError> {
@@ -167,6 +180,13 @@ impl TokenStore {
         token: &str,
         lifetime: chrono::Duration,
     ) -> Result<Option<(SecretString, Caller)>, TokenError> {
+        // A token that is not valid changes nothing: not even a tokens file that is absent.
+        if self
+            .tokens()?
+            .is_none_or(|file| file.token_entry(token).is_none())
+        {
+            return Ok(None);
+        }
         let secret = new_secret(SESSION_PREFIX);
         let sha256 = TokenHash::of(secret.expose_secret());
         let now = Utc::now();

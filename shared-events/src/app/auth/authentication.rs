@@ -181,6 +181,18 @@ impl Authentication {
         self.0.oidc.as_ref()
     }
 
+    /// Counts a failed sign-in from `address` toward its 429.
+    pub fn failed_sign_in(&self, address: Option<IpAddr>) {
+        if let Some(address) = address {
+            self.0.failures.record(address);
+        }
+    }
+
+    /// How long `address` is still refused for bad credentials, if it is.
+    pub fn refused_for(&self, address: Option<IpAddr>) -> Option<Duration> {
+        address.and_then(|address| self.0.failures.refused_for(address))
+    }
+
     /// Whether the session cookie is `Secure` (the page is served over HTTPS).
     pub fn https(&self) -> bool {
         self.0.page.is_some_and(|page| page.https)
@@ -276,6 +288,9 @@ impl Authentication {
                 Some(jwt) if is_jwt(presented) => {
                     jwt.verify(presented).map_err(|refusal| match refusal {
                         JwtRefusal::Invalid(reason) => failed(Refusal::InvalidJwt(reason)),
+                        JwtRefusal::UnknownKey => Refusal::InvalidJwt(
+                            "no key of the identity provider's key set matches it",
+                        ),
                         JwtRefusal::NoRole(name) => Refusal::NoRole(name),
                     })?
                 }
@@ -486,7 +501,12 @@ impl Refusal {
         if let (Some(prefix), StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS) =
             (person, status)
         {
-            return refusal_page(status, &message, prefix);
+            let mut page = refusal_page(status, &message, prefix);
+            if let Some(seconds) = retry_after {
+                page.headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            return page;
         }
         let mut answer = ErrorDetail {
             code,
@@ -524,8 +544,14 @@ fn refusal_page(status: StatusCode, message: &str, prefix: &str) -> HttpResponse
          <p><a href=\"{prefix}/orders\">Back to the orders</a> · \
          <a href=\"{prefix}/sign-out\">Sign in as someone else</a></p></main></body></html>\n"
     );
+    // The page's own defences: this answer does not pass through the page's scope.
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
         .body(body)
 }
 

@@ -48,6 +48,9 @@ pub struct JwtVerifier {
 pub enum JwtRefusal {
     /// 401: not a valid token for this platform; the reason names no secret.
     Invalid(&'static str),
+    /// 401: no key of the set matches it: the provider may have rotated its keys before the
+    /// set was fetched again, so the caller is not counted as guessing.
+    UnknownKey,
     /// 403: a valid token whose roles claim names none of the platform's roles.
     NoRole(String),
 }
@@ -124,9 +127,7 @@ impl JwtVerifier {
             .peekable();
         if candidates.peek().is_none() {
             self.keys.wanted.notify_one();
-            return Err(JwtRefusal::Invalid(
-                "no key of the identity provider's key set matches it",
-            ));
+            return Err(JwtRefusal::UnknownKey);
         }
         for key in candidates {
             match decode::<Value>(token, &key.decoding, &self.validation(key.algorithm)) {
@@ -295,7 +296,12 @@ impl KeySet {
 /// Fetches the key set at `url` now, every [`REFRESH`], and when a token wants a key it lacks,
 /// for as long as the set is in use.
 async fn keep_fetching(set: Weak<KeySet>, wanted: Arc<Notify>, url: Url) {
-    let client = match reqwest::Client::builder().timeout(FETCH_TIMEOUT).build() {
+    // No redirects: one to plain HTTP would undo the https-only rule.
+    let client = reqwest::Client::builder()
+        .timeout(FETCH_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build();
+    let client = match client {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(%error, "cannot make an HTTP client for the JWT key set");

@@ -34,6 +34,7 @@ pub struct OidcClient {
     client_id: String,
     client_secret: Option<SecretString>,
     scopes: String,
+    redirect_url: Option<String>,
     http: reqwest::Client,
 }
 
@@ -99,8 +100,19 @@ impl OidcClient {
                 .scopes
                 .clone()
                 .unwrap_or_else(|| "openid profile email".to_owned()),
+            redirect_url: settings.redirect_url.clone(),
             http,
         }))
+    }
+
+    /// The configured redirect URI, if one is.
+    pub fn redirect_url(&self) -> Option<&str> {
+        self.redirect_url.as_deref()
+    }
+
+    /// The cookie that clears the flow's cookie, whatever became of the flow.
+    pub fn flow_cleared() -> Cookie<'static> {
+        Cookie::build(FLOW_COOKIE, "").path("/").finish()
     }
 
     /// The first leg: where to send the person, and the cookie that remembers the flow.

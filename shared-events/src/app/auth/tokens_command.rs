@@ -12,7 +12,7 @@ use clap::Subcommand;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
-use crate::app::auth::api_tokens::{TokenEntry, TokenName, TokenStore};
+use crate::app::auth::api_tokens::{TokenEntry, TokenError, TokenName, TokenStore};
 use crate::app::auth::role::Role;
 
 /// `tokens create`, `list` or `revoke`.
@@ -80,14 +80,19 @@ pub fn run(
                 list_table(&tokens, out)?;
             }
         }
-        TokensCommand::Revoke { name } => {
-            let revoked = store.revoke(name).context("failed to revoke the token")?;
-            writeln!(
+        TokensCommand::Revoke { name } => match store.revoke(name) {
+            Ok(revoked) => writeln!(
                 report,
                 "revoked the token `{name}` ({}): every service refuses it from now on",
                 revoked.role
-            )?;
-        }
+            )?,
+            // Not a token: perhaps a person the identity provider signed in to the page.
+            Err(TokenError::NoSuchName(_)) if store.end_sessions_of(name)? > 0 => writeln!(
+                report,
+                "ended the page sessions of `{name}`, signed in through the identity provider"
+            )?,
+            Err(error) => return Err(error).context("failed to revoke the token"),
+        },
     }
     out.flush()?;
     Ok(())
