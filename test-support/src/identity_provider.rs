@@ -294,15 +294,20 @@ async fn answer_sign_in(
         return;
     }
     let mut length = 0;
+    let mut browser = false;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).await.unwrap_or(0) == 0 || line.trim().is_empty() {
             break;
         }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().unwrap_or(0);
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+            // A browser navigating gets the provider's page; a program, the redirect at once.
+            if name.eq_ignore_ascii_case("accept") && value.contains("text/html") {
+                browser = true;
+            }
         }
     }
     let mut body = vec![0; length];
@@ -337,9 +342,22 @@ async fn answer_sign_in(
             back.query_pairs_mut()
                 .append_pair("error", "invalid_request");
         }
-        format!(
-            "HTTP/1.1 303 See Other\r\nlocation: {back}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-        )
+        if browser {
+            // As a real provider's sign-in page: the person's click, on the provider's site,
+            // starts the way back, a navigation from another site.
+            let page = format!(
+                "<!doctype html><title>Test provider</title><a id=\"approve\" href=\"{}\">Sign in</a>",
+                back.as_str().replace('&', "&amp;")
+            );
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                page.len()
+            )
+        } else {
+            format!(
+                "HTTP/1.1 303 See Other\r\nlocation: {back}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            )
+        }
     } else if target == "/token" {
         let pairs: HashMap<String, String> =
             url::form_urlencoded::parse(&body).into_owned().collect();

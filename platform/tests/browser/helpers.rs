@@ -24,8 +24,14 @@ pub(crate) struct TestPlatform {
 impl TestPlatform {
     /// Builds and runs the platform on the embedded transport.
     pub(crate) async fn start() -> TestPlatform {
+        TestPlatform::start_with(|_| {}).await
+    }
+
+    /// [`TestPlatform::start`] after `adjust` has changed the settings.
+    pub(crate) async fn start_with(adjust: impl FnOnce(&mut PlatformSettings)) -> TestPlatform {
         let data = tempfile::tempdir().expect("a data directory");
-        let settings = PlatformSettings::for_tests(data.path(), TransportKind::Embedded);
+        let mut settings = PlatformSettings::for_tests(data.path(), TransportKind::Embedded);
+        adjust(&mut settings);
         let platform_stop = CancellationToken::new();
         let platform = Platform::build(settings)
             .await

@@ -20,4 +20,5 @@ mod cross_site;
 mod helpers;
 mod order_flow;
 mod phone;
+mod provider_sign_in;
 mod signed_in;
