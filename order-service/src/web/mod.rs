@@ -41,17 +41,13 @@ pub use self::live::Stopping;
 use actix_web::http::header::LOCATION;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, guard, web};
+use shared_events::app::auth::authentication::PAGE_CONTENT_SECURITY_POLICY;
 use shared_events::app::routes::allowing_with;
 
 use self::error::WebError;
 
 /// Where the page lives.
 pub(crate) const PREFIX: &str = "/ui";
-
-/// Every page's assets come from this service and it runs no inline script or style, so the
-/// browser may refuse anything else: injected markup could not load or run code.
-const CONTENT_SECURITY_POLICY: &str =
-    "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
 
 /// Registers the page's routes: `GET /` and everything under `/ui/`.
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -65,7 +61,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
             web::scope(PREFIX)
                 .wrap(
                     DefaultHeaders::new()
-                        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+                        .add(("Content-Security-Policy", PAGE_CONTENT_SECURITY_POLICY))
                         .add(("X-Content-Type-Options", "nosniff")),
                 )
                 // The API answers a bad query in JSON; people get a page.

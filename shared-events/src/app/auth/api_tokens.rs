@@ -311,7 +311,7 @@ fn new_token() -> SecretString {
 }
 
 /// `prefix` and 256 random bits in URL-safe base64.
-fn new_secret(prefix: &str) -> SecretString {
+pub(crate) fn new_secret(prefix: &str) -> SecretString {
     let mut bytes = [0_u8; 32];
     // Without randomness from the system there is no safe token to make: nothing can go on.
     getrandom::fill(&mut bytes).expect("the system's random number generator failed");

@@ -41,6 +41,12 @@ use crate::app::error_envelope::ErrorDetail;
 use crate::app::settings::AuthSettings;
 use crate::storage::shared_document::DocumentError;
 
+/// The web page's `Content-Security-Policy`: every asset comes from the service and it runs no
+/// inline script or style, so injected markup could not load or run code. The page's scope
+/// sends it, and so do the refusals this check answers a person at the page with.
+pub const PAGE_CONTENT_SECURITY_POLICY: &str =
+    "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
+
 /// The check of one HTTP server; cheap to clone into each worker.
 #[derive(Clone)]
 pub struct Authentication(Arc<Policy>);
@@ -547,10 +553,7 @@ fn refusal_page(status: StatusCode, message: &str, prefix: &str) -> HttpResponse
     // The page's own defences: this answer does not pass through the page's scope.
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        ))
+        .insert_header(("Content-Security-Policy", PAGE_CONTENT_SECURITY_POLICY))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .body(body)
 }

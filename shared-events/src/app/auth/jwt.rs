@@ -80,7 +80,7 @@ impl JwtVerifier {
                 ));
             }
             (Some(file), None) => KeySource::File(file.clone()),
-            (None, Some(url)) => KeySource::Url(key_set_url(url)?),
+            (None, Some(url)) => KeySource::Url(provider_url(url, "ORDERS__AUTH__JWT__JWKS_URL")?),
         };
         let required = |value: &Option<String>, variable: &str| {
             value
@@ -190,12 +190,12 @@ fn reason(kind: &ErrorKind) -> &'static str {
     }
 }
 
-/// A key set URL: `https://`, or `http://` only to this machine (a provider in a test, or a
-/// sidecar), since keys fetched in the clear could be swapped on the way.
-fn key_set_url(text: &str) -> Result<Url, JwtSetupError> {
-    let url = Url::parse(text).map_err(|error| {
-        JwtSetupError(format!("ORDERS__AUTH__JWT__JWKS_URL is not a URL: {error}"))
-    })?;
+/// A URL of the identity provider, set as `variable`: `https://`, or `http://` only to this
+/// machine (a provider in a test, or a sidecar), since keys and tokens fetched in the clear
+/// could be swapped on the way.
+pub(crate) fn provider_url(text: &str, variable: &str) -> Result<Url, JwtSetupError> {
+    let url = Url::parse(text)
+        .map_err(|error| JwtSetupError(format!("{variable} is not a URL: {error}")))?;
     let loopback = match url.host() {
         Some(url::Host::Ipv4(address)) => address.is_loopback(),
         Some(url::Host::Ipv6(address)) => address.is_loopback(),
@@ -205,10 +205,9 @@ fn key_set_url(text: &str) -> Result<Url, JwtSetupError> {
     match url.scheme() {
         "https" => Ok(url),
         "http" if loopback => Ok(url),
-        _ => Err(JwtSetupError(
-            "ORDERS__AUTH__JWT__JWKS_URL must be https:// (http:// only to a loopback address)"
-                .to_owned(),
-        )),
+        _ => Err(JwtSetupError(format!(
+            "{variable} must be https:// (http:// only to a loopback address)"
+        ))),
     }
 }
 

@@ -15,7 +15,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::app::auth::jwt::JwtSetupError;
+use crate::app::auth::api_tokens::new_secret;
+use crate::app::auth::jwt::{JwtSetupError, provider_url};
 use crate::app::settings::OidcSettings;
 
 /// The cookie that carries the flow's `state` and code verifier between the two legs.
@@ -67,21 +68,7 @@ impl OidcClient {
             let text = value.as_deref().ok_or_else(|| {
                 JwtSetupError::new(format!("{variable} must be set with a client id"))
             })?;
-            let url = Url::parse(text)
-                .map_err(|error| JwtSetupError::new(format!("{variable}: {error}")))?;
-            let loopback = url.host_str().is_some_and(|host| {
-                host == "localhost"
-                    || host
-                        .parse::<std::net::IpAddr>()
-                        .is_ok_and(|ip| ip.is_loopback())
-            });
-            if url.scheme() == "https" || (url.scheme() == "http" && loopback) {
-                Ok(url)
-            } else {
-                Err(JwtSetupError::new(format!(
-                    "{variable} must be https:// (http:// only to a loopback address)"
-                )))
-            }
+            provider_url(text, variable)
         };
         let http = reqwest::Client::builder()
             .timeout(TOKEN_TIMEOUT)
@@ -117,8 +104,8 @@ impl OidcClient {
 
     /// The first leg: where to send the person, and the cookie that remembers the flow.
     pub fn begin(&self, redirect_uri: &str, https: bool) -> (String, Cookie<'static>) {
-        let state = random();
-        let verifier = random();
+        let state = new_secret("").expose_secret().to_owned();
+        let verifier = new_secret("").expose_secret().to_owned();
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         let mut url = self.authorization_url.clone();
         url.query_pairs_mut()
@@ -216,11 +203,4 @@ fn short(text: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
         .take(64)
         .collect()
-}
-
-/// 256 random bits in URL-safe base64.
-fn random() -> String {
-    let mut bytes = [0_u8; 32];
-    getrandom::fill(&mut bytes).expect("the system's random number generator failed");
-    URL_SAFE_NO_PAD.encode(bytes)
 }
