@@ -17,7 +17,7 @@ use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use shared_events::app::auth::Role;
-use shared_events::app::settings::JwtSettings;
+use shared_events::app::settings::{JwtSettings, OidcSettings};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 /// The issuer the provider's tokens name.
@@ -96,8 +96,9 @@ impl IdentityProvider {
     /// Serves the provider's sign-in on a loopback port: an authorization endpoint that signs
     /// anyone in at once (sending them back with a code) and a token endpoint that trades the
     /// code, checked against its PKCE challenge, its redirect URI and the client's id and
-    /// `CLIENT_SECRET`, for an access token of `name` with `role`. The two URLs.
-    pub async fn serve_sign_in(&self, name: &str, role: Role) -> (String, String) {
+    /// `CLIENT_SECRET`, for an access token of `name` with `role`. The settings of a page that
+    /// signs people in there.
+    pub async fn serve_sign_in(&self, name: &str, role: Role) -> OidcSettings {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a port");
@@ -111,10 +112,14 @@ impl IdentityProvider {
                 tokio::spawn(answer_sign_in(stream, grants, access_token));
             }
         });
-        (
-            format!("http://{address}/authorize"),
-            format!("http://{address}/token"),
-        )
+        OidcSettings {
+            authorization_url: Some(format!("http://{address}/authorize")),
+            token_url: Some(format!("http://{address}/token")),
+            client_id: Some(CLIENT_ID.to_owned()),
+            client_secret: Some(CLIENT_SECRET.into()),
+            scopes: None,
+            redirect_url: None,
+        }
     }
 
     /// Settings that trust this provider through the key set in `jwks_file`.

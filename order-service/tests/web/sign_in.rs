@@ -7,8 +7,7 @@ use secrecy::ExposeSecret;
 use shared_events::app::auth::Role;
 use shared_events::app::auth::api_tokens::TokenStore;
 use shared_events::app::auth::tokens_command::{self, TokensCommand};
-use shared_events::app::settings::OidcSettings;
-use test_support::identity_provider::{CLIENT_ID, CLIENT_SECRET, IdentityProvider};
+use test_support::identity_provider::IdentityProvider;
 
 use crate::helpers::{TestApp, assert_html, see_other, send, spawn_app, spawn_app_with};
 
@@ -218,19 +217,12 @@ async fn repeated_failed_sign_ins_from_one_address_get_429() {
 async fn people_sign_in_through_the_identity_provider_and_forged_callbacks_are_refused() {
     // Arrange: a provider that signs Ada in as a clerk, and a service that trusts it.
     let provider = IdentityProvider::new();
-    let (authorization_url, token_url) = provider.serve_sign_in("ada.lovelace", Role::Clerk).await;
+    let oidc = provider.serve_sign_in("ada.lovelace", Role::Clerk).await;
     let keys = tempfile::tempdir().expect("temp dir");
     let jwt = provider.settings(&keys.path().join("jwks.json"));
     let app = spawn_app_with(|settings| {
         settings.auth.jwt = jwt;
-        settings.auth.oidc = OidcSettings {
-            authorization_url: Some(authorization_url),
-            token_url: Some(token_url),
-            client_id: Some(CLIENT_ID.to_owned()),
-            client_secret: Some(CLIENT_SECRET.into()),
-            scopes: None,
-            redirect_url: None,
-        };
+        settings.auth.oidc = oidc;
     })
     .await;
     let page = app.page("/ui/sign-in", 200).await;

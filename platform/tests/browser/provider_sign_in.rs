@@ -4,8 +4,7 @@
 //! still lands on the list, signed in, and the orders they make carry their name.
 
 use shared_events::app::auth::Role;
-use shared_events::app::settings::OidcSettings;
-use test_support::identity_provider::{CLIENT_ID, CLIENT_SECRET, IdentityProvider};
+use test_support::identity_provider::IdentityProvider;
 
 use crate::browser::{Browser, DESKTOP};
 use crate::helpers::TestPlatform;
@@ -14,21 +13,16 @@ use crate::helpers::TestPlatform;
 async fn a_person_signs_in_through_the_identity_provider_of_another_site() {
     // Arrange: the provider on `localhost`, the platform on `127.0.0.1`: two sites.
     let provider = IdentityProvider::new();
-    let (authorization_url, token_url) = provider.serve_sign_in("grace", Role::Clerk).await;
-    let on_localhost = |url: &str| url.replace("127.0.0.1", "localhost");
+    let mut oidc = provider.serve_sign_in("grace", Role::Clerk).await;
+    oidc.authorization_url = oidc
+        .authorization_url
+        .map(|url| url.replace("127.0.0.1", "localhost"));
     let keys = tempfile::tempdir().expect("a temporary directory");
     let jwt = provider.settings(&keys.path().join("jwks.json"));
     let platform = TestPlatform::start_with(|settings| {
         let auth = &mut settings.order.auth;
         auth.jwt = jwt;
-        auth.oidc = OidcSettings {
-            authorization_url: Some(on_localhost(&authorization_url)),
-            token_url: Some(token_url),
-            client_id: Some(CLIENT_ID.to_owned()),
-            client_secret: Some(CLIENT_SECRET.into()),
-            scopes: None,
-            redirect_url: None,
-        };
+        auth.oidc = oidc;
     })
     .await;
     let browser = Browser::launch(&platform.url, DESKTOP).await;
