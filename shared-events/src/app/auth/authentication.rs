@@ -162,21 +162,18 @@ impl Authentication {
         if self.0.tokens.tokens()?.is_none() && self.0.jwt.is_none() {
             return Ok(SignIn::NotRequired);
         }
-        if let Some(wait) = address.and_then(|address| self.0.failures.refused_for(address)) {
+        if let Some(wait) = self.refused_for(address) {
             return Ok(SignIn::TooManyFailures(wait));
         }
         let started = self
             .blocking(move |tokens| tokens.start_session(token.expose_secret(), SESSION_LIFETIME))
             .await?;
-        let https = self.0.page.is_some_and(|page| page.https);
         Ok(match started {
             Some((secret, caller)) => {
-                SignIn::SignedIn(caller, session_cookie(secret.expose_secret(), https))
+                SignIn::SignedIn(caller, session_cookie(secret.expose_secret(), self.https()))
             }
             None => {
-                if let Some(address) = address {
-                    self.0.failures.record(address);
-                }
+                self.failed_sign_in(address);
                 SignIn::Refused
             }
         })
@@ -187,7 +184,8 @@ impl Authentication {
         self.0.oidc.as_ref()
     }
 
-    /// Counts a failed sign-in from `address` toward its 429.
+    /// Counts bad credentials (a failed sign-in, an unknown token) from `address` toward its
+    /// 429.
     pub fn failed_sign_in(&self, address: Option<IpAddr>) {
         if let Some(address) = address {
             self.0.failures.record(address);
@@ -211,7 +209,7 @@ impl Authentication {
         access_token: SecretString,
         address: Option<IpAddr>,
     ) -> Result<SignIn, TokenError> {
-        if let Some(wait) = address.and_then(|address| self.0.failures.refused_for(address)) {
+        if let Some(wait) = self.refused_for(address) {
             return Ok(SignIn::TooManyFailures(wait));
         }
         let verified = self
@@ -220,9 +218,7 @@ impl Authentication {
             .as_ref()
             .map(|jwt| jwt.verify(access_token.expose_secret()));
         let Some(Ok(caller)) = verified else {
-            if let Some(address) = address {
-                self.0.failures.record(address);
-            }
+            self.failed_sign_in(address);
             return Ok(SignIn::Refused);
         };
         let person = caller.clone();
@@ -242,9 +238,7 @@ impl Authentication {
             self.blocking(move |tokens| tokens.end_session(&secret))
                 .await?;
         }
-        Ok(signed_out_cookie(
-            self.0.page.is_some_and(|page| page.https),
-        ))
+        Ok(signed_out_cookie(self.https()))
     }
 
     /// Runs `change` over the tokens file on a blocking thread: it waits for the file's lock
@@ -280,13 +274,11 @@ impl Authentication {
             }
         };
         let address = request.peer_addr().map(|peer| peer.ip());
-        if let Some(wait) = address.and_then(|address| self.0.failures.refused_for(address)) {
+        if let Some(wait) = self.refused_for(address) {
             return Err(Refusal::TooManyFailures(wait));
         }
         let failed = |refusal: Refusal| {
-            if let Some(address) = address {
-                self.0.failures.record(address);
-            }
+            self.failed_sign_in(address);
             refusal
         };
         let (caller, csrf) = if let Some(presented) = bearer_token(request) {
