@@ -188,20 +188,12 @@ impl TokenStore {
             return Ok(None);
         }
         let secret = new_secret(SESSION_PREFIX);
-        let sha256 = TokenHash::of(secret.expose_secret());
-        let now = Utc::now();
         let caller = self.document.update(|file| {
-            file.sessions.retain(|session| session.expires_at > now);
             let Some(entry) = file.token_entry(token) else {
                 return Ok::<_, TokenError>(None);
             };
             let caller = entry.caller();
-            file.sessions.push(SessionEntry {
-                token: entry.name.clone(),
-                role: None,
-                sha256,
-                expires_at: (now + lifetime).trunc_subsecs(0),
-            });
+            file.add_session(&secret, entry.name.clone(), None, lifetime);
             Ok(Some(caller))
         })?;
         Ok(caller.map(|caller| (secret, caller)))
@@ -215,17 +207,9 @@ impl TokenStore {
         lifetime: chrono::Duration,
     ) -> Result<SecretString, TokenError> {
         let secret = new_secret(SESSION_PREFIX);
-        let sha256 = TokenHash::of(secret.expose_secret());
-        let now = Utc::now();
         let name = TokenName::from_person(&caller.name);
         self.document.update(|file| {
-            file.sessions.retain(|session| session.expires_at > now);
-            file.sessions.push(SessionEntry {
-                token: name,
-                role: Some(caller.role),
-                sha256,
-                expires_at: (now + lifetime).trunc_subsecs(0),
-            });
+            file.add_session(&secret, name, Some(caller.role), lifetime);
             Ok::<_, TokenError>(())
         })?;
         Ok(secret)
@@ -255,6 +239,25 @@ impl TokenStore {
 }
 
 impl TokensFile {
+    /// Adds the session whose secret is `secret`, in `name` (with `role` when no token gives
+    /// it), lasting `lifetime`; expired sessions are dropped on the way.
+    fn add_session(
+        &mut self,
+        secret: &SecretString,
+        name: TokenName,
+        role: Option<Role>,
+        lifetime: chrono::Duration,
+    ) {
+        let now = Utc::now();
+        self.sessions.retain(|session| session.expires_at > now);
+        self.sessions.push(SessionEntry {
+            token: name,
+            role,
+            sha256: TokenHash::of(secret.expose_secret()),
+            expires_at: (now + lifetime).trunc_subsecs(0),
+        });
+    }
+
     /// Who holds `presented`, if it is one of these tokens.
     pub fn holder(&self, presented: &str) -> Option<Caller> {
         self.token_entry(presented).map(TokenEntry::caller)
